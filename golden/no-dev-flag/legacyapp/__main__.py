@@ -1,0 +1,13 @@
+from importlib.metadata import version
+
+import six  # noqa: F401  (fails loudly when the venv is missing)
+
+from legacyapp import __version__
+
+
+def main() -> None:
+    print(f"legacyapp {__version__} six {version('six')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import idna
+
+
+def to_ascii(domain: str) -> str:
+    return idna.encode(domain).decode("ascii")

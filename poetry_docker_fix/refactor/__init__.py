@@ -1,0 +1,1 @@
+"""The engine: document model, edits, project facts, the pipeline, diff and writer."""

@@ -1,0 +1,290 @@
+"""The Dockerfile as raw lines plus the instruction boundaries dockerfile-parse finds in them.
+
+Passes read instructions here and answer with line-range edits; they never re-serialise an instruction from
+parsed content, so comments inside continuations, indentation and keyword case survive untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from functools import cached_property
+
+_DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(\S*)\s*$", re.IGNORECASE)
+_HEREDOC = re.compile(r"<<-?\s*['\"]?[A-Za-z_][A-Za-z0-9_]*['\"]?")
+_KEYWORDS = {
+    "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
+    "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
+}
+
+
+class DocumentError(Exception):
+    """The text is not something the tool can safely treat as a Dockerfile."""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str  # upper case
+    start: int  # index of the first raw line
+    end: int  # index of the last raw line (inclusive)
+    value: str  # arguments, continuations joined, comments inside them left out
+    stage: int  # index of the stage it belongs to (-1: before the first FROM)
+
+    @property
+    def line_number(self) -> int:
+        return self.start + 1
+
+    def flags_and_args(self) -> tuple[list[str], str]:
+        """Leading `--flag=value` options and the rest of the arguments, as text."""
+        flags: list[str] = []
+        rest = self.value.strip()
+        while rest.startswith("--"):
+            token, _, remainder = rest.partition(" ")
+            flags.append(token)
+            rest = remainder.strip()
+        return flags, rest
+
+    def exec_form(self) -> list[str] | None:
+        """The JSON array of CMD/ENTRYPOINT/RUN, or None for the shell form."""
+        text = self.value.strip()
+        if not text.startswith("["):
+            return None
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+            return parsed
+        return None
+
+    def argv(self) -> list[str] | None:
+        """CMD/ENTRYPOINT arguments as a list, from either form; None when the shell form does not split."""
+        exec_form = self.exec_form()
+        if exec_form is not None:
+            return exec_form
+        _flags, rest = self.flags_and_args()
+        try:
+            return shlex.split(rest)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Stage:
+    index: int
+    from_instruction: Instruction
+    image: str
+    name: str | None
+    instructions: tuple[Instruction, ...]
+
+    @property
+    def end(self) -> int:
+        return self.instructions[-1].end if self.instructions else self.from_instruction.end
+
+    def env(self) -> dict[str, str]:
+        """ENV and ARG defaults set in this stage, in order (later wins); values unquoted, unexpanded."""
+        values: dict[str, str] = {}
+        for instruction in self.instructions:
+            if instruction.keyword in ("ENV", "ARG"):
+                values.update(parse_assignments(instruction.value, instruction.keyword))
+        return values
+
+    def workdir_before(self, line: int) -> str | None:
+        """The WORKDIR in force at raw line `line`, or None when the stage sets none before it."""
+        current: str | None = None
+        for instruction in self.instructions:
+            if instruction.start >= line:
+                break
+            if instruction.keyword == "WORKDIR":
+                target = instruction.value.strip().strip('"')
+                if target.startswith("/") or current is None:
+                    current = target
+                else:
+                    current = current.rstrip("/") + "/" + target
+        return current
+
+
+def parse_assignments(value: str, keyword: str = "ENV") -> dict[str, str]:
+    """`A=1 B="x y"` (or legacy `ENV A 1`) as a dict. ARG without a default maps to ''."""
+    try:
+        tokens = shlex.split(value, posix=True)
+    except ValueError:
+        return {}
+    if not tokens:
+        return {}
+    if keyword == "ENV" and "=" not in tokens[0]:
+        return {tokens[0]: " ".join(tokens[1:])}
+    result: dict[str, str] = {}
+    for token in tokens:
+        name, sep, assigned = token.partition("=")
+        result[name] = assigned if sep else ""
+    return result
+
+
+def expand(text: str, env: dict[str, str]) -> str | None:
+    """Expand $VAR / ${VAR} / ${VAR:-default} from `env`; None when a variable is unknown."""
+    unknown = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal unknown
+        name = match.group(1) or match.group(2)
+        default = match.group(3)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        unknown = True
+        return ""
+
+    result = re.sub(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})", replace, text)
+    return None if unknown else result
+
+
+@dataclass
+class Document:
+    """Raw lines (without terminators) plus how to write them back byte-for-byte."""
+
+    lines: list[str]
+    newline: str = "\n"
+    bom: bool = False
+    final_newline: bool = True
+    _instructions: list[Instruction] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_text(cls, text: str) -> "Document":
+        bom = text.startswith("\ufeff")
+        if bom:
+            text = text[1:]
+        newline = "\r\n" if "\r\n" in text else "\n"
+        final_newline = text.endswith("\n") or text == ""
+        body = text[:-len(newline)] if text.endswith(newline) else text
+        lines = body.split(newline) if body else []
+        if newline == "\r\n" and any("\n" in line or "\r" in line for line in lines):
+            raise DocumentError("mixed line endings (CRLF and LF)")
+        return cls(lines=lines, newline=newline, bom=bom, final_newline=final_newline)
+
+    def with_lines(self, lines: list[str]) -> "Document":
+        return Document(lines=lines, newline=self.newline, bom=self.bom, final_newline=self.final_newline)
+
+    def to_text(self) -> str:
+        text = self.newline.join(self.lines)
+        if self.lines and self.final_newline:
+            text += self.newline
+        return ("\ufeff" if self.bom else "") + text
+
+    # --- structure -------------------------------------------------------------------------------------
+    @cached_property
+    def directives(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for line in self.lines:
+            match = _DIRECTIVE.match(line.strip())
+            if not match:
+                break
+            found[match.group(1).lower()] = match.group(2)
+        return found
+
+    @cached_property
+    def unsupported_reason(self) -> str | None:
+        """Why no pass may touch this file, or None."""
+        escape = self.directives.get("escape")
+        if escape not in (None, "\\"):
+            return f"escape directive `{escape}` is not supported"
+        for instruction in self.instructions:
+            if instruction.keyword not in _KEYWORDS:
+                return f"line {instruction.line_number}: unknown instruction `{instruction.keyword}`"
+            if instruction.keyword in ("RUN", "COPY", "ADD") and _HEREDOC.search(self.lines[instruction.start]):
+                return f"line {instruction.line_number}: heredoc (not edited by this tool)"
+        return None
+
+    @property
+    def instructions(self) -> list[Instruction]:
+        if self._instructions is None:
+            self._instructions = self._parse()
+        return self._instructions
+
+    def _parse(self) -> list[Instruction]:
+        from dockerfile_parse import DockerfileParser  # imported here: the CLI must start fast
+
+        source = "".join(line + "\n" for line in self.lines)
+        parser = DockerfileParser(fileobj=io.BytesIO(source.encode("utf-8")), env_replace=False)
+        result: list[Instruction] = []
+        stage = -1
+        try:
+            structure = parser.structure
+        except Exception as error:  # the parser's own errors are not part of its API
+            raise DocumentError(f"cannot parse: {error}") from error
+        for entry in structure:
+            keyword = entry["instruction"].upper()
+            if keyword == "COMMENT":
+                continue
+            if keyword == "FROM":
+                stage += 1
+            result.append(Instruction(keyword, entry["startline"], entry["endline"], entry["value"], stage))
+        return result
+
+    @cached_property
+    def stages(self) -> list[Stage]:
+        stages: list[Stage] = []
+        for instruction in self.instructions:
+            if instruction.keyword == "FROM":
+                tokens = instruction.value.split()
+                positional = [token for token in tokens if not token.startswith("--")]
+                image = positional[0] if positional else ""
+                name = positional[2] if len(positional) >= 3 and positional[1].lower() == "as" else None
+                members = tuple(i for i in self.instructions if i.stage == instruction.stage and i is not instruction)
+                stages.append(Stage(instruction.stage, instruction, image, name, members))
+        return stages
+
+    def global_args(self) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for instruction in self.instructions:
+            if instruction.stage >= 0:
+                break
+            if instruction.keyword == "ARG":
+                values.update(parse_assignments(instruction.value, "ARG"))
+        return values
+
+    def stage_env(self, stage: Stage, before_line: int | None = None) -> dict[str, str]:
+        """Variables visible in `stage` (global ARG defaults, then the stage's ENV/ARG), optionally only those
+        set before raw line `before_line`."""
+        values = self.global_args()
+        for instruction in stage.instructions:
+            if before_line is not None and instruction.start >= before_line:
+                break
+            if instruction.keyword in ("ENV", "ARG"):
+                for name, value in parse_assignments(instruction.value, instruction.keyword).items():
+                    if instruction.keyword == "ARG" and value == "" and name in values:
+                        continue  # `ARG NAME` re-declares a global ARG: keeps its default
+                    values[name] = value
+        return values
+
+    def raw(self, instruction: Instruction) -> list[str]:
+        return self.lines[instruction.start : instruction.end + 1]
+
+    def raw_text(self, instruction: Instruction) -> str:
+        return "\n".join(self.raw(instruction))
+
+    def keyword_as_written(self, instruction: Instruction) -> str:
+        return self.lines[instruction.start].lstrip().split(None, 1)[0]
+
+    @cached_property
+    def lowercase_keywords(self) -> bool:
+        """True when most instructions are written in lower case: new ones follow the file's style."""
+        written = [self.keyword_as_written(i) for i in self.instructions]
+        lower = sum(1 for word in written if word.islower())
+        return bool(written) and lower * 2 > len(written)
+
+    def kw(self, keyword: str) -> str:
+        return keyword.lower() if self.lowercase_keywords else keyword.upper()
+
+    def comment_block_start(self, instruction: Instruction) -> int:
+        """First line of the comments written directly above `instruction` (they belong to it)."""
+        line = instruction.start
+        while line > 0 and self.lines[line - 1].lstrip().startswith("#") and not _DIRECTIVE.match(
+            self.lines[line - 1].strip()
+        ):
+            line -= 1
+        return line

@@ -1,0 +1,162 @@
+"""Facts several passes need about a Dockerfile: where Poetry is installed, which version, where it installs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .document import Document, Instruction, Stage, expand
+from .project import PoetryProject
+from .shell import Command, poetry_installs, poetry_subcommand, run_commands
+from .versions import LATEST_KNOWN, Version
+
+PIP = re.compile(r"^(?:.*/)?pip(?:3(?:\.\d+)?)?$")
+PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")
+POETRY_REQUIREMENT = re.compile(r"^poetry(?:\[[^\]]*\])?(?P<spec>(?:===|==|>=|<=|~=|!=|<|>).*)?$", re.IGNORECASE)
+INSTALLER_HOST = "install.python-poetry.org"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings of a run that passes may read (never the CLI itself)."""
+
+    poetry_version: Version | None = None  # --poetry-version: pin this instead of the lock's writer
+    syntax_directive: bool = False  # --syntax-directive: add `# syntax=docker/dockerfile:1` with cache mounts
+
+
+@dataclass(frozen=True)
+class Context:
+    project: PoetryProject | None
+    options: Options = Options()
+
+
+@dataclass(frozen=True)
+class PoetrySetup:
+    """How a stage gets Poetry."""
+
+    instruction: Instruction
+    kind: str  # "pip", "pipx", "installer"
+    spec: str | None  # the version specifier as written: "==1.4.2", "==${POETRY_VERSION}", None (unpinned)
+    version: Version | None  # resolved exact version, when pinned
+
+
+def pip_install_arguments(command: Command) -> list[str] | None:
+    tokens = list(command.tokens)
+    if tokens[:1] and PYTHON.match(tokens[0]) and tokens[1:3] == ["-m", "pip"]:
+        tokens = tokens[2:]
+    elif tokens[:1] and PIP.match(tokens[0]):
+        tokens = tokens[1:]
+    elif tokens[:1] and re.match(r"^(?:.*/)?pipx$", tokens[0]):
+        tokens = tokens[1:]
+    else:
+        return None
+    if tokens[:1] != ["install"]:
+        return None
+    return tokens[1:]
+
+
+def poetry_setup(document: Document, stage: Stage) -> PoetrySetup | None:
+    for instruction in stage.instructions:
+        if instruction.keyword != "RUN":
+            continue
+        env = document.stage_env(stage, before_line=instruction.start)
+        script = " ".join(document.raw(instruction))
+        commands = run_commands(instruction)
+        if INSTALLER_HOST in script or "get-poetry.py" in script:
+            inline = {a.split("=", 1)[0]: a.split("=", 1)[1] for c in commands for a in c.assignments}
+            text = None
+            for command in commands:
+                if "--version" in command.tokens:
+                    position = command.tokens.index("--version")
+                    if position + 1 < len(command.tokens):
+                        text = command.tokens[position + 1]
+            if text is None:
+                text = inline.get("POETRY_VERSION") or env.get("POETRY_VERSION") or None
+            resolved = expand(text, {**env, **inline}) if text else None
+            return PoetrySetup(instruction, "installer", text, Version.parse(resolved) if resolved else None)
+        for command in commands:
+            arguments = pip_install_arguments(command)
+            if arguments is None:
+                continue
+            for argument in arguments:
+                match = POETRY_REQUIREMENT.match(argument)
+                if not match:
+                    continue
+                kind = "pipx" if command.tokens[0].endswith("pipx") else "pip"
+                spec = match.group("spec")
+                version = None
+                if spec and spec.startswith("=="):
+                    resolved = expand(spec[2:], env)
+                    version = Version.parse(resolved) if resolved else None
+                return PoetrySetup(instruction, kind, spec, version)
+    return None
+
+
+def install_stage(document: Document) -> Stage | None:
+    """The first stage that runs `poetry install`."""
+    for stage in document.stages:
+        if any(poetry_installs(i) for i in stage.instructions if i.keyword == "RUN"):
+            return stage
+    return None
+
+
+def install_runs(stage: Stage) -> list[Instruction]:
+    return [i for i in stage.instructions if i.keyword == "RUN" and poetry_installs(i)]
+
+
+def poetry_config_commands(instruction: Instruction) -> list[list[str]]:
+    found = []
+    for command in run_commands(instruction):
+        parsed = poetry_subcommand(command)
+        if parsed and parsed[0] == "config":
+            found.append(parsed[1])
+    return found
+
+
+def effective_poetry(document: Document, stage: Stage, context: Context) -> tuple[Version, bool]:
+    """The Poetry version the stage will run, and whether it is known (False: assumed to be the newest)."""
+    setup = poetry_setup(document, stage)
+    if setup is not None and setup.version is not None:
+        return setup.version, True
+    if context.options.poetry_version is not None:
+        return context.options.poetry_version, True
+    if context.project is not None:
+        target, _reason = context.project.target_poetry()
+        if target is not None:
+            return target, True
+    return LATEST_KNOWN, False
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().strip("'\"").lower() in ("1", "true", "yes", "on")
+
+
+def falsy(value: str | None) -> bool:
+    return (value or "").strip().strip("'\"").lower() in ("0", "false", "no", "off")
+
+
+def venv_in_project(document: Document, stage: Stage, before_line: int | None = None) -> bool:
+    return truthy(document.stage_env(stage, before_line).get("POETRY_VIRTUALENVS_IN_PROJECT"))
+
+
+def project_dir(document: Document, stage: Stage, instruction: Instruction) -> str | None:
+    """Absolute directory `poetry install` runs in (the WORKDIR), or None when it is not a literal path."""
+    workdir = stage.workdir_before(instruction.start)
+    if workdir is None:
+        return "/"
+    expanded = expand(workdir, document.stage_env(stage, instruction.start))
+    if expanded is None or not expanded.startswith("/"):
+        return None
+    return expanded.rstrip("/") or "/"
+
+
+DEV_GROUP_NAMES = {
+    "dev", "devel", "develop", "development", "test", "tests", "testing", "lint", "linting", "linters", "lint-and-format",
+    "docs", "doc", "documentation", "typing", "types", "typecheck", "mypy", "format", "formatting", "style", "qa",
+    "ci", "bench", "benchmark", "benchmarks", "coverage", "debug", "tools", "pre-commit", "check", "checks",
+}
+
+
+def is_dev_group(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in DEV_GROUP_NAMES or lowered.startswith(("dev-", "test-", "lint-", "docs-")) or lowered.endswith(("-dev", "-test", "-tests", "-lint", "-docs"))

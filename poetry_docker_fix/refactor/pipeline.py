@@ -1,0 +1,108 @@
+"""Run the passes in order over one Dockerfile, then prove the result is stable.
+
+Every file ends as one of four outcomes (LibCST's runner habit): changed, unchanged, skipped (with the reason)
+or failed (with the error). A failure inside the pipeline never produces output: the file is left untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .document import Document, DocumentError
+from .edits import EditConflict, apply_edits
+from .facts import Context, install_stage
+from .shell import uses_poetry
+
+
+class Status(str, Enum):
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class InternalError(Exception):
+    """A bug in the tool: a pass contradicted itself or did not converge. The file is left untouched."""
+
+
+@dataclass
+class PassOutcome:
+    name: str
+    safe: bool
+    changes: list = field(default_factory=list)  # list[Change]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Refactoring:
+    status: Status
+    original: str
+    output: str
+    outcomes: list[PassOutcome] = field(default_factory=list)
+    reason: str | None = None  # why skipped / failed / unchanged
+
+    @property
+    def changed(self) -> bool:
+        return self.status is Status.CHANGED
+
+
+def select_passes(select: list[str] | None = None, skip: list[str] | None = None) -> list[type]:
+    """The passes to run, in pipeline order. Unknown names raise ValueError naming them and the valid ones."""
+    from ..transforms import PASS_NAMES, PASSES
+
+    unknown = [name for name in (select or []) + (skip or []) if name not in PASS_NAMES]
+    if unknown:
+        raise ValueError(f"unknown pass {', '.join(unknown)} (passes: {', '.join(PASS_NAMES)})")
+    chosen = [p for p in PASSES if not select or p.name in select]
+    return [p for p in chosen if p.name not in (skip or [])]
+
+
+def _run_passes(document: Document, context: Context, passes: list[type]) -> tuple[Document, list[PassOutcome]]:
+    outcomes: list[PassOutcome] = []
+    for pass_class in passes:
+        result = pass_class().run(document, context)
+        outcomes.append(PassOutcome(pass_class.name, pass_class.safe, result.changes, result.notes))
+        if result.edits:
+            try:
+                lines = apply_edits(document.lines, result.edits)
+            except EditConflict as error:
+                raise InternalError(f"pass {pass_class.name}: {error}") from error
+            document = document.with_lines(lines)
+            try:
+                _ = document.instructions
+            except DocumentError as error:
+                raise InternalError(f"pass {pass_class.name} produced a file that does not parse: {error}") from error
+    return document, outcomes
+
+
+def refactor(text: str, context: Context, passes: list[type] | None = None) -> Refactoring:
+    """Apply `passes` (default: all) to the Dockerfile `text` read with the facts in `context`."""
+    if passes is None:
+        passes = select_passes()
+    try:
+        document = Document.from_text(text)
+        reason = document.unsupported_reason
+    except DocumentError as error:
+        return Refactoring(Status.SKIPPED, text, text, reason=str(error))
+    if reason:
+        return Refactoring(Status.SKIPPED, text, text, reason=reason)
+    if not document.stages:
+        return Refactoring(Status.SKIPPED, text, text, reason="no FROM instruction: not a Dockerfile")
+    if install_stage(document) is None:
+        if any(uses_poetry(i) for i in document.instructions if i.keyword == "RUN"):
+            return Refactoring(Status.SKIPPED, text, text,
+                               reason="uses Poetry without `poetry install` (e.g. `poetry export`): not handled")
+        return Refactoring(Status.UNCHANGED, text, text, reason="not a Poetry build (no `poetry install`)")
+    try:
+        result, outcomes = _run_passes(document, context, passes)
+        output = result.to_text()
+        if output != text:
+            again, second = _run_passes(Document.from_text(output), context, passes)
+            if again.to_text() != output:
+                culprits = [o.name for o in second if o.changes]
+                raise InternalError(f"not idempotent: a second run changes the output again ({', '.join(culprits)})")
+    except InternalError as error:
+        return Refactoring(Status.FAILED, text, text, reason=f"internal error: {error}")
+    status = Status.CHANGED if output != text else Status.UNCHANGED
+    return Refactoring(status, text, output, outcomes)

@@ -1,0 +1,130 @@
+"""Just enough shell reading to recognise the commands a Poetry Dockerfile runs.
+
+RUN values are split into simple commands at `&&`, `||`, `;` and `|`; each command is a token list. Edits are
+then made on the raw lines with anchored regular expressions, so quoting and layout stay as written.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+from .document import Document, Instruction
+
+OPERATORS = ("&&", "||", ";", "|", "&")
+
+
+@dataclass(frozen=True)
+class Command:
+    tokens: tuple[str, ...]  # without leading VAR=value assignments
+    assignments: tuple[str, ...]
+    operator_before: str  # "" for the first command
+
+
+def split_commands(script: str) -> list[Command] | None:
+    """Simple commands of a shell script, or None when it does not tokenise (unbalanced quotes)."""
+    lexer = shlex.shlex(script, posix=True, punctuation_chars=";&|")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return None
+    commands: list[Command] = []
+    current: list[str] = []
+    operator = ""
+    for token in tokens:
+        if token in OPERATORS or (token and set(token) <= set(";&|")):
+            commands.append(_command(current, operator))
+            current, operator = [], token
+        else:
+            current.append(token)
+    commands.append(_command(current, operator))
+    return [command for command in commands if command.tokens or command.assignments]
+
+
+def _command(tokens: list[str], operator: str) -> Command:
+    assignments: list[str] = []
+    while tokens and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", tokens[0]):
+        assignments.append(tokens.pop(0))
+    return Command(tuple(tokens), tuple(assignments), operator)
+
+
+def run_script(instruction: Instruction) -> str | None:
+    """The shell script of a RUN in shell form (after its --flags), None for the exec form."""
+    if instruction.keyword != "RUN" or instruction.exec_form() is not None:
+        return None
+    _flags, rest = instruction.flags_and_args()
+    return rest
+
+
+def run_commands(instruction: Instruction) -> list[Command]:
+    script = run_script(instruction)
+    if script is None:
+        return []
+    return split_commands(script) or []
+
+
+def poetry_subcommand(command: Command) -> tuple[str, list[str]] | None:
+    """For `poetry X args` (or `python -m poetry X args`): (X, args); None for anything else."""
+    tokens = list(command.tokens)
+    if tokens[:1] and re.match(r"^(.*/)?python[0-9.]*$", tokens[0]) and tokens[1:3] == ["-m", "poetry"]:
+        tokens = tokens[2:]
+    if not tokens or not re.match(r"^(.*/)?poetry$", tokens[0]):
+        return None
+    arguments = tokens[1:]
+    # global options may precede the subcommand: `poetry -n install`, `poetry --no-ansi install`
+    while arguments and arguments[0].startswith("-"):
+        option = arguments.pop(0)
+        if option in ("-C", "--directory", "-P", "--project") and arguments:
+            arguments.pop(0)
+    if not arguments:
+        return None
+    return arguments[0], arguments[1:]
+
+
+def poetry_installs(instruction: Instruction) -> list[list[str]]:
+    """The argument lists of every `poetry install` in a RUN."""
+    found = []
+    for command in run_commands(instruction):
+        parsed = poetry_subcommand(command)
+        if parsed and parsed[0] == "install":
+            found.append(parsed[1])
+    return found
+
+
+def uses_poetry(instruction: Instruction) -> bool:
+    return any(poetry_subcommand(command) for command in run_commands(instruction))
+
+
+def option_values(arguments: list[str], name: str) -> list[str] | None:
+    """Values of a repeatable option (`--only main`, `--only=main,dev`); None when the option is absent."""
+    values: list[str] = []
+    present = False
+    iterator = iter(range(len(arguments)))
+    for index in iterator:
+        argument = arguments[index]
+        if argument == name and index + 1 < len(arguments):
+            present = True
+            values.extend(arguments[index + 1].split(","))
+            next(iterator, None)
+        elif argument.startswith(name + "="):
+            present = True
+            values.extend(argument.split("=", 1)[1].split(","))
+    return [value.strip() for value in values if value.strip()] if present else None
+
+
+def locate(document: Document, instruction: Instruction, pattern: re.Pattern[str]) -> tuple[int, re.Match[str]] | None:
+    """The single raw line of `instruction` where `pattern` matches, or None when none does or several do."""
+    hits = []
+    for index in range(instruction.start, instruction.end + 1):
+        line = document.lines[index]
+        if line.lstrip().startswith("#"):
+            continue
+        for match in pattern.finditer(line):
+            hits.append((index, match))
+    return hits[0] if len(hits) == 1 else None
+
+
+POETRY_INSTALL = re.compile(r"(?<![\w/-])((?:\S*/)?poetry(?:\s+(?:-n|--no-interaction|--no-ansi|-q|--quiet|-v+))*\s+install)(?![\w-])")

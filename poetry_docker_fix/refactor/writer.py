@@ -1,0 +1,72 @@
+"""Reading Dockerfiles as exact text and writing them back atomically."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+
+class InputError(Exception):
+    """A file that cannot be read as a Dockerfile; the message is one line naming the file."""
+
+
+MAX_SIZE = 5 * 1024 * 1024  # no real Dockerfile is this large; refuse rather than load a stray binary
+
+
+def read_dockerfile(path: Path) -> str:
+    """The file's text, newline characters untouched. Raises InputError with a one-line reason."""
+    try:
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory")
+        size = path.stat().st_size
+        if size > MAX_SIZE:
+            raise InputError(f"{path}: {size} bytes is too large for a Dockerfile")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({error.strerror or error})") from None
+    return decode(data, str(path))
+
+
+def decode(data: bytes, name: str) -> str:
+    if b"\x00" in data:
+        raise InputError(f"{name}: binary file, not a Dockerfile")
+    try:
+        return data.decode("utf-8")  # a BOM stays in the text; Document keeps it
+    except UnicodeDecodeError as error:
+        raise InputError(f"{name}: not UTF-8 text (byte {error.start})") from None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` in one step, keeping its permission bits; no partial file is ever visible."""
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
+    directory = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def unified_diff(before: str, after: str, name: str) -> str:
+    diff = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+    )
+    lines = []
+    for line in diff:
+        lines.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(lines)

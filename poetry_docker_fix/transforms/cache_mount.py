@@ -1,0 +1,125 @@
+"""cache-mount: keep Poetry's download cache across builds, and out of every layer."""
+
+from __future__ import annotations
+
+import re
+
+from ..refactor.document import Document, Instruction, expand
+from ..refactor.edits import Edit
+from ..refactor.facts import Context, install_runs, venv_in_project
+from ..refactor.shell import poetry_installs
+from .base import Pass, PassResult
+
+DEFAULT_CACHE = "/root/.cache/pypoetry"
+_RUN_KEYWORD = re.compile(r"^(\s*run\s+)", re.IGNORECASE)
+SYNTAX_LINE = "# syntax=docker/dockerfile:1"
+
+
+def _cleanup_pattern(target: str) -> re.Pattern[str]:
+    paths = [r"\$\{?POETRY_CACHE_DIR\}?", re.escape(target)]
+    if target == DEFAULT_CACHE:
+        paths += [r"~/\.cache/pypoetry", r"\$HOME/\.cache/pypoetry"]
+    path = "(?:" + "|".join(paths) + r")(?:/[^\s&|;]*)?"
+    return re.compile(r"\s*&&\s*rm\s+-(?:rf|fr|r)\s+" + path + r"(?:\s+" + path + r")*(?=\s*(?:$|\\|&&|;))")
+
+
+class CacheMount(Pass):
+    """Give `poetry install` a BuildKit cache mount on Poetry's cache directory.
+
+    What: `RUN poetry install …` becomes `RUN --mount=type=cache,target=/tmp/poetry_cache poetry install …`,
+    with the literal value of POETRY_CACHE_DIR (or Poetry's default cache dir for root), and a cleanup of that
+    cache (`&& rm -rf $POETRY_CACHE_DIR`) is dropped since nothing is left in the layer to clean.
+    Why: downloaded wheels survive from one build to the next, so a dependency change re-downloads only what
+    changed, and the cache never lands in an image layer.
+    The target is written literally: Docker 20.10 without a `# syntax` line takes `$POETRY_CACHE_DIR` in a mount
+    literally and silently caches nothing. No `# syntax=` line is added unless `--syntax-directive` asks: it
+    makes every build fetch a frontend image, which fails offline.
+    Needs BuildKit (the default builder since Docker 23.0; `DOCKER_BUILDKIT=1` on 20.10): the legacy builder
+    rejects `--mount`.
+    Left alone: installs that already have a cache mount, root-only installs (they download nothing), a
+    virtualenv kept inside the cache dir (the mount would hide it from the image), a non-root USER.
+    """
+
+    name = "cache-mount"
+    description = "Mount Poetry's cache with BuildKit instead of baking it into a layer"
+    safe = False  # the Dockerfile then needs BuildKit
+
+    def run(self, document: Document, context: Context) -> PassResult:
+        result = PassResult()
+        for stage in document.stages:
+            for instruction in install_runs(stage):
+                self._mount(document, stage, instruction, result)
+        if result.changes and context.options.syntax_directive and "syntax" not in document.directives:
+            result.change(Edit.insert(0, [SYNTAX_LINE]), 1, "add `# syntax=docker/dockerfile:1`",
+                          "asked for with --syntax-directive: older Docker engines then use a frontend that "
+                          "expands variables in --mount")
+        return result
+
+    def _mount(self, document: Document, stage, instruction: Instruction, result: PassResult) -> None:
+        line = instruction.line_number
+        flags, _rest = instruction.flags_and_args()
+        if any(flag.startswith("--mount") and "type=cache" in flag for flag in flags):
+            return
+        installs = poetry_installs(instruction)
+        if all("--only-root" in arguments for arguments in installs):
+            return
+        env = document.stage_env(stage, instruction.start)
+        user = _user_before(stage, instruction)
+        if user not in (None, "root", "0"):
+            result.notes.append(f"line {line}: runs as USER {user}: a cache mount would need its uid; left alone")
+            return
+        cache = env.get("POETRY_CACHE_DIR")
+        if cache:
+            target = expand(cache.strip("'\""), env)
+            if target is None or not target.startswith("/"):
+                result.notes.append(f"line {line}: POETRY_CACHE_DIR `{cache}` is not a literal path; left alone")
+                return
+        else:
+            if not venv_in_project(document, stage, instruction.start):
+                result.notes.append(f"line {line}: the virtualenv lives in Poetry's cache dir; a cache mount would "
+                                    "hide it from the image (set POETRY_VIRTUALENVS_IN_PROJECT=1)")
+                return
+            target = DEFAULT_CACHE
+        first = document.lines[instruction.start]
+        match = _RUN_KEYWORD.match(first)
+        if match is None:
+            result.notes.append(f"line {line}: cannot locate the RUN keyword")
+            return
+        mount = f"--mount=type=cache,target={target} "
+        new_lines = [first[: match.end()] + mount + first[match.end():]] + document.lines[
+            instruction.start + 1 : instruction.end + 1
+        ]
+        cleanup = _cleanup_pattern(target)
+        removed = False
+        for offset, text in enumerate(new_lines):
+            if text.lstrip().startswith("#"):
+                continue
+            stripped = cleanup.sub("", text)
+            if stripped != text:
+                removed = True
+                new_lines[offset] = stripped
+        new_lines = _tidy_continuations(new_lines)
+        reason = ("Poetry's downloads are kept between builds by BuildKit and never stored in a layer; the target "
+                  "is literal because Docker 20.10 takes variables in --mount literally; needs BuildKit")
+        if removed:
+            reason += "; the cache cleanup is no longer needed"
+        result.change(Edit.replace(instruction.start, instruction.end, new_lines), line,
+                      f"cache mount on {target}", reason)
+
+
+def _user_before(stage, instruction: Instruction) -> str | None:
+    user = None
+    for other in stage.instructions:
+        if other.start >= instruction.start:
+            break
+        if other.keyword == "USER":
+            user = other.value.strip().split(":")[0]
+    return user
+
+
+def _tidy_continuations(lines: list[str]) -> list[str]:
+    """Drop lines the cleanup emptied (`    \\` or blank) and a trailing backslash left dangling at the end."""
+    kept = [line for index, line in enumerate(lines) if index == 0 or line.strip() not in ("", "\\")]
+    if kept and kept[-1].rstrip().endswith("\\"):
+        kept[-1] = kept[-1].rstrip()[:-1].rstrip()
+    return kept

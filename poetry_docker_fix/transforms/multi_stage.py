@@ -1,0 +1,211 @@
+"""multi-stage: build the virtualenv in one stage, run the app from a slim stage without Poetry."""
+
+from __future__ import annotations
+
+import re
+
+from ..refactor.document import Document, Instruction, Stage, parse_assignments
+from ..refactor.edits import Edit, delete_block
+from ..refactor.entrypoint import strip_poetry_run
+from ..refactor.facts import (
+    INSTALLER_HOST, Context, install_runs, install_stage, pip_install_arguments, poetry_setup, project_dir,
+    venv_in_project,
+)
+from ..refactor.shell import poetry_subcommand, run_commands
+from .base import Pass, PassResult
+from .split_install import copy_sources, is_manifest_copy
+
+RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
+                    "COPY", "ADD"}
+_PYTHON_TAG = re.compile(
+    r"^(?P<repo>(?:[\w.-]+(?::\d+)?/)?(?:library/)?python):(?P<version>\d+(?:\.\d+){0,2})"
+    r"(?P<variant>-(?:slim-)?[a-z]+)?$"
+)
+
+
+def slim_twin(image: str) -> tuple[str, str]:
+    """The runtime image for a builder image, and why that one."""
+    match = _PYTHON_TAG.match(image)
+    if not match:
+        return image, f"`{image}` has no known slim variant; the runtime stage uses the same image"
+    variant = match.group("variant") or ""
+    if variant.startswith("-slim"):
+        return image, f"`{image}` is already slim; the runtime stage uses it too, without Poetry and its caches"
+    if variant in ("-alpine",) or variant.startswith("-alpine") or variant.startswith("-windows"):
+        return image, f"`{image}` has no slim variant; the runtime stage uses the same image"
+    slim = f"{match.group('repo')}:{match.group('version')}-slim{variant}"
+    return slim, (f"`{slim}` has the same Python minor version at the same path and the same Debian release as "
+                  f"`{image}`, so the virtualenv's links and compiled wheels keep working")
+
+
+def _is_poetry_setup_or_install(document: Document, instruction: Instruction) -> bool:
+    """RUNs the builder stage is made of: installing Poetry, configuring it, installing with it."""
+    script = " ".join(document.raw(instruction))
+    commands = run_commands(instruction)
+    if not commands:
+        return False
+    if INSTALLER_HOST in script:
+        return True
+    for command in commands:
+        if poetry_subcommand(command) is not None:
+            continue
+        if command.tokens[:1] in (("touch",), ("mkdir",), ("rm",)):
+            continue
+        arguments = pip_install_arguments(command)
+        if arguments is not None and all(
+            a.startswith("-") or a.lower().startswith(("poetry", "pip", "setuptools", "wheel")) for a in arguments
+        ):
+            continue
+        return False
+    return True
+
+
+class MultiStage(Pass):
+    """Split the image into a builder stage that makes the virtualenv and a slim runtime stage that runs it.
+
+    What: the stage that runs `poetry install` becomes `AS builder`; a new runtime stage on the builder's slim
+    twin (`python:3.11-buster` → `python:3.11-slim-buster`, same Python minor and distro; an unknown base keeps
+    the same image) gets the same WORKDIR, `VIRTUAL_ENV`/`PATH`, the virtualenv copied from the builder, the
+    code, and every runtime instruction of the original (ENV, EXPOSE, LABEL, HEALTHCHECK, VOLUME, STOPSIGNAL,
+    ENTRYPOINT, CMD), with `poetry run X` turned into `X` since Poetry is not in the runtime image.
+    Why: compilers, Poetry itself and its caches stay in the builder; the article measured 1.1 GB → 170 MB.
+    Example: see golden/article-6-multi-stage.
+    Left alone (with the reason): files that already have several stages, stages that run other commands
+    (apt-get, build steps, useradd: the runtime could miss their output), a USER before the install, a
+    virtualenv not in the project (run poetry-env first), installs outside a literal WORKDIR.
+    """
+
+    name = "multi-stage"
+    description = "Build the virtualenv in a builder stage and run the app from a slim runtime stage"
+
+    def run(self, document: Document, context: Context) -> PassResult:
+        result = PassResult()
+        stage = install_stage(document)
+        if stage is None:
+            return result
+        if len(document.stages) > 1:
+            result.notes.append("the file already has several stages")
+            return result
+        installs = install_runs(stage)
+        last_install = installs[-1]
+        if not venv_in_project(document, stage, installs[0].start):
+            result.notes.append("the virtualenv is not in the project (POETRY_VIRTUALENVS_IN_PROJECT): "
+                                "nothing to copy to a runtime stage (poetry-env sets it)")
+            return result
+        directory = project_dir(document, stage, installs[0])
+        if directory is None or directory == "/":
+            result.notes.append("`poetry install` runs in the image root or an unknown WORKDIR")
+            return result
+        for instruction in stage.instructions:
+            keyword = instruction.keyword
+            if keyword == "RUN" and not _is_poetry_setup_or_install(document, instruction):
+                result.notes.append(f"line {instruction.line_number}: `{' '.join(document.raw(instruction)[0].split()[:4])}"
+                                    "…` may make files or system packages the runtime needs; left single-stage")
+                return result
+            if keyword == "USER":
+                result.notes.append(f"line {instruction.line_number}: USER in the build stage; left single-stage")
+                return result
+            if instruction.start > last_install.start and (
+                keyword not in RUNTIME_KEYWORDS or (keyword in ("COPY", "ADD") and copy_sources(instruction) is None)
+            ):
+                result.notes.append(f"line {instruction.line_number}: {keyword} after the install; left single-stage")
+                return result
+            if keyword in ("ENTRYPOINT", "CMD") and not _command_ok(instruction):
+                result.notes.append(f"line {instruction.line_number}: the command uses Poetry beyond `poetry run`; "
+                                    "left single-stage")
+                return result
+        readmes = set(context.project.readme) if context.project else {"README.md", "README.rst", "README"}
+        return self._rewrite(document, stage, last_install, directory, readmes, result)
+
+    def _rewrite(self, document: Document, stage: Stage, last_install: Instruction, directory: str,
+                 readmes: set[str], result: PassResult) -> PassResult:
+        kw = document.kw
+        from_instruction = stage.from_instruction
+        runtime_image, image_reason = slim_twin(stage.image)
+        edits: list[Edit] = []
+        as_keyword = "as" if document.keyword_as_written(from_instruction).islower() else "AS"
+        if stage.name is None:
+            from_line = document.lines[from_instruction.start]
+            edits.append(Edit.replace(from_instruction.start, from_instruction.start,
+                                      [from_line.rstrip() + f" {as_keyword} builder"]))
+            builder = "builder"
+        else:
+            builder = stage.name
+
+        venv = f"{directory}/.venv"
+        header = ["", f"{kw('FROM')} {runtime_image} {as_keyword} runtime", "", f"{kw('WORKDIR')} {directory}", "",
+                  f"{kw('ENV')} VIRTUAL_ENV={venv} \\", f'    PATH="{venv}/bin:$PATH"', "",
+                  f"{kw('COPY')} --from={builder} {venv} {venv}"]
+        carried: list[str] = []  # instructions before the install that the runtime needs as well
+        for instruction in stage.instructions:
+            if instruction.start > last_install.start:
+                break
+            keyword = instruction.keyword
+            block_start = document.comment_block_start(instruction)
+            block = document.lines[block_start : instruction.end + 1]
+            if keyword in ("COPY", "ADD"):
+                sources = copy_sources(instruction)
+                if sources is None or is_manifest_copy(instruction):
+                    continue
+                if all(s.lstrip("./") in readmes for s in sources):
+                    continue
+                carried += block  # the editable install points at the code: the runtime needs it too
+            elif keyword in ("ENV", "ARG"):
+                names = parse_assignments(instruction.value, keyword)
+                if all(name.startswith("POETRY_") for name in names) or _mentions_poetry_home(instruction):
+                    continue
+                carried += block
+            elif keyword in RUNTIME_KEYWORDS:
+                carried += _without_poetry_run(block)
+                edits.append(delete_block(document.lines, block_start, instruction.end))
+
+        # Everything after the last install (code COPYs and runtime instructions, checked in `run`) moves.
+        tail = document.lines[last_install.end + 1 :]
+        while tail and tail[0].strip() == "":
+            tail = tail[1:]
+        while tail and tail[-1].strip() == "":
+            tail = tail[:-1]
+        tail = _without_poetry_run(tail)
+        runtime = header + carried
+        if tail and not tail[0].lstrip().upper().startswith(("COPY", "ADD")):
+            runtime.append("")
+        runtime += tail
+        edits.append(Edit(last_install.end + 1, len(document.lines), tuple(runtime)))
+        result.change(edits, from_instruction.line_number, f"builder stage + runtime stage on {runtime_image}",
+                      "Poetry, compilers and caches stay in the builder; the runtime gets only the virtualenv and "
+                      f"the code; {image_reason}; `poetry run` is dropped since the venv's bin is on PATH")
+        return result
+
+
+def _note(result: PassResult, instruction: Instruction, text: str) -> PassResult:
+    result.notes.append(f"line {instruction.line_number}: {text}; left single-stage")
+    return PassResult(notes=result.notes)
+
+
+def _mentions_poetry_home(instruction: Instruction) -> bool:
+    return bool(re.search(r"/root/\.local/bin|POETRY_HOME|pypoetry", instruction.value))
+
+
+def _command_ok(instruction: Instruction) -> bool:
+    argv = instruction.argv()
+    if argv is None:
+        return "poetry" not in instruction.value
+    rest, _ = strip_poetry_run(argv)
+    return "poetry" not in [a.rsplit("/", 1)[-1] for a in rest]
+
+
+_POETRY_RUN_JSON = re.compile(r'"(?:[^"]*/)?poetry"\s*,\s*"run"\s*,\s*')
+_POETRY_RUN_SHELL = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+")
+
+
+def _without_poetry_run(block: list[str]) -> list[str]:
+    out = []
+    for line in block:
+        if line.lstrip().startswith("#"):
+            out.append(line)
+            continue
+        replaced = _POETRY_RUN_JSON.sub("", line, count=1)
+        if replaced == line:
+            replaced = _POETRY_RUN_SHELL.sub("", line, count=1)
+        out.append(replaced)
+    return out

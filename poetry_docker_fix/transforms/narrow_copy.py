@@ -1,0 +1,214 @@
+"""narrow-copy: copy what the build needs instead of the whole build context."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+from ..refactor import entrypoint
+from ..refactor.document import Document, Instruction, Stage, expand
+from ..refactor.edits import Edit
+from ..refactor.facts import Context, install_runs, install_stage
+from ..refactor.imports import scan_imports
+from ..refactor.project import PoetryProject
+from ..refactor.shell import poetry_installs
+from .base import Pass, PassResult
+
+# Top-level names of a Python repository that an image never needs at run time. Anything else the tool cannot
+# place (data folders, templates, config files, stray scripts) keeps a broad COPY: correctness beats size.
+NOT_NEEDED = (
+    ".git", ".github", ".gitlab", ".gitlab-ci.yml", ".gitignore", ".gitattributes", ".gitmodules", ".dockerignore",
+    "Dockerfile", "Dockerfile.*", "*.Dockerfile", "*.dockerfile", "Containerfile", "Containerfile.*",
+    "docker-compose*.yml", "docker-compose*.yaml", "compose.yml", "compose.yaml", "compose.*.yml", "compose.*.yaml",
+    ".venv", "venv", ".env.example", "tests", "test", "docs", "doc", "*.md", "*.rst", "LICENSE*", "LICENCE*",
+    "COPYING*", "NOTICE*", "AUTHORS*", "CHANGELOG*", "CHANGES*", "HISTORY*", "CONTRIBUTING*", "CODEOWNERS",
+    "Makefile", "noxfile.py", "tox.ini", "pytest.ini", "conftest.py", "mypy.ini", ".mypy.ini", ".flake8",
+    ".pylintrc", ".coveragerc", ".coverage", "htmlcov", ".editorconfig", ".pre-commit-config.yaml",
+    ".pre-commit-hooks.yaml", ".python-version", ".tool-versions", "__pycache__", ".mypy_cache", ".pytest_cache",
+    ".ruff_cache", ".tox", ".nox", ".hypothesis", "dist", "build", "*.egg-info", "node_modules", ".idea",
+    ".vscode", ".DS_Store", "renovate.json", ".readthedocs.yaml", ".readthedocs.yml", "mkdocs.yml", ".devcontainer",
+    "ruff.toml", ".ruff.toml", ".yamllint", ".markdownlint*", ".golden",
+)
+
+
+def _not_needed(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in NOT_NEEDED)
+
+
+def broad_copy_sources(instruction: Instruction) -> tuple[list[str], str] | None:
+    """(flags, destination) of `COPY . <dest>` / `ADD . <dest>`; None for any other COPY."""
+    if instruction.keyword not in ("COPY", "ADD") or instruction.exec_form() is not None:
+        return None
+    flags, rest = instruction.flags_and_args()
+    if any(flag.startswith("--from") for flag in flags):
+        return None
+    parts = rest.split()
+    if len(parts) != 2 or parts[0] not in (".", "./"):
+        return None
+    return flags, parts[1]
+
+
+class NarrowCopy(Pass):
+    """Replace `COPY . <dir>` with the files the build and the app need.
+
+    What: `COPY . .` / `COPY . /app` / `ADD . .` before `poetry install` becomes one COPY of the manifests
+    (pyproject.toml, poetry.lock, poetry.toml), one of the README when the root install needs it, and one per
+    code entry: the packages pyproject.toml declares, path dependencies, and every local module or package the
+    entrypoint imports, followed transitively with libcst. A copy into the image root gets `WORKDIR /app` first.
+    Why: a broad COPY puts tests, docs, .git and local caches into the image and invalidates every later layer
+    on any change in the repository; the manifests alone are what the dependency install needs.
+    Example: `COPY . .` → `COPY pyproject.toml poetry.lock ./` + `COPY README.md ./` + `COPY annapurna ./annapurna`.
+    When unsure: if the context holds entries the tool cannot place (data folders, templates, config files,
+    scripts nothing imports), the manifests are still copied first but `COPY . .` stays for the rest, and the
+    reason names those entries.
+    """
+
+    name = "narrow-copy"
+    description = "Copy the manifests and the code the app needs instead of the whole context"
+
+    def run(self, document: Document, context: Context) -> PassResult:
+        result = PassResult()
+        stage = install_stage(document)
+        if stage is None:
+            return result
+        project = context.project
+        if project is None:
+            result.notes.append("no pyproject.toml in the build context: cannot tell what the build needs")
+            return result
+        first_install = install_runs(stage)[0]
+        broad = next(
+            (i for i in stage.instructions if i.start < first_install.start and broad_copy_sources(i) is not None),
+            None,
+        )
+        if broad is None:
+            return result
+        flags, destination = broad_copy_sources(broad)  # type: ignore[misc]
+        line = broad.line_number
+        env = document.stage_env(stage, broad.start)
+        expanded_destination = expand(destination, env)
+        if expanded_destination is None:
+            result.notes.append(f"line {line}: COPY destination `{destination}` uses an unknown variable")
+            return result
+
+        workdir = stage.workdir_before(broad.start)
+        if any(i.keyword == "WORKDIR" for i in stage.instructions if broad.start < i.start < first_install.start):
+            result.notes.append(f"line {line}: WORKDIR changes between the COPY and `poetry install`; left alone")
+            return result
+        add_workdir = workdir is None and not expanded_destination.startswith("/")
+        install_dir = "/app" if add_workdir else (workdir or "/")
+        copy_dir = expanded_destination if expanded_destination.startswith("/") else (
+            install_dir.rstrip("/") + "/" + expanded_destination
+        )
+        if _normal(copy_dir) != _normal(install_dir):
+            result.notes.append(
+                f"line {line}: the COPY goes to {copy_dir} but `poetry install` runs in {install_dir}; left alone"
+            )
+            return result
+
+        needed, unknown, reasons = self._needed_entries(document, stage, project, first_install)
+        if needed is None:
+            result.notes.append(f"line {line}: {reasons[0]}")
+            return result
+        keyword = "COPY" if document.keyword_as_written(broad).isupper() else "copy"
+        flag_text = "".join(f"{flag} " for flag in flags)
+        base = destination if destination.endswith("/") else destination + "/"
+        base = "./" if destination in (".", "./") else base
+
+        new_lines: list[str] = []
+        if add_workdir:
+            new_lines.append(f"{document.kw('WORKDIR')} /app")
+        new_lines.append(f"{keyword} {flag_text}{' '.join(project.manifests)} {base}")
+        readmes = needed["readme"]
+        if unknown:
+            new_lines.extend(document.raw(broad))
+        else:
+            if readmes:
+                new_lines.append(f"{keyword} {flag_text}{' '.join(readmes)} {base}")
+            if needed["files"]:
+                new_lines.append(f"{keyword} {flag_text}{' '.join(needed['files'])} {base}")
+            for directory in needed["dirs"]:
+                new_lines.append(f"{keyword} {flag_text}{directory} {base}{directory}")
+
+        summary = f"narrow `{document.raw(broad)[0].strip()}`"
+        if unknown:
+            reason = (
+                "the manifests go first so the dependency install can be cached; `COPY . .` stays for the rest "
+                f"because the context holds {_names(unknown)}, which the tool cannot tell the app does not need"
+            )
+        else:
+            reason = "copy only what the build needs: " + "; ".join(reasons)
+        if add_workdir:
+            reason += "; WORKDIR /app keeps the project out of the image root (hadolint DL3045)"
+        result.change(Edit.replace(broad.start, broad.end, new_lines), line, summary, reason)
+        return result
+
+    def _needed_entries(self, document: Document, stage: Stage, project: PoetryProject, first_install: Instruction):
+        reasons: list[str] = ["the manifests for `poetry install`"]
+        arguments = poetry_installs(first_install)[0]
+        root_install = project.package_mode and "--no-root" not in arguments
+        readmes = project.existing_readmes if root_install else []
+        if readmes:
+            reasons.append(f"{', '.join(readmes)} for the root install")
+        top_level: set[str] = set()
+        for package in project.packages:
+            first = package.source_dir or package.include.strip("/").split("/")[0]
+            if not project.exists(first):
+                return None, [], [f"package `{package.path}` named in pyproject.toml is not in the build context"]
+            top_level.add(first)
+        if top_level:
+            reasons.append(f"the package{'s' if len(top_level) > 1 else ''} {_names(sorted(top_level))}")
+        for dependency in project.path_dependencies:
+            first = dependency.strip("./").split("/")[0]
+            if dependency.startswith(".."):
+                return None, [], [f"path dependency `{dependency}` lies outside the build context"]
+            if first and project.exists(first):
+                top_level.add(first)
+                reasons.append(f"path dependency {first}")
+
+        entry = entrypoint.analyse(document, project)
+        root = project.root
+        search_roots = [root] + sorted({root / p.source_dir for p in project.packages if p.source_dir})
+        start_files: list[Path] = []
+        for file in entry.files:
+            path = root / file
+            if not path.is_file():
+                return None, [], [f"the entrypoint runs {file}, which is not in the build context"]
+            start_files.append(path)
+            top_level.add(Path(file).parts[0])
+        for module in entry.modules:
+            parts = module.split(".")
+            for search_root in search_roots:
+                candidates = [search_root.joinpath(*parts).with_suffix(".py"), search_root.joinpath(*parts, "__init__.py")]
+                found = [c for c in candidates if c.is_file()]
+                if found:
+                    start_files.extend(found)
+                    top_level.add(found[0].relative_to(root).parts[0])
+                    break
+        for entry_name in sorted(top_level):
+            path = root / entry_name
+            start_files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+        scan = scan_imports(start_files, search_roots, root)
+        imported = sorted(scan.local - top_level)
+        if imported:
+            reasons.append(f"{_names(imported)} imported by the app")
+        top_level |= scan.local
+        if scan.unreadable:
+            return None, [], [f"cannot read {scan.unreadable[0]} with libcst, so its imports are unknown"]
+
+        placed = set(project.manifests) | set(readmes) | top_level
+        unknown = [name for name in project.context_entries() if name not in placed and not _not_needed(name)]
+        # A declared README the root install does not need is still a README: not needed.
+        unknown = [name for name in unknown if name not in project.readme]
+        files = sorted(name for name in top_level if (root / name).is_file())
+        dirs = sorted(name for name in top_level if (root / name).is_dir())
+        return {"readme": readmes, "files": files, "dirs": dirs}, unknown, reasons
+
+
+def _normal(path: str) -> str:
+    return path.rstrip("/").replace("/./", "/").removesuffix("/.") or "/"
+
+
+def _names(names: list[str]) -> str:
+    shown = [f"{name}/" if not name.endswith(".py") and "." not in name else name for name in names[:5]]
+    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+    return ", ".join(shown) + more

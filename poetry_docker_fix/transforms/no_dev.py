@@ -1,0 +1,123 @@
+"""no-dev: install only what production needs, with a flag the pinned Poetry accepts."""
+
+from __future__ import annotations
+
+import re
+
+from ..refactor.document import Document, Instruction
+from ..refactor.edits import Edit
+from ..refactor.facts import Context, effective_poetry, install_runs, install_stage, is_dev_group
+from ..refactor.shell import POETRY_INSTALL, locate, option_values, poetry_installs
+from ..refactor.versions import PoetryCapabilities
+from .base import Pass, PassResult
+
+_NO_DEV = re.compile(r"\s--no-dev(?![\w-])")
+_WITHOUT = re.compile(r"\s--without(?:=|\s+)(['\"]?)(?P<groups>[\w.,-]+)\1(?![\w-])")
+
+
+class NoDev(Pass):
+    """Leave development dependencies out of the image.
+
+    What: `poetry install` gets `--only main` (Poetry 1.2+) or `--no-dev` (1.1), chosen for the Poetry version
+    the Dockerfile pins (else the one that wrote the lock). A broken flag is repaired: `--no-dev` on 1.2+
+    (deprecated, removed in 2.0) and `--without dev` on 1.5+ when the project has no `dev` group (Poetry
+    exits with `Group(s) not found`). When the project has a non-optional group that does not look like a
+    development group, only the development-looking groups are left out (`--without test,lint`) so the app
+    keeps what it may need.
+    Why: linters, test runners and type checkers have no place in a production image and make it bigger.
+    Example: `RUN poetry install` → `RUN poetry install --only main`.
+    Left alone: an install that already chooses groups (`--only`, `--with`, `--without` on existing groups,
+    `--only-root`), and a project without any group to leave out.
+    """
+
+    name = "no-dev"
+    description = "Install without development dependencies, with a flag that works on the pinned Poetry"
+
+    def run(self, document: Document, context: Context) -> PassResult:
+        result = PassResult()
+        stage = install_stage(document)
+        if stage is None or context.project is None:
+            if stage is not None:
+                result.notes.append("no pyproject.toml in the build context: cannot tell the project's groups")
+            return result
+        version, known = effective_poetry(document, stage, context)
+        capabilities = PoetryCapabilities(version)
+        project = context.project
+        groups = {name for name, optional in project.groups.items() if not optional}
+        if capabilities.reads_dependency_groups:
+            groups |= set(project.dependency_groups)
+        for instruction in install_runs(stage):
+            for arguments in poetry_installs(instruction):
+                self._fix(document, instruction, arguments, capabilities, groups, known, result)
+        return result
+
+    def _fix(self, document: Document, instruction: Instruction, arguments: list[str],
+             capabilities: PoetryCapabilities, groups: set[str], known: bool, result: PassResult) -> None:
+        line = instruction.line_number
+        version_text = f"Poetry {capabilities.version}" + ("" if known else " (assumed: no pinned version)")
+        if "--only-root" in arguments or "--no-root" in arguments and option_values(arguments, "--only") is not None:
+            return
+        if "--no-dev" in arguments:
+            if capabilities.has_no_dev and not capabilities.has_groups:
+                return
+            located = locate(document, instruction, _NO_DEV)
+            if located is None:
+                result.notes.append(f"line {line}: cannot locate `--no-dev` to replace")
+                return
+            index, match = located
+            text = document.lines[index]
+            why = "removed in Poetry 2.0" if not capabilities.has_no_dev else "deprecated since Poetry 1.2"
+            result.change(Edit.replace(index, index, [text[: match.start()] + " --only main" + text[match.end():]]),
+                          index + 1, "`--no-dev` → `--only main`", f"`--no-dev` is {why}; {version_text} "
+                          "takes `--only main`, which works on every Poetry from 1.2")
+            return
+        without = option_values(arguments, "--without")
+        if without is not None:
+            missing = [group for group in without if group not in groups]
+            if missing and capabilities.without_missing_group_fails:
+                located = locate(document, instruction, _WITHOUT)
+                if located is None:
+                    result.notes.append(f"line {line}: cannot locate `--without` to repair")
+                    return
+                index, match = located
+                text = document.lines[index]
+                kept = [group for group in without if group in groups]
+                replacement = f" --without {','.join(kept)}" if kept else " --only main"
+                result.change(
+                    Edit.replace(index, index, [text[: match.start()] + replacement + text[match.end():]]),
+                    index + 1, f"`--without {','.join(without)}` →{replacement}",
+                    f"the project has no group {', '.join(missing)}: {version_text} exits with "
+                    "`Group(s) not found` (Poetry 1.5 and newer)")
+            return
+        if option_values(arguments, "--only") is not None or option_values(arguments, "--with") is not None:
+            return
+        if not capabilities.has_groups:
+            flag, why = " --no-dev", f"{version_text} predates dependency groups: `--no-dev` is its flag"
+            if "dev" not in groups:
+                return
+        else:
+            if not groups:
+                result.notes.append("the project has no dependency groups: nothing to leave out")
+                return
+            development = sorted(g for g in groups if is_dev_group(g))
+            other = sorted(g for g in groups if not is_dev_group(g))
+            if not development:
+                result.notes.append(f"groups {', '.join(other)} do not look like development groups; all kept")
+                return
+            if other:
+                flag = f" --without {','.join(development)}"
+                why = (f"leaves out {', '.join(development)}; kept {', '.join(other)}, which may be needed at run "
+                       "time (the group names do not say)")
+            else:
+                flag = " --only main"
+                why = ("`--only main` works on every Poetry from 1.2 and, unlike `--without dev`, does not fail "
+                       "when a dev group is missing")
+        located = locate(document, instruction, POETRY_INSTALL)
+        if located is None:
+            result.notes.append(f"line {line}: cannot locate `poetry install` to add{flag}")
+            return
+        index, match = located
+        text = document.lines[index]
+        result.change(Edit.replace(index, index, [text[: match.end()] + flag + text[match.end():]]), index + 1,
+                      f"install with{flag}", "development dependencies (linters, test runners) do not belong "
+                      f"in a production image; {why}")

@@ -1,0 +1,185 @@
+"""poetry-env: the POETRY_* variables that make the install predictable and copyable."""
+
+from __future__ import annotations
+
+import re
+
+from ..refactor.document import Document, Instruction
+from ..refactor.edits import Edit
+from ..refactor.facts import (
+    Context, falsy, install_runs, install_stage, poetry_config_commands, poetry_setup, project_dir,
+)
+from ..refactor.shell import run_commands
+from .base import Pass, PassResult
+
+CACHE_DIR = "/tmp/poetry_cache"
+_CONFIG_CREATE = re.compile(
+    r"(?P<lead>\s*&&\s*)?(?:\S*/)?poetry\s+config\s+(?:--local\s+)?virtualenvs\.create\s+['\"]?(?:false|0)['\"]?"
+    r"(?:\s+--local)?(?P<trail>\s*&&\s*)?"
+)
+
+
+def env_block(document: Document, assignments: list[str]) -> list[str]:
+    """`ENV A=1 \\` / `    B=2` lines in the file's keyword case."""
+    keyword = document.kw("ENV")
+    if len(assignments) == 1:
+        return [f"{keyword} {assignments[0]}"]
+    lines = [f"{keyword} {assignments[0]} \\"]
+    lines += [f"    {a} \\" for a in assignments[1:-1]]
+    lines.append(f"    {assignments[-1]}")
+    return lines
+
+
+def insert_block_after(document: Document, line: int, block: list[str]) -> Edit:
+    """Insert `block` after raw line `line`, separated by a blank line when the file spaces its instructions."""
+    following = line + 1
+    if following < len(document.lines) and document.lines[following].strip() == "":
+        return Edit.insert(following, ["", *block])
+    return Edit.insert(following, block)
+
+
+class PoetryEnv(Pass):
+    """Set the POETRY_* variables that make the install reproducible and movable.
+
+    What: adds `POETRY_VIRTUALENVS_IN_PROJECT=1`, `POETRY_VIRTUALENVS_CREATE=1` and
+    `POETRY_CACHE_DIR=/tmp/poetry_cache` right after Poetry is installed (only those not already set).
+    `poetry config virtualenvs.create false` and `POETRY_VIRTUALENVS_CREATE=false` are converted: the
+    dependencies then go into `<project>/.venv`, and `VIRTUAL_ENV`/`PATH` are set so `python` and the app's
+    commands still find them.
+    Why: the virtualenv must sit at a known path inside the project to be copied to a runtime stage (by default
+    it hides in Poetry's cache dir, which a cache mount would also wipe); a fixed cache dir gives the cache
+    mount a literal target. `POETRY_NO_INTERACTION` is not added: Poetry reads it nowhere, and without a
+    terminal, as in `docker build`, it never prompts.
+    Example: `ENV POETRY_VIRTUALENVS_IN_PROJECT=1 POETRY_VIRTUALENVS_CREATE=1 POETRY_CACHE_DIR=/tmp/poetry_cache`.
+    Left alone: variables already set to a working value.
+    """
+
+    name = "poetry-env"
+    description = "Put the virtualenv in the project and the cache at a fixed path"
+
+    def run(self, document: Document, context: Context) -> PassResult:
+        result = PassResult()
+        stage = install_stage(document)
+        if stage is None:
+            return result
+        first_install = install_runs(stage)[0]
+        env = document.stage_env(stage, first_install.start)
+        directory = project_dir(document, stage, first_install)
+        converted = False
+
+        for instruction in stage.instructions:
+            if instruction.start >= first_install.end + 1 and instruction is not first_install:
+                break
+            if instruction.keyword == "RUN" and any(
+                args[:2] in (["virtualenvs.create", "false"], ["virtualenvs.create", "0"])
+                for args in poetry_config_commands(instruction)
+            ):
+                edit = self._drop_config(document, instruction)
+                if edit is None:
+                    result.notes.append(
+                        f"line {instruction.line_number}: cannot remove `poetry config virtualenvs.create false` "
+                        "from this command; left alone"
+                    )
+                    return PassResult(notes=result.notes)
+                converted = True
+                result.change(edit, instruction.line_number, "drop `poetry config virtualenvs.create false`",
+                              "installing into the system interpreter mixes the app with the image's own Python "
+                              "(Poetry's docs advise against it, even in Docker) and leaves nothing to copy to a "
+                              "runtime stage; the dependencies go into a virtualenv in the project instead")
+            if instruction.keyword == "ENV" and falsy(env_value(instruction, "POETRY_VIRTUALENVS_CREATE")):
+                edit = _set_value(document, instruction, "POETRY_VIRTUALENVS_CREATE", "1")
+                if edit is not None:
+                    converted = True
+                    result.change(edit, instruction.line_number, "POETRY_VIRTUALENVS_CREATE=1",
+                                  "a virtualenv in the project can be copied to a runtime stage; the system "
+                                  "interpreter cannot")
+            if instruction.keyword == "ENV" and falsy(env_value(instruction, "POETRY_VIRTUALENVS_IN_PROJECT")):
+                edit = _set_value(document, instruction, "POETRY_VIRTUALENVS_IN_PROJECT", "1")
+                if edit is not None:
+                    result.change(edit, instruction.line_number, "POETRY_VIRTUALENVS_IN_PROJECT=1",
+                                  "the virtualenv must be at a known path to be copied to a runtime stage")
+
+        wanted: list[str] = []
+        if "POETRY_VIRTUALENVS_IN_PROJECT" not in env:
+            wanted.append("POETRY_VIRTUALENVS_IN_PROJECT=1")
+        if "POETRY_VIRTUALENVS_CREATE" not in env:
+            wanted.append("POETRY_VIRTUALENVS_CREATE=1")
+        if "POETRY_CACHE_DIR" not in env:
+            wanted.append(f"POETRY_CACHE_DIR={CACHE_DIR}")
+        if converted:
+            if directory is None or directory == "/":
+                result.notes.append("the install runs in the image root or an unknown WORKDIR: cannot place "
+                                    "the virtualenv; left alone")
+                return PassResult(notes=result.notes)
+            if "VIRTUAL_ENV" not in env:
+                wanted.append(f"VIRTUAL_ENV={directory}/.venv")
+                wanted.append(f'PATH="{directory}/.venv/bin:$PATH"')
+        if not wanted:
+            return result
+
+        setup = poetry_setup(document, stage)
+        first_poetry_use = next(
+            i for i in stage.instructions if i.keyword == "RUN" and _uses_poetry_command(i)
+        )
+        block = env_block(document, wanted)
+        if setup is not None and setup.instruction.start < first_poetry_use.start:
+            edit = insert_block_after(document, setup.instruction.end, block)
+        else:
+            anchor = document.comment_block_start(first_poetry_use)
+            following_blank = anchor > 0 and document.lines[anchor - 1].strip() == ""
+            edit = Edit.insert(anchor, [*block, ""] if following_blank else block)
+        reason = ("an in-project virtualenv (`.venv` next to pyproject.toml) can be copied to a runtime stage, "
+                  "and a fixed cache dir gives the cache mount a literal target")
+        if converted:
+            reason += "; VIRTUAL_ENV and PATH let `python` and the app's commands find the dependencies"
+        result.change(edit, (setup.instruction.end + 2) if setup else first_poetry_use.line_number,
+                      "set " + ", ".join(a.split("=")[0] for a in wanted), reason)
+        return result
+
+    @staticmethod
+    def _drop_config(document: Document, instruction: Instruction) -> Edit | None:
+        commands = run_commands(instruction)
+        if len(commands) == 1 or all(_is_create_false(c) for c in commands):
+            return Edit.delete(instruction.start, instruction.end)
+        if any(c.operator_before not in ("", "&&") for c in commands):
+            return None
+        for index in range(instruction.start, instruction.end + 1):
+            line = document.lines[index]
+            match = _CONFIG_CREATE.search(line)
+            if not match:
+                continue
+            if match.group("lead") and match.group("trail"):
+                new = line[: match.start()] + " && " + line[match.end():]
+            elif match.group("lead") or match.group("trail"):
+                new = line[: match.start()] + line[match.end():]
+            else:
+                return None
+            return Edit.replace(index, index, [new])
+        return None
+
+
+def _is_create_false(command) -> bool:
+    tokens = list(command.tokens)
+    return "config" in tokens and "virtualenvs.create" in tokens
+
+
+def _uses_poetry_command(instruction: Instruction) -> bool:
+    from ..refactor.shell import uses_poetry
+
+    return uses_poetry(instruction)
+
+
+def env_value(instruction: Instruction, name: str) -> str | None:
+    from ..refactor.document import parse_assignments
+
+    return parse_assignments(instruction.value, "ENV").get(name)
+
+
+def _set_value(document: Document, instruction: Instruction, name: str, value: str) -> Edit | None:
+    pattern = re.compile(rf"(\b{name}[=\s]+)(['\"]?)(false|0|no|off)\2", re.IGNORECASE)
+    for index in range(instruction.start, instruction.end + 1):
+        line = document.lines[index]
+        match = pattern.search(line)
+        if match:
+            return Edit.replace(index, index, [line[: match.start()] + match.group(1) + value + line[match.end():]])
+    return None

@@ -1,0 +1,171 @@
+"""split-install: dependencies become a cached layer that code changes do not invalidate."""
+
+from __future__ import annotations
+
+import re
+
+from ..refactor.document import Document, Instruction
+from ..refactor.edits import Edit, delete_block
+from ..refactor.facts import Context, effective_poetry, install_runs, install_stage
+from ..refactor.project import PoetryProject
+from ..refactor.shell import POETRY_INSTALL, locate, poetry_installs, run_commands
+from ..refactor.versions import PoetryCapabilities
+from .base import Pass, PassResult
+
+MANIFESTS = {"pyproject.toml", "poetry.lock", "poetry.toml", "poetry.lock*"}
+_INSTALL_WITH_ARGS = re.compile(POETRY_INSTALL.pattern + r"(?P<args>(?:[ \t]+[^\s&|;\\#]+)*)")
+
+
+def copy_sources(instruction: Instruction) -> list[str] | None:
+    """Sources of a COPY/ADD from the build context; None for `--from` copies and the exec form."""
+    if instruction.keyword not in ("COPY", "ADD"):
+        return None
+    flags, rest = instruction.flags_and_args()
+    if any(flag.startswith("--from") for flag in flags):
+        return None
+    parts = rest.split()
+    return [part.strip('"') for part in parts[:-1]] if len(parts) >= 2 else None
+
+
+def is_manifest_copy(instruction: Instruction) -> bool:
+    sources = copy_sources(instruction)
+    return bool(sources) and "pyproject.toml" in [s.lstrip("./") for s in sources] and all(
+        s.lstrip("./") in MANIFESTS for s in sources
+    )
+
+
+def skeleton_command(project: PoetryProject) -> str | None:
+    """Shell commands that create an empty stand-in for every package, or None when one cannot be made."""
+    directories: list[str] = []
+    files: list[str] = []
+    for package in project.packages:
+        if not package.is_simple:
+            return None
+        path = project.root / package.path
+        if path.is_dir() and (path / "__init__.py").is_file():
+            directories.append(package.path.rstrip("/"))
+            files.append(f"{package.path.rstrip('/')}/__init__.py")
+        elif path.is_file() and path.suffix == ".py":
+            if package.source_dir:
+                directories.append(package.source_dir)
+            files.append(package.path)
+        else:
+            return None
+    if not files:
+        return None
+    commands = []
+    if directories:
+        commands.append("mkdir -p " + " ".join(directories))
+    commands.append("touch " + " ".join(files))
+    return " && ".join(commands)
+
+
+def _is_placeholder_run(instruction: Instruction) -> bool:
+    """`RUN touch README.md` and the like: makes files the root install wants, reads no code."""
+    commands = run_commands(instruction)
+    return bool(commands) and all(c.tokens[:1] in (("touch",), ("mkdir",)) for c in commands)
+
+
+class SplitInstall(Pass):
+    """Install the dependencies from the manifests alone, before the code is copied.
+
+    What: `COPY pyproject.toml poetry.lock ./` is followed at once by `poetry install … --no-root`; the README
+    and code COPYs come after it. When the project itself must be installed (console scripts, entry points,
+    its metadata), the root install runs against an empty stand-in of each package
+    (`mkdir -p pkg && touch pkg/__init__.py && poetry install --only-root`) before the real code is copied,
+    so a code-only change re-runs no install at all; where no stand-in can be made (glob `packages`, Poetry
+    1.1) the root install stays after the code COPY.
+    Why: Docker reuses a layer only while everything it depends on is unchanged; with the code copied first,
+    every edit to a .py file reinstalls every dependency.
+    Example: `COPY annapurna ./annapurna` + `RUN poetry install --only main` →
+    `RUN poetry install --only main --no-root` before the code COPY.
+    Left alone: an install already preceded by manifests only, path dependencies (they need their code
+    before the dependency install), and installs chained with other commands.
+    """
+
+    name = "split-install"
+    description = "Install dependencies from the manifests before copying the code"
+
+    def run(self, document: Document, context: Context) -> PassResult:
+        result = PassResult()
+        stage = install_stage(document)
+        project = context.project
+        if stage is None or project is None:
+            return result
+        first = install_runs(stage)[0]
+        arguments = poetry_installs(first)[0]
+        if "--only-root" in arguments:
+            return result
+        copies = [i for i in stage.instructions if i.start < first.start and copy_sources(i) is not None]
+        manifest_copy = next((i for i in copies if is_manifest_copy(i)), None)
+        if manifest_copy is None:
+            if any("pyproject.toml" in (copy_sources(i) or []) for i in copies) or any(
+                copy_sources(i) in (["."], ["./"]) for i in copies
+            ):
+                result.notes.append("the manifests are copied together with the code (narrow-copy makes "
+                                    "the separate COPY this pass needs)")
+            return result
+        later = [i for i in stage.instructions if manifest_copy.start < i.start < first.start]
+        code_copies = [i for i in later if copy_sources(i) is not None and not is_manifest_copy(i)]
+        if not code_copies:
+            return result  # already split: only manifests precede the first install
+        for instruction in later:
+            if copy_sources(instruction) is None and not (
+                instruction.keyword == "RUN" and _is_placeholder_run(instruction)
+            ) and instruction.keyword not in ("ENV", "ARG", "LABEL"):
+                result.notes.append(f"line {instruction.line_number}: `{instruction.keyword}` between the code COPY "
+                                    "and `poetry install` may need the code; left alone")
+                return result
+        if project.path_dependencies:
+            result.notes.append("path dependencies need their code before the dependency install; left alone")
+            return result
+        commands = run_commands(first)
+        others = [c for c in commands if c.tokens[:1] != ("rm",) and not (c.tokens and "poetry" in c.tokens[0])]
+        if len(poetry_installs(first)) != 1 or others:
+            result.notes.append(f"line {first.line_number}: `poetry install` is chained with other commands; "
+                                "left alone")
+            return result
+
+        located = locate(document, first, _INSTALL_WITH_ARGS)
+        if located is None:
+            result.notes.append(f"line {first.line_number}: cannot locate `poetry install` to split")
+            return result
+        index, match = located
+        root_needed = project.package_mode and "--no-root" not in arguments
+        dependency_lines = list(document.raw(first))
+        if root_needed:
+            line = dependency_lines[index - first.start]
+            dependency_lines[index - first.start] = line[: match.end()] + " --no-root" + line[match.end():]
+        block_start = document.comment_block_start(first)
+        moved = document.lines[block_start : first.start] + dependency_lines
+
+        edits = [Edit.insert(manifest_copy.end + 1, moved)]
+        version, _known = effective_poetry(document, stage, context)
+        skeleton = skeleton_command(project) if root_needed and PoetryCapabilities(version).has_groups else None
+        if root_needed and skeleton is None:
+            reason_tail = ("the root install stays after the code COPY: "
+                           + ("Poetry before 1.2 has no `--only-root`" if not PoetryCapabilities(version).has_groups
+                              else "no empty stand-in can be made for the packages"))
+        else:
+            edits.append(delete_block(document.lines, block_start, first.end))
+            reason_tail = ""
+        if skeleton is not None:
+            keyword = document.keyword_as_written(first)
+            placeholders = [i for i in later if copy_sources(i) is not None and _only_readme(i, project)
+                            or i.keyword == "RUN"]
+            anchor = max((i.end for i in placeholders), default=manifest_copy.end)
+            root_line = f"{keyword} {skeleton} && {match.group(1)} --only-root"
+            edits.append(Edit.insert(anchor + 1, [root_line]))
+            reason_tail = ("the project itself is installed against an empty stand-in of its packages, so a code "
+                           "change re-runs no install step")
+        why = ("dependencies are installed from pyproject.toml and poetry.lock alone, so the layer is reused "
+               "until they change instead of on every code edit")
+        if reason_tail:
+            why += "; " + reason_tail
+        result.change(edits, first.line_number, "install dependencies before copying the code", why)
+        return result
+
+
+def _only_readme(instruction: Instruction, project: PoetryProject) -> bool:
+    sources = copy_sources(instruction) or []
+    return bool(sources) and all(s.lstrip("./") in project.readme for s in sources)
