@@ -216,7 +216,8 @@ def _run_paths(paths, context, options, passes, mode, output, explain, quiet) ->
             sys.stdout.write(unified_diff(refactoring.original, refactoring.output, name))
 
     if not quiet and (len(files) > 1 or mode is not WriteBack.DIFF):
-        verb = {WriteBack.APPLY: "rewritten", WriteBack.CHECK: "would be rewritten"}.get(mode, "would change")
+        verb = {WriteBack.APPLY: "rewritten", WriteBack.CHECK: "would be rewritten",
+                WriteBack.OUTPUT: f"changed (written to {output})"}.get(mode, "would change")
         parts = [f"{counts[Status.CHANGED]} {verb}", f"{counts[Status.UNCHANGED]} unchanged"]
         if counts[Status.SKIPPED]:
             parts.append(f"{counts[Status.SKIPPED]} skipped")

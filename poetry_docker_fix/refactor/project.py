@@ -182,8 +182,11 @@ def load_project(context: Path) -> PoetryProject | None:
     project_table = data.get("project", {}) if isinstance(data.get("project"), dict) else {}
     name = project_table.get("name") or tool.get("name")
 
+    package_mode = tool.get("package-mode", True) is not False
     packages: tuple[Package, ...]
-    if isinstance(tool.get("packages"), list):
+    if not package_mode:
+        packages = ()  # nothing is built or installed from the project itself
+    elif isinstance(tool.get("packages"), list):
         packages = tuple(
             Package(str(entry.get("include", "")).rstrip("/"), str(entry.get("from", "")).strip("/"))
             for entry in tool["packages"]
@@ -249,7 +252,7 @@ def load_project(context: Path) -> PoetryProject | None:
     return PoetryProject(
         root=context,
         name=name,
-        package_mode=tool.get("package-mode", True) is not False,
+        package_mode=package_mode,
         packages=packages,
         readme=readme,
         scripts=scripts,

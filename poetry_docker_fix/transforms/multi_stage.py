@@ -152,7 +152,7 @@ class MultiStage(Pass):
                 carried += block  # the editable install points at the code: the runtime needs it too
             elif keyword in ("ENV", "ARG"):
                 names = parse_assignments(instruction.value, keyword)
-                if all(name.startswith("POETRY_") for name in names) or _mentions_poetry_home(instruction):
+                if _poetry_only_env(names) or _mentions_poetry_home(instruction):
                     continue
                 carried += block
             elif keyword in RUNTIME_KEYWORDS:
@@ -180,6 +180,14 @@ class MultiStage(Pass):
 def _note(result: PassResult, instruction: Instruction, text: str) -> PassResult:
     result.notes.append(f"line {instruction.line_number}: {text}; left single-stage")
     return PassResult(notes=result.notes)
+
+
+def _poetry_only_env(names: dict[str, str]) -> bool:
+    """ENV/ARG that only configure Poetry or the virtualenv the runtime header sets up again."""
+    own = {"VIRTUAL_ENV", "PATH", "POETRY_VERSION"}
+    return all(name.startswith("POETRY_") or name in own for name in names) and any(
+        name.startswith("POETRY_") or name == "VIRTUAL_ENV" for name in names
+    )
 
 
 def _mentions_poetry_home(instruction: Instruction) -> bool:

@@ -101,11 +101,13 @@ class PoetryEnv(Pass):
 
         wanted: list[str] = []
         if "POETRY_VIRTUALENVS_IN_PROJECT" not in env:
+            # An untuned stage: set the three together. A stage that already chose where its virtualenv lives
+            # is left to its own choice of cache (cache-mount then uses Poetry's default cache dir).
             wanted.append("POETRY_VIRTUALENVS_IN_PROJECT=1")
-        if "POETRY_VIRTUALENVS_CREATE" not in env:
-            wanted.append("POETRY_VIRTUALENVS_CREATE=1")
-        if "POETRY_CACHE_DIR" not in env:
-            wanted.append(f"POETRY_CACHE_DIR={CACHE_DIR}")
+            if "POETRY_VIRTUALENVS_CREATE" not in env:
+                wanted.append("POETRY_VIRTUALENVS_CREATE=1")
+            if "POETRY_CACHE_DIR" not in env and not _has_cache_mount(stage):
+                wanted.append(f"POETRY_CACHE_DIR={CACHE_DIR}")
         if converted:
             if directory is None or directory == "/":
                 result.notes.append("the install runs in the image root or an unknown WORKDIR: cannot place "
@@ -156,6 +158,14 @@ class PoetryEnv(Pass):
                 return None
             return Edit.replace(index, index, [new])
         return None
+
+
+def _has_cache_mount(stage) -> bool:
+    return any(
+        flag.startswith("--mount") and "type=cache" in flag
+        for instruction in stage.instructions if instruction.keyword == "RUN"
+        for flag in instruction.flags_and_args()[0]
+    )
 
 
 def _is_create_false(command) -> bool:

@@ -141,11 +141,17 @@ class SplitInstall(Pass):
 
         edits = [Edit.insert(manifest_copy.end + 1, moved)]
         version, _known = effective_poetry(document, stage, context)
-        skeleton = skeleton_command(project) if root_needed and PoetryCapabilities(version).has_groups else None
+        blocker = None
+        if root_needed:
+            if not PoetryCapabilities(version).has_groups:
+                blocker = "Poetry before 1.2 has no `--only-root`"
+            elif skeleton_command(project) is None:
+                blocker = "no empty stand-in can be made for the packages"
+            elif not _readmes_copied_alone(later, project):
+                blocker = "the README the root install needs is copied together with the code"
+        skeleton = skeleton_command(project) if root_needed and blocker is None else None
         if root_needed and skeleton is None:
-            reason_tail = ("the root install stays after the code COPY: "
-                           + ("Poetry before 1.2 has no `--only-root`" if not PoetryCapabilities(version).has_groups
-                              else "no empty stand-in can be made for the packages"))
+            reason_tail = "the root install stays after the code COPY: " + str(blocker)
         else:
             edits.append(delete_block(document.lines, block_start, first.end))
             reason_tail = ""
@@ -164,6 +170,20 @@ class SplitInstall(Pass):
             why += "; " + reason_tail
         result.change(edits, first.line_number, "install dependencies before copying the code", why)
         return result
+
+
+def _readmes_copied_alone(instructions: list[Instruction], project: PoetryProject) -> bool:
+    """Every README the root install needs is brought in by a README-only COPY (or a placeholder RUN)."""
+    needed = set(project.existing_readmes)
+    if not needed:
+        return True
+    copied: set[str] = set()
+    for instruction in instructions:
+        if copy_sources(instruction) is not None and _only_readme(instruction, project):
+            copied |= {s.lstrip("./") for s in copy_sources(instruction) or []}
+        elif instruction.keyword == "RUN" and _is_placeholder_run(instruction):
+            copied |= needed  # `RUN touch README.md`
+    return needed <= copied
 
 
 def _only_readme(instruction: Instruction, project: PoetryProject) -> bool:

@@ -1,0 +1,12 @@
+FROM python:3.11-buster
+
+RUN pip install --no-cache-dir poetry==1.4.2
+
+WORKDIR /app
+COPY pyproject.toml poetry.lock ./
+COPY README.md ./
+COPY annapurna ./annapurna
+
+RUN poetry install
+
+ENTRYPOINT ["poetry", "run", "python", "-m", "annapurna.main"]

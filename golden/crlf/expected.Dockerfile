@@ -1,0 +1,26 @@
+FROM python:3.11-bookworm AS builder
+
+RUN pip install --no-cache-dir poetry==1.8.5
+
+ENV POETRY_VIRTUALENVS_IN_PROJECT=1 \
+    POETRY_VIRTUALENVS_CREATE=1 \
+    POETRY_CACHE_DIR=/tmp/poetry_cache
+
+WORKDIR /app
+
+COPY pyproject.toml poetry.lock ./
+RUN --mount=type=cache,target=/tmp/poetry_cache poetry install --only main --no-root
+COPY README.md ./
+RUN mkdir -p webtool && touch webtool/__init__.py && poetry install --only-root
+
+FROM python:3.11-slim-bookworm AS runtime
+
+WORKDIR /app
+
+ENV VIRTUAL_ENV=/app/.venv \
+    PATH="/app/.venv/bin:$PATH"
+
+COPY --from=builder /app/.venv /app/.venv
+COPY webtool ./webtool
+
+CMD ["python", "-m", "webtool"]

@@ -1,0 +1,28 @@
+FROM python:3.11-slim AS builder
+
+RUN pip install poetry==2.5.1
+
+ENV POETRY_VIRTUALENVS_IN_PROJECT=1 \
+    POETRY_VIRTUALENVS_CREATE=1 \
+    POETRY_CACHE_DIR=/tmp/poetry_cache \
+    VIRTUAL_ENV=/app/.venv \
+    PATH="/app/.venv/bin:$PATH"
+
+WORKDIR /app
+
+COPY pyproject.toml poetry.lock ./
+RUN --mount=type=cache,target=/tmp/poetry_cache poetry install --only main --no-interaction --no-ansi --no-root
+COPY README.md ./
+RUN mkdir -p sysapp && touch sysapp/__init__.py && poetry install --only-root
+
+FROM python:3.11-slim AS runtime
+
+WORKDIR /app
+
+ENV VIRTUAL_ENV=/app/.venv \
+    PATH="/app/.venv/bin:$PATH"
+
+COPY --from=builder /app/.venv /app/.venv
+COPY sysapp ./sysapp
+
+CMD ["python", "-m", "sysapp"]
