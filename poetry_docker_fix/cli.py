@@ -66,21 +66,21 @@ def _list_callback(value: bool) -> None:
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def run(
     paths: List[str] = typer.Argument(
-        None, metavar="PATH...", show_default=False,
+        None, metavar="PATH", show_default=False,
         help="Dockerfiles, or folders searched for Dockerfile, Dockerfile.*, *.Dockerfile, Containerfile. "
              "`-` reads a Dockerfile from stdin and writes the result to stdout.",
     ),
     apply: bool = typer.Option(False, "--apply", help="Rewrite the files in place (atomically, mode kept)."),
     check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 when a file would change (for CI)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the result to this file instead "
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE", help="Write the result to this file instead "
                                           "(one input only)."),
     explain: bool = typer.Option(False, "--explain", help="Say, for every change, which pass made it and why; "
                                  "also why passes did nothing (on stderr)."),
-    context: Optional[Path] = typer.Option(None, "--context", help="Build context to read pyproject.toml, "
+    context: Optional[Path] = typer.Option(None, "--context", metavar="DIR", help="Build context to read pyproject.toml, "
                                            "poetry.lock and the code from (default: the Dockerfile's folder)."),
-    select: Optional[List[str]] = typer.Option(None, "--select", help="Run only these passes (comma-separated "
+    select: Optional[List[str]] = typer.Option(None, "--select", metavar="PASS,...", help="Run only these passes (comma-separated "
                                                "or repeated); see --list-passes."),
-    skip: Optional[List[str]] = typer.Option(None, "--skip", help="Do not run these passes."),
+    skip: Optional[List[str]] = typer.Option(None, "--skip", metavar="PASS,...", help="Do not run these passes."),
     poetry_version: Optional[str] = typer.Option(None, "--poetry-version", metavar="X.Y.Z",
                                                  help="Pin this Poetry instead of the version that wrote poetry.lock."),
     syntax_directive: bool = typer.Option(False, "--syntax-directive", help="Add `# syntax=docker/dockerfile:1` "
@@ -97,7 +97,7 @@ def run(
     do), 1 --check found files that would change, 2 usage or input error, 3 internal error (file untouched).
     """
     from .refactor.facts import Options
-    from .refactor.pipeline import Status, select_passes
+    from .refactor.pipeline import select_passes
     from .refactor.versions import Version
 
     if not paths:

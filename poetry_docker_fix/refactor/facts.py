@@ -43,7 +43,7 @@ class PoetrySetup:
 def pip_install_arguments(command: Command) -> list[str] | None:
     tokens = list(command.tokens)
     if tokens[:1] and PYTHON.match(tokens[0]) and tokens[1:3] == ["-m", "pip"]:
-        tokens = tokens[2:]
+        tokens = tokens[3:]
     elif tokens[:1] and PIP.match(tokens[0]):
         tokens = tokens[1:]
     elif tokens[:1] and re.match(r"^(?:.*/)?pipx$", tokens[0]):
@@ -160,3 +160,24 @@ DEV_GROUP_NAMES = {
 def is_dev_group(name: str) -> bool:
     lowered = name.lower()
     return lowered in DEV_GROUP_NAMES or lowered.startswith(("dev-", "test-", "lint-", "docs-")) or lowered.endswith(("-dev", "-test", "-tests", "-lint", "-docs"))
+
+
+MANIFESTS = {"pyproject.toml", "poetry.lock", "poetry.toml", "poetry.lock*"}
+
+
+def copy_sources(instruction: Instruction) -> list[str] | None:
+    """Sources of a COPY/ADD from the build context; None for `--from` copies and the exec form."""
+    if instruction.keyword not in ("COPY", "ADD"):
+        return None
+    flags, rest = instruction.flags_and_args()
+    if any(flag.startswith("--from") for flag in flags):
+        return None
+    parts = rest.split()
+    return [part.strip('"') for part in parts[:-1]] if len(parts) >= 2 else None
+
+
+def is_manifest_copy(instruction: Instruction) -> bool:
+    sources = copy_sources(instruction)
+    return bool(sources) and "pyproject.toml" in [s.lstrip("./") for s in sources] and all(
+        s.lstrip("./") in MANIFESTS for s in sources
+    )

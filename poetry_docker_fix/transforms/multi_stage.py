@@ -8,12 +8,18 @@ from ..refactor.document import Document, Instruction, Stage, parse_assignments
 from ..refactor.edits import Edit, delete_block
 from ..refactor.entrypoint import strip_poetry_run
 from ..refactor.facts import (
-    INSTALLER_HOST, Context, install_runs, install_stage, pip_install_arguments, poetry_setup, project_dir,
+    INSTALLER_HOST,
+    Context,
+    copy_sources,
+    install_runs,
+    install_stage,
+    is_manifest_copy,
+    pip_install_arguments,
+    project_dir,
     venv_in_project,
 )
 from ..refactor.shell import poetry_subcommand, run_commands
 from .base import Pass, PassResult
-from .split_install import copy_sources, is_manifest_copy
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
                     "COPY", "ADD"}

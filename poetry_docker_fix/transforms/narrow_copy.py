@@ -8,7 +8,7 @@ from pathlib import Path
 from ..refactor import entrypoint
 from ..refactor.document import Document, Instruction, Stage, expand
 from ..refactor.edits import Edit
-from ..refactor.facts import Context, install_runs, install_stage
+from ..refactor.facts import Context, install_runs, install_stage, is_manifest_copy
 from ..refactor.imports import scan_imports
 from ..refactor.project import PoetryProject
 from ..refactor.shell import poetry_installs
@@ -81,6 +81,10 @@ class NarrowCopy(Pass):
             None,
         )
         if broad is None:
+            return result
+        if any(is_manifest_copy(i) for i in stage.instructions if i.start < broad.start):
+            result.notes.append(f"line {broad.line_number}: `COPY . .` after the manifests COPY kept for files "
+                                "the tool cannot place")
             return result
         flags, destination = broad_copy_sources(broad)  # type: ignore[misc]
         line = broad.line_number

@@ -6,7 +6,7 @@ import re
 
 from ..refactor.document import Document
 from ..refactor.edits import Edit
-from ..refactor.facts import Context, effective_poetry, install_stage, poetry_setup
+from ..refactor.facts import Context, install_stage, poetry_setup
 from ..refactor.shell import locate
 from .base import Pass, PassResult
 

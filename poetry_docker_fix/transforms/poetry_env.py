@@ -7,7 +7,13 @@ import re
 from ..refactor.document import Document, Instruction
 from ..refactor.edits import Edit
 from ..refactor.facts import (
-    Context, falsy, install_runs, install_stage, poetry_config_commands, poetry_setup, project_dir,
+    Context,
+    falsy,
+    install_runs,
+    install_stage,
+    poetry_config_commands,
+    poetry_setup,
+    project_dir,
 )
 from ..refactor.shell import run_commands
 from .base import Pass, PassResult

@@ -6,32 +6,13 @@ import re
 
 from ..refactor.document import Document, Instruction
 from ..refactor.edits import Edit, delete_block
-from ..refactor.facts import Context, effective_poetry, install_runs, install_stage
+from ..refactor.facts import Context, copy_sources, effective_poetry, install_runs, install_stage, is_manifest_copy
 from ..refactor.project import PoetryProject
 from ..refactor.shell import POETRY_INSTALL, locate, poetry_installs, run_commands
 from ..refactor.versions import PoetryCapabilities
 from .base import Pass, PassResult
 
-MANIFESTS = {"pyproject.toml", "poetry.lock", "poetry.toml", "poetry.lock*"}
 _INSTALL_WITH_ARGS = re.compile(POETRY_INSTALL.pattern + r"(?P<args>(?:[ \t]+[^\s&|;\\#]+)*)")
-
-
-def copy_sources(instruction: Instruction) -> list[str] | None:
-    """Sources of a COPY/ADD from the build context; None for `--from` copies and the exec form."""
-    if instruction.keyword not in ("COPY", "ADD"):
-        return None
-    flags, rest = instruction.flags_and_args()
-    if any(flag.startswith("--from") for flag in flags):
-        return None
-    parts = rest.split()
-    return [part.strip('"') for part in parts[:-1]] if len(parts) >= 2 else None
-
-
-def is_manifest_copy(instruction: Instruction) -> bool:
-    sources = copy_sources(instruction)
-    return bool(sources) and "pyproject.toml" in [s.lstrip("./") for s in sources] and all(
-        s.lstrip("./") in MANIFESTS for s in sources
-    )
 
 
 def skeleton_command(project: PoetryProject) -> str | None:

@@ -1,0 +1,405 @@
+"""One pass at a time: a `_fixes` test beside a `_noop` test, on small projects made in tmp_path."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+
+import poetry_docker_fix.transforms as transforms
+from poetry_docker_fix.refactor.pipeline import Status
+from poetry_docker_fix.refactor.versions import Version
+from tests.helpers import CLASSIC, LOCK_1_1, LOCK_2_5, fix, make_project, notes
+
+NAIVE = """\
+FROM python:3.11-slim
+RUN pip install poetry
+WORKDIR /app
+COPY . .
+RUN poetry install
+CMD ["poetry", "run", "python", "-m", "app.main"]
+"""
+
+
+def test_every_transform_module_is_in_passes():
+    modules = {m.name for m in pkgutil.iter_modules(transforms.__path__) if m.name != "base"}
+    in_pipeline = {p.__module__.rsplit(".", 1)[-1] for p in transforms.PASSES}
+    assert modules == in_pipeline
+    for module in modules:
+        importlib.import_module(f"poetry_docker_fix.transforms.{module}")
+    for pass_class in transforms.PASSES:
+        assert pass_class.doc() and pass_class.description and "\n" not in pass_class.description
+
+
+# --- pin-poetry ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("before", "after"), [
+    pytest.param("RUN pip install poetry", "RUN pip install --no-cache-dir poetry==1.8.5", id="pip"),
+    pytest.param("RUN pip3 install -q poetry", "RUN pip3 install --no-cache-dir -q poetry==1.8.5", id="pip3"),
+    pytest.param("RUN python -m pip install 'poetry'", "RUN python -m pip install --no-cache-dir 'poetry==1.8.5'",
+                 id="quoted"),
+    pytest.param("RUN pipx install poetry", "RUN pipx install poetry==1.8.5", id="pipx"),
+    pytest.param("RUN curl -sSL https://install.python-poetry.org | python3 -",
+                 "RUN curl -sSL https://install.python-poetry.org | python3 - --version 1.8.5", id="installer"),
+])
+def test_pin_poetry_fixes(tmp_path, before, after):
+    make_project(tmp_path)
+    output, _ = fix(tmp_path, f"FROM python:3.11\n{before}\nRUN poetry install\n", select=["pin-poetry"])
+    assert output.splitlines()[1] == after
+
+
+@pytest.mark.parametrize("line", [
+    pytest.param("RUN pip install poetry==1.8.5", id="literal"),
+    pytest.param('RUN pip install "poetry==${POETRY_VERSION}"', id="arg"),
+    pytest.param("RUN pip install 'poetry>=1.8,<2'", id="range"),
+    pytest.param("RUN POETRY_VERSION=1.8.5 curl -sSL https://install.python-poetry.org | python3 -", id="installer-env"),
+])
+def test_pin_poetry_noop(tmp_path, line):
+    make_project(tmp_path)
+    source = f"FROM python:3.11\nARG POETRY_VERSION=1.8.5\n{line}\nRUN poetry install\n"
+    output, _ = fix(tmp_path, source, select=["pin-poetry"])
+    assert output == source
+
+
+def test_pin_poetry_warns_when_pin_is_older_than_lock(tmp_path):
+    make_project(tmp_path, lock=LOCK_2_5)
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN poetry install\n"
+    output, result = fix(tmp_path, source, select=["pin-poetry"])
+    assert output == source
+    assert any("older than 2.5.1" in note for note in notes(result))
+
+
+def test_pin_poetry_without_version_source_says_so(tmp_path):
+    make_project(tmp_path, lock=LOCK_1_1)
+    source = "FROM python:3.11\nRUN pip install poetry\nRUN poetry install\n"
+    output, result = fix(tmp_path, source, select=["pin-poetry"])
+    assert output == source
+    assert any("1.1–1.2" in note and "--poetry-version" in note for note in notes(result))
+
+
+def test_pin_poetry_uses_requires_poetry_then_flag(tmp_path):
+    make_project(tmp_path, pyproject=CLASSIC + '\n', lock=None)
+    (tmp_path / "pyproject.toml").write_text(CLASSIC.replace('readme = "README.md"\n',
+                                                             'readme = "README.md"\nrequires-poetry = ">=2.0,<2.2"\n'))
+    source = "FROM python:3.11\nRUN pip install poetry\nRUN poetry install\n"
+    output, _ = fix(tmp_path, source, select=["pin-poetry"])
+    assert "poetry==2.1.4" in output
+    output, _ = fix(tmp_path, source, select=["pin-poetry"], poetry_version=Version.parse("2.0.1"))
+    assert "poetry==2.0.1" in output
+
+
+# --- narrow-copy -----------------------------------------------------------------------------------------
+def test_narrow_copy_fixes(tmp_path):
+    make_project(tmp_path, files={"tests/test_x.py": "", "docs/index.md": "", ".gitignore": "x"})
+    output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])
+    assert output.splitlines()[3:7] == [
+        "COPY pyproject.toml poetry.lock ./", "COPY README.md ./", "COPY app ./app", "RUN poetry install"]
+
+
+def test_narrow_copy_follows_imports_of_the_entrypoint(tmp_path):
+    make_project(tmp_path, pyproject='[project]\nname = "x"\nversion = "1"\n[tool.poetry]\npackage-mode = false\n',
+                 files={"app/__init__.py": None, "app/main.py": None, "README.md": None,
+                        "app.py": "import helpers\nfrom lib.format import f\nimport os\n",
+                        "helpers.py": "", "lib/__init__.py": "", "lib/format.py": "from . import x\n",
+                        "unused_dir/readme.md": None})
+    source = NAIVE.replace('"-m", "app.main"', '"app.py"')
+    output, _ = fix(tmp_path, source, select=["narrow-copy"])
+    assert "COPY app.py helpers.py ./" in output and "COPY lib ./lib" in output
+    assert "COPY README.md" not in output  # package-mode = false: no root install, no README needed
+
+
+def test_narrow_copy_keeps_broad_copy_for_unknown_entries(tmp_path):
+    make_project(tmp_path, files={"templates/page.html": "<p>", "settings.yaml": "a: 1"})
+    output, result = fix(tmp_path, NAIVE, select=["narrow-copy"])
+    assert output.splitlines()[3:5] == ["COPY pyproject.toml poetry.lock ./", "COPY . ."]
+    reason = result.outcomes[0].changes[0].reason
+    assert "settings.yaml" in reason and "templates/" in reason
+
+
+def test_narrow_copy_respects_dockerignore(tmp_path):
+    make_project(tmp_path, files={"data/x.csv": "1", ".dockerignore": "data\n*.md\n"})
+    output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])
+    assert "COPY . ." not in output and "README.md" not in output
+
+
+def test_narrow_copy_adds_workdir_for_copy_into_root(tmp_path):
+    make_project(tmp_path)
+    source = "FROM python:3.11\nCOPY . .\nRUN poetry install\n"
+    output, _ = fix(tmp_path, source, select=["narrow-copy"])
+    assert output.splitlines()[1:3] == ["WORKDIR /app", "COPY pyproject.toml poetry.lock ./"]
+
+
+def test_narrow_copy_absolute_destination_and_flags(tmp_path):
+    make_project(tmp_path)
+    source = "FROM python:3.11\nWORKDIR /srv\nCOPY --chown=app:app . /srv\nRUN poetry install\n"
+    output, _ = fix(tmp_path, source, select=["narrow-copy"])
+    assert "COPY --chown=app:app pyproject.toml poetry.lock /srv/" in output
+    assert "COPY --chown=app:app app /srv/app" in output
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param("FROM python:3.11\nWORKDIR /app\nCOPY . /elsewhere\nRUN poetry install\n", id="other-dir"),
+    pytest.param("FROM python:3.11\nWORKDIR /app\nCOPY pyproject.toml poetry.lock ./\nRUN poetry install\n",
+                 id="already-narrow"),
+    pytest.param("FROM python:3.11\nWORKDIR /app\nCOPY --from=build . .\nRUN poetry install\n", id="from-stage"),
+])
+def test_narrow_copy_noop(tmp_path, source):
+    make_project(tmp_path)
+    output, _ = fix(tmp_path, source, select=["narrow-copy"])
+    assert output == source
+
+
+# --- poetry-env ------------------------------------------------------------------------------------------
+def test_poetry_env_fixes(tmp_path):
+    make_project(tmp_path)
+    output, _ = fix(tmp_path, NAIVE, select=["poetry-env"])
+    assert output.splitlines()[2:5] == [
+        "ENV POETRY_VIRTUALENVS_IN_PROJECT=1 \\", "    POETRY_VIRTUALENVS_CREATE=1 \\",
+        "    POETRY_CACHE_DIR=/tmp/poetry_cache"]
+
+
+def test_poetry_env_converts_virtualenvs_create_false(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install")
+    output, _ = fix(tmp_path, source, select=["poetry-env"])
+    assert "virtualenvs.create" not in output
+    assert "RUN poetry install" in output
+    assert "VIRTUAL_ENV=/app/.venv" in output and 'PATH="/app/.venv/bin:$PATH"' in output
+
+
+def test_poetry_env_converts_env_false(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("WORKDIR /app", "ENV POETRY_VIRTUALENVS_CREATE=false\nWORKDIR /app")
+    output, _ = fix(tmp_path, source, select=["poetry-env"])
+    assert "POETRY_VIRTUALENVS_CREATE=1" in output and "false" not in output
+
+
+def test_poetry_env_noop_when_in_project_set(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("WORKDIR /app", "ENV POETRY_VIRTUALENVS_IN_PROJECT=true\nWORKDIR /app")
+    output, _ = fix(tmp_path, source, select=["poetry-env"])
+    assert output == source
+
+
+# --- no-dev ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("pin", "install", "expected"), [
+    pytest.param("1.8.5", "poetry install", "poetry install --only main", id="plain"),
+    pytest.param("1.8.5", "poetry install --no-dev", "poetry install --only main", id="deprecated-no-dev"),
+    pytest.param("2.5.1", "poetry install --no-dev --no-interaction", "poetry install --only main --no-interaction",
+                 id="removed-no-dev"),
+    pytest.param("1.1.15", "poetry install", "poetry install --no-dev", id="poetry-1.1"),
+])
+def test_no_dev_fixes(tmp_path, pin, install, expected):
+    make_project(tmp_path)
+    source = f"FROM python:3.11\nRUN pip install poetry=={pin}\nRUN {install}\n"
+    output, _ = fix(tmp_path, source, select=["no-dev"])
+    assert output.splitlines()[2] == f"RUN {expected}"
+
+
+def test_no_dev_repairs_without_dev_when_no_dev_group(tmp_path):
+    make_project(tmp_path, pyproject=CLASSIC.split("[tool.poetry.group.dev.dependencies]")[0])
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN poetry install --without dev\n"
+    output, result = fix(tmp_path, source, select=["no-dev"])
+    assert output.splitlines()[2] == "RUN poetry install --only main"
+    assert "Group(s) not found" in result.outcomes[0].changes[0].reason
+
+
+def test_no_dev_keeps_groups_that_may_be_runtime(tmp_path):
+    make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry.group.server.dependencies]\nuvicorn = "*"\n')
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN poetry install\n"
+    output, _ = fix(tmp_path, source, select=["no-dev"])
+    assert output.splitlines()[2] == "RUN poetry install --without dev"
+
+
+@pytest.mark.parametrize("install", ["poetry install --only main", "poetry install --with docs",
+                                     "poetry install --without dev", "poetry install --only-root"])
+def test_no_dev_noop(tmp_path, install):
+    make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry.group.docs.dependencies]\nmkdocs = "*"\n')
+    source = f"FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN {install}\n"
+    output, _ = fix(tmp_path, source, select=["no-dev"])
+    assert output == source
+
+
+def test_no_dev_noop_without_groups(tmp_path):
+    make_project(tmp_path, pyproject=CLASSIC.split("[tool.poetry.group.dev.dependencies]")[0])
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN poetry install\n"
+    output, result = fix(tmp_path, source, select=["no-dev"])
+    assert output == source
+    assert any("no dependency groups" in note for note in notes(result))
+
+
+# --- split-install ---------------------------------------------------------------------------------------
+SPLIT_INPUT = """\
+FROM python:3.11
+RUN pip install poetry==1.8.5
+WORKDIR /app
+COPY pyproject.toml poetry.lock ./
+COPY README.md ./
+COPY app ./app
+RUN poetry install --only main
+"""
+
+
+def test_split_install_fixes(tmp_path):
+    make_project(tmp_path)
+    output, _ = fix(tmp_path, SPLIT_INPUT, select=["split-install"])
+    assert output.splitlines()[3:] == [
+        "COPY pyproject.toml poetry.lock ./",
+        "RUN poetry install --only main --no-root",
+        "COPY README.md ./",
+        "RUN mkdir -p app && touch app/__init__.py && poetry install --only-root",
+        "COPY app ./app",
+    ]
+
+
+def test_split_install_keeps_root_install_after_code_on_poetry_1_1(tmp_path):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("1.8.5", "1.1.15").replace("--only main", "--no-dev")
+    output, _ = fix(tmp_path, source, select=["split-install"])
+    assert output.splitlines()[3:] == [
+        "COPY pyproject.toml poetry.lock ./", "RUN poetry install --no-dev --no-root", "COPY README.md ./",
+        "COPY app ./app", "RUN poetry install --no-dev"]
+
+
+def test_split_install_package_mode_false_just_moves_the_install(tmp_path):
+    make_project(tmp_path, pyproject='[project]\nname = "x"\nversion = "1"\n[tool.poetry]\npackage-mode = false\n')
+    output, _ = fix(tmp_path, SPLIT_INPUT, select=["split-install"])
+    assert output.splitlines()[3:] == [
+        "COPY pyproject.toml poetry.lock ./", "RUN poetry install --only main", "COPY README.md ./", "COPY app ./app"]
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param(SPLIT_INPUT.replace("COPY README.md ./\nCOPY app ./app\n", "") + "COPY app ./app\n", id="already"),
+    pytest.param(SPLIT_INPUT.replace("RUN poetry install --only main", "RUN poetry install && python -m app.build"),
+                 id="chained"),
+    pytest.param(SPLIT_INPUT.replace("COPY app ./app\n", "COPY app ./app\nRUN python -m app.prepare\n"), id="run-between"),
+])
+def test_split_install_noop(tmp_path, source):
+    make_project(tmp_path)
+    output, _ = fix(tmp_path, source, select=["split-install"])
+    assert output == source
+
+
+# --- multi-stage -----------------------------------------------------------------------------------------
+def test_multi_stage_fixes_and_moves_runtime_instructions(tmp_path):
+    make_project(tmp_path)
+    source = """\
+    FROM python:3.11-bookworm
+    ENV PYTHONUNBUFFERED=1
+    RUN pip install poetry==1.8.5
+    ENV POETRY_VIRTUALENVS_IN_PROJECT=1
+    WORKDIR /app
+    COPY pyproject.toml poetry.lock ./
+    RUN poetry install --only main --no-root
+    COPY app ./app
+    EXPOSE 8000
+    # the server
+    CMD poetry run python -m app.main
+    """
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    lines = output.splitlines()
+    assert lines[0] == "FROM python:3.11-bookworm AS builder"
+    runtime = lines[lines.index("FROM python:3.11-slim-bookworm AS runtime"):]
+    assert runtime == [
+        "FROM python:3.11-slim-bookworm AS runtime", "", "WORKDIR /app", "",
+        "ENV VIRTUAL_ENV=/app/.venv \\", '    PATH="/app/.venv/bin:$PATH"', "",
+        "COPY --from=builder /app/.venv /app/.venv", "ENV PYTHONUNBUFFERED=1", "COPY app ./app", "EXPOSE 8000",
+        "# the server", "CMD python -m app.main"]
+
+
+@pytest.mark.parametrize(("image", "runtime"), [
+    ("python:3.11", "python:3.11-slim"), ("python:3.12.4-bookworm", "python:3.12.4-slim-bookworm"),
+    ("python:3.11-slim", "python:3.11-slim"), ("python:3.11-alpine", "python:3.11-alpine"),
+    ("registry.example.com/python:3.11-buster", "registry.example.com/python:3.11-slim-buster"),
+    ("mycorp/base:1", "mycorp/base:1"),
+])
+def test_multi_stage_slim_twin(image, runtime):
+    from poetry_docker_fix.transforms.multi_stage import slim_twin
+
+    assert slim_twin(image)[0] == runtime
+
+
+@pytest.mark.parametrize(("extra", "reason"), [
+    ("RUN apt-get update && apt-get install -y --no-install-recommends libpq5\n", "apt-get"),
+    ("USER nobody\n", "USER"),
+])
+def test_multi_stage_noop_when_unsafe(tmp_path, extra, reason):
+    make_project(tmp_path)
+    source = (f"FROM python:3.11\n{extra}RUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\n"
+              "WORKDIR /app\nCOPY . .\nRUN poetry install\n")
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source
+    assert any(reason in note for note in notes(result))
+
+
+def test_multi_stage_needs_in_project_venv(tmp_path):
+    make_project(tmp_path)
+    output, result = fix(tmp_path, NAIVE, select=["multi-stage"])
+    assert output == NAIVE
+    assert any("POETRY_VIRTUALENVS_IN_PROJECT" in note for note in notes(result))
+
+
+# --- cache-mount -----------------------------------------------------------------------------------------
+def test_cache_mount_fixes_and_drops_cleanup(tmp_path):
+    make_project(tmp_path)
+    source = ("FROM python:3.11\nENV POETRY_CACHE_DIR=/tmp/pc POETRY_VIRTUALENVS_IN_PROJECT=1\n"
+              "RUN poetry install --only main \\\n    && rm -rf $POETRY_CACHE_DIR\n")
+    output, _ = fix(tmp_path, source, select=["cache-mount"])
+    assert output.splitlines()[2:] == ["RUN --mount=type=cache,target=/tmp/pc poetry install --only main"]
+
+
+def test_cache_mount_default_dir_and_syntax_directive(tmp_path):
+    make_project(tmp_path)
+    source = "FROM python:3.11\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nRUN poetry install --only main\n"
+    output, _ = fix(tmp_path, source, select=["cache-mount"], syntax_directive=True)
+    assert output.splitlines()[0] == "# syntax=docker/dockerfile:1"
+    assert "RUN --mount=type=cache,target=/root/.cache/pypoetry poetry install" in output
+
+
+@pytest.mark.parametrize("source", [
+    pytest.param("FROM python:3.11\nRUN poetry install\n", id="venv-in-cache"),
+    pytest.param("FROM python:3.11\nENV POETRY_CACHE_DIR=/c\nRUN --mount=type=cache,target=/c poetry install\n",
+                 id="already"),
+    pytest.param("FROM python:3.11\nENV POETRY_CACHE_DIR=/c\nUSER app\nRUN poetry install\n", id="non-root"),
+    pytest.param("FROM python:3.11\nENV POETRY_CACHE_DIR=/c\nRUN poetry install --only-root\n", id="root-only"),
+])
+def test_cache_mount_noop(tmp_path, source):
+    make_project(tmp_path)
+    output, _ = fix(tmp_path, source, select=["cache-mount"])
+    assert output == source
+
+
+# --- the whole pipeline ----------------------------------------------------------------------------------
+def test_not_a_poetry_build(tmp_path):
+    make_project(tmp_path)
+    source = "FROM python:3.11\nCOPY . .\nRUN pip install --no-cache-dir -r requirements.txt\n"
+    output, result = fix(tmp_path, source)
+    assert output == source and result.status is Status.UNCHANGED and "not a Poetry build" in result.reason
+
+
+def test_poetry_export_is_skipped_with_reason(tmp_path):
+    make_project(tmp_path)
+    source = "FROM python:3.11\nRUN pip install poetry\nRUN poetry export -o r.txt && pip install -r r.txt\n"
+    output, result = fix(tmp_path, source)
+    assert output == source and result.status is Status.SKIPPED and "poetry export" in result.reason
+
+
+@pytest.mark.parametrize(("source", "reason"), [
+    ("FROM python:3.11\nRUN <<EOF\npoetry install\nEOF\n", "heredoc"),
+    ("# escape=`\nFROM python:3.11\nRUN poetry install\n", "escape"),
+])
+def test_unsupported_files_are_left_untouched(tmp_path, source, reason):
+    make_project(tmp_path)
+    output, result = fix(tmp_path, source)
+    assert output == source and result.status is Status.SKIPPED and reason in result.reason
+
+
+def test_full_pipeline_is_idempotent_and_keeps_untouched_lines(tmp_path):
+    make_project(tmp_path)
+    source = "# Build the app\nFROM python:3.11-slim\n\n# tools\nRUN pip install poetry\n" \
+             "WORKDIR /app\nCOPY . .\nRUN poetry install\nCMD [\"poetry\", \"run\", \"python\", \"-m\", \"app.main\"]\n"
+    output, result = fix(tmp_path, source)
+    assert result.status is Status.CHANGED
+    assert output.startswith("# Build the app\nFROM python:3.11-slim AS builder\n\n# tools\n")
+    again, second = fix(tmp_path, output)
+    assert again == output and second.status is Status.UNCHANGED
