@@ -30,11 +30,7 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from . import docker_support  # tests/ imported as a package
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import docker_support
+from poetry_docker_fix import docker_engine as docker_support
 
 if sys.version_info >= (3, 11):
     import tomllib
