@@ -213,7 +213,7 @@ def _run_paths(paths, context, options, passes, mode, output, explain, quiet) ->
                 counts[Status.FAILED] += 1
                 reports[-1].error = "cannot write"
         else:
-            sys.stdout.write(unified_diff(refactoring.original, refactoring.output, name))
+            sys.stdout.write(unified_diff(refactoring.original, refactoring.output, _diff_name(path)))
 
     if not quiet and (len(files) > 1 or mode is not WriteBack.DIFF):
         verb = {WriteBack.APPLY: "rewritten", WriteBack.CHECK: "would be rewritten",
@@ -232,6 +232,14 @@ def _run_paths(paths, context, options, passes, mode, output, explain, quiet) ->
     if mode is WriteBack.CHECK and counts[Status.CHANGED]:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _diff_name(path: Path) -> str:
+    """The path shown after a/ and b/: relative to the current folder when inside it, never with a leading /."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve())) if path.is_absolute() else str(path)
+    except ValueError:
+        return str(path).lstrip("/")
 
 
 def main() -> None:

@@ -1,0 +1,168 @@
+"""The command line as a user meets it: modes, exit codes, errors, and what is (not) written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.golden_support import GOLDEN, run_cli
+from tests.helpers import make_project
+
+ARTICLE = GOLDEN / "article-7-cache-mount"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    copy = tmp_path / "article"
+    shutil.copytree(ARTICLE, copy)
+    return copy
+
+
+def test_default_prints_a_unified_diff_and_writes_nothing(project):
+    before = (project / "Dockerfile").read_bytes()
+    code, out, err = run_cli([str(project / "Dockerfile")])
+    assert code == 0
+    text = out.decode()
+    name = str(project / "Dockerfile").lstrip("/")
+    assert text.startswith(f"--- a/{name}\n+++ b/{name}\n")
+    assert "+FROM python:3.11-slim-buster AS runtime\n" in text
+    assert (project / "Dockerfile").read_bytes() == before
+
+
+def test_apply_rewrites_in_place_keeping_mode_and_then_check_is_clean(project):
+    dockerfile = project / "Dockerfile"
+    os.chmod(dockerfile, 0o640)
+    code, out, err = run_cli(["--apply", str(dockerfile)])
+    assert code == 0 and out == b""
+    assert dockerfile.read_bytes() == (project / "expected.Dockerfile").read_bytes()
+    assert stat.S_IMODE(dockerfile.stat().st_mode) == 0o640
+    assert [p.name for p in project.iterdir() if p.name.startswith(".Dockerfile.")] == []  # no temp file left
+    code, _, err = run_cli(["--check", str(dockerfile)])
+    assert code == 0 and b"0 would be rewritten, 1 unchanged" in err
+
+
+def test_check_exits_1_and_changes_nothing(project):
+    before = (project / "Dockerfile").read_bytes()
+    code, out, err = run_cli(["--check", str(project / "Dockerfile")])
+    assert code == 1 and b"1 would be rewritten" in err
+    assert (project / "Dockerfile").read_bytes() == before
+
+
+def test_check_on_a_folder_finds_dockerfiles_and_reports(tmp_path):
+    shutil.copytree(GOLDEN / "article-7-cache-mount", tmp_path / "repos" / "a")
+    shutil.copytree(GOLDEN / "not-poetry", tmp_path / "repos" / "b")
+    shutil.copytree(GOLDEN / "already-tuned", tmp_path / "repos" / "c")
+    for case in ("a", "b", "c"):
+        (tmp_path / "repos" / case / "expected.Dockerfile").unlink(missing_ok=True)
+    code, out, err = run_cli(["--check", str(tmp_path / "repos")])
+    assert code == 1
+    assert b"1 would be rewritten, 2 unchanged" in err
+
+
+def test_output_option_writes_elsewhere(project, tmp_path):
+    target = tmp_path / "out.Dockerfile"
+    code, _, _ = run_cli(["-o", str(target), str(project / "Dockerfile")])
+    assert code == 0 and target.read_bytes() == (project / "expected.Dockerfile").read_bytes()
+
+
+def test_stdin_to_stdout_uses_context(project):
+    source = (project / "Dockerfile").read_bytes()
+    code, out, _ = run_cli(["--context", str(project), "-"], stdin=source)
+    assert code == 0 and out == (project / "expected.Dockerfile").read_bytes()
+
+
+def test_explain_names_each_pass_and_reason(project):
+    code, _, err = run_cli(["--explain", str(project / "Dockerfile")])
+    text = err.decode()
+    for name in ("pin-poetry", "narrow-copy", "poetry-env", "no-dev", "split-install", "multi-stage", "cache-mount"):
+        assert f": {name}: " in text
+    assert "written by Poetry 1.4.2" in text
+
+
+def test_select_and_skip(project):
+    code, out, _ = run_cli(["--select", "pin-poetry", str(project / "Dockerfile")])
+    added = [line for line in out.decode().splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert code == 0 and added == ["+RUN pip install --no-cache-dir poetry==1.4.2"]
+    code, out, _ = run_cli(["--skip", "multi-stage,cache-mount", str(project / "Dockerfile")])
+    assert "AS runtime" not in out.decode() and "--mount" not in out.decode()
+
+
+def test_list_passes_in_order():
+    code, out, _ = run_cli(["--list-passes"])
+    names = [line.split()[1] for line in out.decode().splitlines()]
+    assert code == 0 and names == ["pin-poetry", "narrow-copy", "poetry-env", "no-dev", "split-install",
+                                   "multi-stage", "cache-mount"]
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--select", "nope"], "unknown pass nope"),
+    (["--apply", "--check"], "cannot be combined"),
+    (["--poetry-version", "2"], "X.Y.Z"),
+    ([], "no PATH"),
+])
+def test_usage_errors_exit_2(project, arguments, message):
+    paths = [str(project / "Dockerfile")] if arguments else []
+    code, _, err = run_cli([*arguments, *paths])
+    assert code == 2 and message in err.decode()
+
+
+def test_missing_file_is_a_one_line_error(tmp_path):
+    code, out, err = run_cli([str(tmp_path / "Dockerfile")])
+    assert code == 2 and out == b""
+    assert err.decode().strip().splitlines() == [f"error: {tmp_path / 'Dockerfile'}: no such file"]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"\x00\x01binary", "binary file"),
+    (b"FROM python:3.11\nRUN echo \xff\n", "not UTF-8"),
+])
+def test_unreadable_content_is_an_error(tmp_path, content, message):
+    (tmp_path / "Dockerfile").write_bytes(content)
+    code, _, err = run_cli(["--apply", str(tmp_path / "Dockerfile")])
+    assert code == 2 and message in err.decode()
+    assert (tmp_path / "Dockerfile").read_bytes() == content
+
+
+def test_bad_pyproject_is_an_error_naming_it(tmp_path):
+    make_project(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.poetry\nname=")
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11\nRUN poetry install\n")
+    code, _, err = run_cli(["--apply", str(tmp_path / "Dockerfile")])
+    assert code == 2 and "pyproject.toml: not valid TOML" in err.decode()
+
+
+def test_crlf_bom_and_missing_final_newline_survive_apply(tmp_path):
+    make_project(tmp_path)
+    source = "\ufeffFROM python:3.11\r\nRUN pip install poetry\r\nWORKDIR /app\r\nCOPY . .\r\nRUN poetry install"
+    (tmp_path / "Dockerfile").write_bytes(source.encode())
+    code, _, _ = run_cli(["--apply", str(tmp_path / "Dockerfile")])
+    data = (tmp_path / "Dockerfile").read_bytes()
+    assert code == 0 and data.startswith("\ufeff".encode()) and not data.endswith(b"\n")
+    assert b"\n" not in data.replace(b"\r\n", b"")
+
+
+def test_apply_does_not_write_through_a_symlink(project, tmp_path):
+    link = project / "Dockerfile.link"
+    link.symlink_to(project / "Dockerfile")
+    before = (project / "Dockerfile").read_bytes()
+    code, _, err = run_cli(["--apply", str(link)])
+    assert "is a symlink" in err.decode()
+    assert (project / "Dockerfile").read_bytes() == before and link.is_symlink()
+
+
+def test_not_a_poetry_build_gives_no_diff(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11\nRUN pip install --no-cache-dir flask\n")
+    code, out, err = run_cli(["--explain", str(tmp_path / "Dockerfile")])
+    assert code == 0 and out == b"" and "not a Poetry build" in err.decode()
+
+
+def test_python_dash_m_entry_point_works():
+    completed = subprocess.run([sys.executable, "-m", "poetry_docker_fix", "--version"], capture_output=True,
+                               text=True, check=False)
+    assert completed.returncode == 0 and completed.stdout.startswith("poetry-docker-fix ")

@@ -1,0 +1,130 @@
+"""The engine's parts: document round-trips, edits, versions, project facts, imports, entrypoints."""
+
+from __future__ import annotations
+
+import pytest
+
+from poetry_docker_fix.refactor import entrypoint
+from poetry_docker_fix.refactor.document import Document, DocumentError, expand
+from poetry_docker_fix.refactor.edits import Edit, EditConflict, apply_edits
+from poetry_docker_fix.refactor.imports import scan_imports
+from poetry_docker_fix.refactor.project import load_project
+from poetry_docker_fix.refactor.versions import Version, newest_release_satisfying, satisfies
+from tests.helpers import CLASSIC, LOCK_1_1, LOCK_2_5, make_project
+
+
+@pytest.mark.parametrize("text", [
+    "FROM a\nRUN b\n", "FROM a\r\nRUN b\r\n", "\ufeffFROM a\nRUN b", "", "FROM a", "\n\nFROM a\n\n",
+    "from a\nrun b \\\n  # c\n  && d\n",
+])
+def test_document_round_trips_bytes(text):
+    assert Document.from_text(text).to_text() == text
+
+
+def test_document_rejects_mixed_line_endings():
+    with pytest.raises(DocumentError):
+        Document.from_text("FROM a\r\nRUN b\nRUN c\r\n")
+
+
+def test_instructions_keep_comment_lines_inside_continuations_in_their_range():
+    document = Document.from_text("FROM a\nRUN b \\\n  # c\n  && d\nCMD e\n")
+    run = document.instructions[1]
+    assert (run.keyword, run.start, run.end) == ("RUN", 1, 3)
+    assert "# c" not in run.value and document.raw(run)[1] == "  # c"
+
+
+def test_stages_and_env():
+    document = Document.from_text("ARG V=1\nFROM a AS b\nENV X=1 Y=\"two words\"\nARG V\nFROM c\nWORKDIR /w\n")
+    assert [(s.image, s.name) for s in document.stages] == [("a", "b"), ("c", None)]
+    assert document.stage_env(document.stages[0]) == {"V": "1", "X": "1", "Y": "two words"}
+    assert document.stages[1].workdir_before(99) == "/w"
+    assert expand("${V}-$X", {"V": "1", "X": "2"}) == "1-2" and expand("$NOPE", {}) is None
+
+
+def test_keyword_case_follows_the_file():
+    assert Document.from_text("from a\nrun b\nCOPY c d\n").kw("ENV") == "env"
+    assert Document.from_text("FROM a\nrun b\nCOPY c d\n").kw("ENV") == "ENV"
+
+
+def test_edits_apply_bottom_up_and_keep_insert_order():
+    lines = ["a", "b", "c"]
+    edits = [Edit.insert(1, ["x"]), Edit.insert(1, ["y"]), Edit.replace(2, 2, ["C"]), Edit.delete(0, 0)]
+    assert apply_edits(lines, edits) == ["x", "y", "b", "C"]
+
+
+def test_overlapping_edits_are_a_bug():
+    with pytest.raises(EditConflict):
+        apply_edits(["a", "b", "c"], [Edit.replace(0, 1, ["x"]), Edit.replace(1, 2, ["y"])])
+    with pytest.raises(EditConflict):
+        apply_edits(["a", "b", "c"], [Edit.replace(0, 2, ["x"]), Edit.insert(1, ["y"])])
+
+
+@pytest.mark.parametrize(("version", "constraint", "expected"), [
+    ("2.1.4", ">=2.0,<3.0", True), ("3.0.0", ">=2.0,<3.0", False), ("2.5.1", "^2.1", True),
+    ("1.8.5", "^2.1", False), ("2.1.9", "~2.1", True), ("2.2.0", "~2.1", False), ("2.1.3", "2.1.*", True),
+    ("1.8.5", ">=1.8 || >=2.1", True), ("2.0.0", "==2.0.0", True),
+])
+def test_version_constraints(version, constraint, expected):
+    assert satisfies(Version.parse(version), constraint) is expected
+
+
+def test_newest_release_for_a_range():
+    assert str(newest_release_satisfying(">=1.8,<2")) == "1.8.5"
+    assert newest_release_satisfying(">=99") is None
+
+
+def test_project_facts(tmp_path):
+    make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry.group.docs]\noptional = true\n'
+                 '[tool.poetry.group.docs.dependencies]\nmkdocs = "*"\n[tool.poetry.scripts]\napp = "app.main:run"\n',
+                 lock=LOCK_2_5, files={".dockerignore": "# c\n*.md\n!KEEP.md\n**/__pycache__\n"})
+    project = load_project(tmp_path)
+    assert str(project.lock_writer) == "2.5.1" and project.lock_version == "2.1"
+    assert project.groups == {"dev": False, "docs": True}
+    assert project.scripts == {"app": "app.main:run"}
+    assert [p.path for p in project.packages] == ["app"]
+    assert project.is_ignored("README.md") and not project.is_ignored("KEEP.md")
+    assert project.is_ignored("app/__pycache__") and not project.is_ignored("app")
+    assert project.existing_readmes == []  # README.md exists but .dockerignore leaves it out
+
+
+def test_lock_without_version_header_gives_a_range_hint(tmp_path):
+    make_project(tmp_path, lock=LOCK_1_1)
+    version, reason = load_project(tmp_path).target_poetry()
+    assert version is None and "1.1–1.2" in reason
+
+
+def test_src_layout_default_package(tmp_path):
+    make_project(tmp_path, files={"app/__init__.py": None, "app/main.py": None, "src/app/__init__.py": ""})
+    project = load_project(tmp_path)
+    assert [(p.include, p.source_dir) for p in project.packages] == [("app", "src")]
+
+
+def test_import_scan_follows_local_modules_transitively(tmp_path):
+    (tmp_path / "main.py").write_text("import a\nfrom b.c import d\nimport os, json\nfrom . import rel\n")
+    (tmp_path / "a.py").write_text("import e\n")
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "__init__.py").write_text("")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "c.py").write_text("x = 1\n")
+    (tmp_path / "unused.py").write_text("")
+    scan = scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path)
+    assert scan.local == {"a.py", "b", "e"} and scan.unreadable == []
+
+
+def test_import_scan_reports_unparsable_files(tmp_path):
+    (tmp_path / "main.py").write_text("def broken(:\n")
+    assert scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path).unreadable == ["main.py"]
+
+
+@pytest.mark.parametrize(("lines", "modules", "files", "poetry_run"), [
+    (['CMD ["poetry", "run", "python", "-m", "pkg.main"]'], ["pkg.main"], [], True),
+    (["CMD python app.py --flag"], [], ["app.py"], False),
+    (['ENTRYPOINT ["uvicorn"]', 'CMD ["web.app:app", "--host", "0.0.0.0"]'], ["web.app"], [], False),
+    (['CMD ["sh", "-c", "poetry run gunicorn svc.wsgi:application"]'], ["svc.wsgi"], [], True),
+    (['CMD ["poetry", "run", "greet"]'], ["greeter.cli"], [], True),
+])
+def test_entrypoint_analysis(tmp_path, lines, modules, files, poetry_run):
+    make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry.scripts]\ngreet = "greeter.cli:main"\n')
+    document = Document.from_text("FROM a\n" + "\n".join(lines) + "\n")
+    entry = entrypoint.analyse(document, load_project(tmp_path))
+    assert (entry.modules, entry.files, entry.uses_poetry_run) == (modules, files, poetry_run)
