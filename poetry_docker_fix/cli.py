@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -12,8 +13,8 @@ import typer
 from . import __version__
 
 EXIT_OK = 0
-EXIT_CHANGES = 1  # --check: something would change
-EXIT_INPUT = 2  # usage or input error (missing file, unreadable, bad pyproject.toml)
+EXIT_CHANGES = 1  # --check found a file that would change; --verify found a rewrite that fails
+EXIT_INPUT = 2  # usage or input error (missing file, unreadable, bad pyproject.toml), or no Docker for --verify
 EXIT_INTERNAL = 3  # a bug in the tool: the file was left untouched
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
@@ -24,6 +25,13 @@ class WriteBack(str, Enum):
     APPLY = "apply"
     CHECK = "check"
     OUTPUT = "output"
+
+
+class Format(str, Enum):
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+    SARIF = "sarif"
 
 
 def _split(values: Optional[List[str]]) -> list[str]:
@@ -38,15 +46,15 @@ def _list_passes() -> None:
     from .transforms import PASSES
 
     for index, pass_class in enumerate(PASSES, 1):
-        marker = "" if pass_class.safe else "  [needs care: " + (
-            "requires BuildKit" if pass_class.name == "cache-mount" else "can change behaviour") + "]"
+        marker = "" if pass_class.safe else "  [needs BuildKit]"
         typer.echo(f"{index}. {pass_class.name:<14} {pass_class.description}{marker}")
 
 
 def _explain(name: str, refactoring) -> None:
     for outcome in refactoring.outcomes:
         for change in outcome.changes:
-            _echo_err(f"{name}: {outcome.name}: {change.summary} — {change.reason}")
+            where = f" (line {change.original_line})" if change.original_line else ""
+            _echo_err(f"{name}: {outcome.name}{where}: {change.summary} — {change.reason}")
         for note in outcome.notes:
             _echo_err(f"{name}: {outcome.name}: {note}")
 
@@ -67,37 +75,73 @@ def _list_callback(value: bool) -> None:
 def run(
     paths: List[str] = typer.Argument(
         None, metavar="PATH", show_default=False,
-        help="Dockerfiles, or folders searched for Dockerfile, Dockerfile.*, *.Dockerfile, Containerfile. "
-             "`-` reads a Dockerfile from stdin and writes the result to stdout.",
+        help="Dockerfiles, or folders searched for Dockerfile, Dockerfile.*, *.Dockerfile, *.dockerfile, "
+             "Containerfile. `-` reads a Dockerfile from stdin and writes the result to stdout.",
     ),
     apply: bool = typer.Option(False, "--apply", help="Rewrite the files in place (atomically, mode kept)."),
     check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 when a file would change (for CI)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE", help="Write the result to this file instead "
-                                          "(one input only)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE",
+                                          help="Write the result to this file instead (one input only)."),
     explain: bool = typer.Option(False, "--explain", help="Say, for every change, which pass made it and why; "
                                  "also why passes did nothing (on stderr)."),
-    context: Optional[Path] = typer.Option(None, "--context", metavar="DIR", help="Build context to read pyproject.toml, "
-                                           "poetry.lock and the code from (default: the Dockerfile's folder)."),
-    select: Optional[List[str]] = typer.Option(None, "--select", metavar="PASS,...", help="Run only these passes (comma-separated "
-                                               "or repeated); see --list-passes."),
+    output_format: Format = typer.Option(Format.TEXT, "--format", case_sensitive=False,
+                                         help="text: diffs and a summary; json: one report for scripts; github: "
+                                         "workflow annotations on the lines a pass would change; sarif: for "
+                                         "code-scanning dashboards."),
+    context: Optional[Path] = typer.Option(None, "--context", metavar="DIR", help="Build context to read "
+                                           "pyproject.toml, poetry.lock and the code from (default: the "
+                                           "Dockerfile's folder, or the nearest folder above it with a "
+                                           "pyproject.toml)."),
+    select: Optional[List[str]] = typer.Option(None, "--select", metavar="PASS,...", help="Run only these "
+                                               "passes (comma-separated or repeated); see --list-passes."),
     skip: Optional[List[str]] = typer.Option(None, "--skip", metavar="PASS,...", help="Do not run these passes."),
     poetry_version: Optional[str] = typer.Option(None, "--poetry-version", metavar="X.Y.Z",
                                                  help="Pin this Poetry instead of the version that wrote poetry.lock."),
+    runtime_image: Optional[str] = typer.Option(None, "--runtime-image", metavar="IMAGE",
+                                                help="Base image of the runtime stage (default: the builder's "
+                                                "slim twin, e.g. python:3.11-slim for python:3.11)."),
+    extra_copy: Optional[List[str]] = typer.Option(None, "--extra-copy", metavar="PATH,...",
+                                                   help="Context paths the app needs at run time that the tool "
+                                                   "cannot see (files it opens, plugins); copied with the code."),
     syntax_directive: bool = typer.Option(False, "--syntax-directive", help="Add `# syntax=docker/dockerfile:1` "
                                           "with the cache mount (makes every build fetch a frontend image)."),
+    exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GLOB",
+                                                help="Skip files and folders matching this glob in folder "
+                                                "searches (repeatable)."),
+    jobs: int = typer.Option(0, "-j", "--jobs", metavar="N", help="Files processed in parallel (default: all "
+                             "cores). Output order is always sorted by path."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="A progress line on stderr "
+                                            "(default: on a terminal, for more than 50 files)."),
+    verify: bool = typer.Option(False, "--verify", help="Build the original and the rewrite with Docker, run "
+                                "both, and compare size, rebuild time and behaviour; exit 1 when the rewrite "
+                                "fails or behaves differently (with --apply: then it is not written)."),
+    verify_command: Optional[str] = typer.Option(None, "--verify-command", metavar="CMD",
+                                                 help="With --verify: the command to run in both images "
+                                                 "instead of their own CMD."),
+    verify_timeout: float = typer.Option(10.0, "--verify-timeout", metavar="SECONDS",
+                                         help="With --verify: how long the app may run; both still running at "
+                                         "the end counts as the same behaviour (servers)."),
+    docker: Optional[str] = typer.Option(None, "--docker", metavar="PATH", help="With --verify: the Docker "
+                                         "client binary (default: POETRY_DOCKER_FIX_DOCKER, /usr/bin/docker or "
+                                         "docker on PATH)."),
+    build_arg: Optional[List[str]] = typer.Option(None, "--build-arg", metavar="KEY=VALUE",
+                                                  help="With --verify: passed to both builds (repeatable)."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Print no summary and no per-file reasons."),
     list_passes: bool = typer.Option(False, "--list-passes", callback=_list_callback, is_eager=True,
                                      help="List the passes in the order they run, and exit."),
     version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
-    """Rewrite the Dockerfile of a Poetry project into a cached, multi-stage build.
+    """Rewrite the Dockerfile of a Poetry project into a pinned, cached, multi-stage build.
 
-    By default prints the unified diff it would apply and changes nothing. Exit codes: 0 done (or nothing to
-    do), 1 --check found files that would change, 2 usage or input error, 3 internal error (file untouched).
+    By default prints the unified diff it would apply and changes nothing. A project's pyproject.toml may set
+    defaults in [tool.poetry-docker-fix] (select, skip, poetry-version, runtime-image, extra-copy,
+    syntax-directive); flags win. Exit codes: 0 done (or nothing to do), 1 --check found files that would
+    change (or --verify found a failing rewrite), 2 usage or input error, 3 internal error (file untouched).
     """
     from .refactor.facts import Options
     from .refactor.pipeline import select_passes
+    from .refactor.runner import Request
     from .refactor.versions import Version
 
     if not paths:
@@ -107,8 +151,9 @@ def run(
     if len(modes) > 1:
         _echo_err(f"error: {' and '.join(modes)} cannot be combined")
         raise typer.Exit(EXIT_INPUT)
+    selected, skipped = _split(select), _split(skip)
     try:
-        passes = select_passes(_split(select), _split(skip))
+        select_passes(selected, skipped)
     except ValueError as error:
         _echo_err(f"error: {error}")
         raise typer.Exit(EXIT_INPUT)
@@ -121,26 +166,66 @@ def run(
     if context is not None and not context.is_dir():
         _echo_err(f"error: --context {context}: not a folder")
         raise typer.Exit(EXIT_INPUT)
-    options = Options(poetry_version=pinned, syntax_directive=syntax_directive)
+    build_args: dict[str, str] = {}
+    for item in build_arg or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            _echo_err(f"error: --build-arg wants KEY=VALUE, got {item!r}")
+            raise typer.Exit(EXIT_INPUT)
+        build_args[key] = value
+    if (verify_command or docker or build_args) and not verify:
+        _echo_err("error: --verify-command, --docker and --build-arg go with --verify")
+        raise typer.Exit(EXIT_INPUT)
+    explicit = {name for name, given in (("poetry_version", pinned is not None),
+                                         ("runtime_image", runtime_image is not None),
+                                         ("syntax_directive", syntax_directive)) if given}
+    request = Request(
+        options=Options(poetry_version=pinned, syntax_directive=syntax_directive, runtime_image=runtime_image,
+                        extra_copy=tuple(_split(extra_copy))),
+        select=tuple(selected), skip=tuple(skipped), context=context, explicit=frozenset(explicit),
+    )
     mode = WriteBack.APPLY if apply else WriteBack.CHECK if check else WriteBack.OUTPUT if output else WriteBack.DIFF
 
     if paths == ["-"]:
-        raise typer.Exit(_run_stdin(context, options, passes, mode, explain, quiet))
+        if verify:
+            _echo_err("error: --verify needs a Dockerfile on disk (its folder is the build context)")
+            raise typer.Exit(EXIT_INPUT)
+        raise typer.Exit(_run_stdin(request, mode, explain, quiet))
     if "-" in paths:
         _echo_err("error: `-` (stdin) cannot be mixed with other paths")
         raise typer.Exit(EXIT_INPUT)
-    raise typer.Exit(_run_paths(paths, context, options, passes, mode, output, explain, quiet))
+    verification = None
+    if verify:
+        verification = {"docker": docker, "build_args": build_args, "timeout": verify_timeout,
+                        "command": _split_command(verify_command)}
+    raise typer.Exit(_run_paths(paths, request, mode, output, explain, quiet, output_format, exclude or [],
+                                jobs or os.cpu_count() or 1, progress, verification))
 
 
-def _run_stdin(context, options, passes, mode, explain, quiet) -> int:
-    from .refactor.pipeline import Status
-    from .refactor.project import ProjectError
-    from .refactor.runner import process_text
+def _split_command(command: Optional[str]) -> list[str] | None:
+    import shlex
+
+    if command is None:
+        return None
+    try:
+        return shlex.split(command)
+    except ValueError as error:
+        _echo_err(f"error: --verify-command: {error}")
+        raise typer.Exit(EXIT_INPUT)
+
+
+def _run_stdin(request, mode, explain, quiet) -> int:
+    from .refactor.facts import Context
+    from .refactor.pipeline import Status, refactor
+    from .refactor.project import ProjectError, load_project
+    from .refactor.runner import settings_for
     from .refactor.writer import InputError, decode
 
     try:
         text = decode(sys.stdin.buffer.read(), "<stdin>")
-        refactoring = process_text(text, context or Path.cwd(), options, passes)
+        project = load_project(request.context or Path.cwd())
+        options, passes = settings_for(project, request)
+        refactoring = refactor(text, Context(project, options), passes)
     except (InputError, ProjectError) as error:
         _echo_err(f"error: {error}")
         return EXIT_INPUT
@@ -154,42 +239,69 @@ def _run_stdin(context, options, passes, mode, explain, quiet) -> int:
     return EXIT_CHANGES if mode is WriteBack.CHECK and refactoring.changed else EXIT_OK
 
 
-def _run_paths(paths, context, options, passes, mode, output, explain, quiet) -> int:
-    from .refactor.pipeline import Status
-    from .refactor.runner import FileReport, find_dockerfiles, process_file
-    from .refactor.writer import unified_diff, write_atomically
+def _collect(paths: list[str], exclude: list[str], quiet: bool) -> list[Path]:
+    from .refactor.runner import find_dockerfiles
 
     files: list[Path] = []
-    reports: list[FileReport] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found = find_dockerfiles(path)
+        if path.is_dir() and not path.is_symlink():
+            found = find_dockerfiles(path, exclude)
             if not found and not quiet:
                 _echo_err(f"{path}: no Dockerfile found in this folder")
             files.extend(found)
         else:
             files.append(path)
+    return sorted(dict.fromkeys(files))
+
+
+def _progress_printer(total: int, enabled: Optional[bool]):
+    show = enabled if enabled is not None else (sys.stderr.isatty() and total > 50)
+    if not show:
+        return None
+
+    def report(done: int, total: int) -> None:
+        sys.stderr.write(f"\r{done}/{total} files" + ("\n" if done == total else ""))
+        sys.stderr.flush()
+
+    return report
+
+
+def _run_paths(paths, request, mode, output, explain, quiet, output_format, exclude, jobs, progress,
+               verification) -> int:
+    from .refactor.pipeline import Status
+    from .refactor.report import display_name, summary, to_github, to_json, to_sarif
+    from .refactor.runner import process_many
+    from .refactor.writer import unified_diff, write_atomically
+
+    files = _collect(paths, exclude, quiet)
     if output is not None and len(files) != 1:
         _echo_err(f"error: --output takes exactly one input file, got {len(files)}")
         return EXIT_INPUT
+    reports = process_many(files, request, jobs, _progress_printer(len(files), progress))
+    text_format = output_format is Format.TEXT
+    verify_failed = False
 
-    counts = {status: 0 for status in Status}
-    for path in files:
-        report = process_file(path, context, options, passes)
-        reports.append(report)
-        name = str(path)
+    for report in reports:
+        name = display_name(report.path)
         if report.error is not None:
             _echo_err(f"error: {report.error}")
-            counts[Status.FAILED] += 1
             continue
         refactoring = report.refactoring
-        counts[refactoring.status] += 1
         if explain:
             _explain(name, refactoring)
         if refactoring.status in (Status.SKIPPED, Status.FAILED) or (refactoring.reason and explain):
             if not quiet or refactoring.status is Status.FAILED:
                 _echo_err(f"{name}: {refactoring.status.value}: {refactoring.reason}")
+        if verification is not None and refactoring.changed:
+            outcome = _verify(report, verification, quiet)
+            if outcome == EXIT_INPUT:
+                return EXIT_INPUT
+            if outcome != EXIT_OK:
+                verify_failed = True
+                if mode is WriteBack.APPLY:
+                    _echo_err(f"{name}: not written: the rewrite did not pass --verify")
+                    continue
         if mode is WriteBack.OUTPUT:
             try:
                 write_atomically(output, refactoring.output)
@@ -200,46 +312,59 @@ def _run_paths(paths, context, options, passes, mode, output, explain, quiet) ->
         if not refactoring.changed:
             continue
         if mode is WriteBack.APPLY:
-            if path.is_symlink():
-                _echo_err(f"{name}: skipped: is a symlink; not written through (give the target's path)")
-                counts[Status.CHANGED] -= 1
-                counts[Status.SKIPPED] += 1
+            if report.path.is_symlink():
+                _echo_err(f"{name}: not written: is a symlink (give the path of the file it points to)")
+                report.error = "is a symlink; not written"
                 continue
             try:
-                write_atomically(path, refactoring.output)
+                write_atomically(report.path, refactoring.output)
             except OSError as error:
-                _echo_err(f"error: {name}: cannot write ({error.strerror or error})")
-                counts[Status.CHANGED] -= 1
-                counts[Status.FAILED] += 1
-                reports[-1].error = "cannot write"
-        else:
-            sys.stdout.write(unified_diff(refactoring.original, refactoring.output, _diff_name(path)))
+                report.error = f"{name}: cannot write ({error.strerror or error})"
+                _echo_err(f"error: {report.error}")
+        elif text_format:
+            sys.stdout.write(unified_diff(refactoring.original, refactoring.output, name))
+
+    if output_format is Format.JSON:
+        sys.stdout.write(to_json(reports))
+    elif output_format is Format.GITHUB:
+        sys.stdout.write(to_github(reports))
+    elif output_format is Format.SARIF:
+        sys.stdout.write(to_sarif(reports, __version__))
 
     if not quiet and (len(files) > 1 or mode is not WriteBack.DIFF):
         verb = {WriteBack.APPLY: "rewritten", WriteBack.CHECK: "would be rewritten",
                 WriteBack.OUTPUT: f"changed (written to {output})"}.get(mode, "would change")
-        parts = [f"{counts[Status.CHANGED]} {verb}", f"{counts[Status.UNCHANGED]} unchanged"]
-        if counts[Status.SKIPPED]:
-            parts.append(f"{counts[Status.SKIPPED]} skipped")
-        if counts[Status.FAILED]:
-            parts.append(f"{counts[Status.FAILED]} failed")
-        _echo_err(", ".join(parts) + ".")
+        _echo_err(summary(reports, verb))
 
     if any(r.refactoring is not None and r.refactoring.status is Status.FAILED for r in reports):
         return EXIT_INTERNAL
     if any(r.error is not None for r in reports):
         return EXIT_INPUT
-    if mode is WriteBack.CHECK and counts[Status.CHANGED]:
+    if verify_failed:
+        return EXIT_CHANGES
+    if mode is WriteBack.CHECK and any(r.status is Status.CHANGED for r in reports):
         return EXIT_CHANGES
     return EXIT_OK
 
 
-def _diff_name(path: Path) -> str:
-    """The path shown after a/ and b/: relative to the current folder when inside it, never with a leading /."""
+def _verify(report, verification, quiet) -> int:
+    """Build and run the original and the rewrite; EXIT_OK when the rewrite passes."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve())) if path.is_absolute() else str(path)
-    except ValueError:
-        return str(path).lstrip("/")
+        from .verify import DockerUnavailable, format_report, verify
+    except ImportError:  # pragma: no cover - the module ships with the package
+        _echo_err("error: --verify is not available in this build")
+        return EXIT_INPUT
+    name = str(report.path)
+    try:
+        result = verify(report.refactoring.original, report.refactoring.output, report.context,
+                        docker=verification["docker"], build_args=verification["build_args"],
+                        command=verification["command"], timeout=verification["timeout"],
+                        progress=None if quiet else (lambda message: _echo_err(f"{name}: {message}")))
+    except DockerUnavailable as error:
+        _echo_err(f"error: --verify needs Docker: {error}")
+        return EXIT_INPUT
+    _echo_err(format_report(result))
+    return EXIT_OK if result.ok else EXIT_CHANGES
 
 
 def main() -> None:

@@ -22,6 +22,8 @@ class Options:
 
     poetry_version: Version | None = None  # --poetry-version: pin this instead of the lock's writer
     syntax_directive: bool = False  # --syntax-directive: add `# syntax=docker/dockerfile:1` with cache mounts
+    runtime_image: str | None = None  # --runtime-image: base of the runtime stage instead of the slim twin
+    extra_copy: tuple[str, ...] = ()  # --extra-copy: context paths the app needs that the tool cannot see
 
 
 @dataclass(frozen=True)

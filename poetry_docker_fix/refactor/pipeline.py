@@ -6,11 +6,12 @@ or failed (with the error). A failure inside the pipeline never produces output:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 
 from .document import Document, DocumentError
-from .edits import EditConflict, apply_edits
+from .edits import Edit, EditConflict, apply_edits
 from .facts import Context, install_stage
 from .shell import uses_poetry
 
@@ -58,14 +59,64 @@ def select_passes(select: list[str] | None = None, skip: list[str] | None = None
     return [p for p in chosen if p.name not in (skip or [])]
 
 
+PRAGMA = re.compile(r"^\s*#\s*poetry-docker-fix:\s*ignore(?:\s*=\s*(?P<passes>[\w,\s-]+))?\s*$", re.IGNORECASE)
+
+
+def file_ignored(document: Document) -> bool:
+    """`# poetry-docker-fix: ignore` (without `=`) on a comment line anywhere outside an instruction."""
+    inside = {line for i in document.instructions for line in range(i.start, i.end + 1)}
+    return any(
+        (match := PRAGMA.match(line)) and not match.group("passes")
+        for index, line in enumerate(document.lines) if index not in inside
+    )
+
+
+def protected_ranges(document: Document, pass_name: str) -> list[tuple[int, int]]:
+    """Line ranges of instructions preceded by `# poetry-docker-fix: ignore=<pass>[,<pass>]` naming `pass_name`
+    (or `all`); the comment may sit anywhere in the comment block directly above the instruction."""
+    ranges = []
+    for instruction in document.instructions:
+        for line in range(document.comment_block_start(instruction), instruction.start):
+            match = PRAGMA.match(document.lines[line])
+            if match and match.group("passes"):
+                names = {name.strip() for name in match.group("passes").split(",")}
+                if pass_name in names or "all" in names:
+                    ranges.append((instruction.start, instruction.end))
+    return ranges
+
+
+def _touches(edit: Edit, first: int, last: int) -> bool:
+    if edit.start == edit.end:  # an insertion: inside the instruction, or between it and its pragma
+        return first <= edit.start <= last
+    return edit.start <= last and edit.end > first
+
+
 def _run_passes(document: Document, context: Context, passes: list[type]) -> tuple[Document, list[PassOutcome]]:
     outcomes: list[PassOutcome] = []
+    origin = list(range(len(document.lines)))  # for each current line, the original line it stands for
     for pass_class in passes:
         result = pass_class().run(document, context)
-        outcomes.append(PassOutcome(pass_class.name, pass_class.safe, result.changes, result.notes))
+        outcome = PassOutcome(pass_class.name, pass_class.safe, result.changes, result.notes)
+        outcomes.append(outcome)
+        blocked = [
+            (first, last) for first, last in protected_ranges(document, pass_class.name)
+            if any(_touches(edit, first, last) for edit in result.edits)
+        ]
+        if blocked:
+            # Never half-apply a pass: one protected instruction drops all of this pass's edits.
+            outcome.changes = []
+            outcome.notes = result.notes + [
+                f"not applied: line {first + 1} is marked `# poetry-docker-fix: ignore={pass_class.name}`"
+                for first, _last in blocked
+            ]
+            continue
+        for change in result.changes:
+            index = min(max(change.line - 1, 0), len(origin) - 1) if origin else 0
+            change.original_line = (origin[index] + 1) if origin and origin[index] is not None else None
         if result.edits:
             try:
                 lines = apply_edits(document.lines, result.edits)
+                origin = apply_edits(origin, [_origin_edit(edit, origin) for edit in result.edits])
             except EditConflict as error:
                 raise InternalError(f"pass {pass_class.name}: {error}") from error
             document = document.with_lines(lines)
@@ -74,6 +125,12 @@ def _run_passes(document: Document, context: Context, passes: list[type]) -> tup
             except DocumentError as error:
                 raise InternalError(f"pass {pass_class.name} produced a file that does not parse: {error}") from error
     return document, outcomes
+
+
+def _origin_edit(edit: Edit, origin: list) -> Edit:
+    """The same edit on the origin map: new lines stand for the original line where the edit starts."""
+    anchor = origin[edit.start] if edit.start < len(origin) else (origin[-1] if origin else None)
+    return Edit(edit.start, edit.end, tuple(anchor for _ in edit.lines))
 
 
 def refactor(text: str, context: Context, passes: list[type] | None = None) -> Refactoring:
@@ -87,6 +144,8 @@ def refactor(text: str, context: Context, passes: list[type] | None = None) -> R
         return Refactoring(Status.SKIPPED, text, text, reason=str(error))
     if reason:
         return Refactoring(Status.SKIPPED, text, text, reason=reason)
+    if file_ignored(document):
+        return Refactoring(Status.SKIPPED, text, text, reason="marked `# poetry-docker-fix: ignore`")
     if not document.stages:
         return Refactoring(Status.SKIPPED, text, text, reason="no FROM instruction: not a Dockerfile")
     if install_stage(document) is None:

@@ -62,6 +62,7 @@ class PoetryProject:
     has_poetry_toml: bool
     dockerignore: tuple[str, ...] = field(default=())
     uses_project_table: bool = False
+    tool_config: dict = field(default_factory=dict)  # [tool.poetry-docker-fix], validated by config.py
 
     # --- the build context ------------------------------------------------------------------------------
     def is_ignored(self, relative: str) -> bool:
@@ -267,4 +268,5 @@ def load_project(context: Path) -> PoetryProject | None:
         has_poetry_toml=(context / "poetry.toml").is_file(),
         dockerignore=dockerignore,
         uses_project_table=bool(project_table),
+        tool_config=dict(data.get("tool", {}).get("poetry-docker-fix", {}) or {}),
     )

@@ -10,13 +10,14 @@ from ..refactor.edits import Edit
 from ..refactor.facts import Context
 
 
-@dataclass(frozen=True)
+@dataclass
 class Change:
     """One change a pass makes, with the reason shown to users (`--explain`)."""
 
     line: int  # 1-based line, in the document the pass was given, where the change starts
     summary: str  # what changes
     reason: str  # why
+    original_line: int | None = None  # the same place in the file as given (set by the pipeline)
 
 
 @dataclass

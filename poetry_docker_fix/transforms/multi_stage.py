@@ -121,13 +121,17 @@ class MultiStage(Pass):
                                     "left single-stage")
                 return result
         readmes = set(context.project.readme) if context.project else {"README.md", "README.rst", "README"}
-        return self._rewrite(document, stage, last_install, directory, readmes, result)
+        runtime_image, image_reason = slim_twin(stage.image)
+        if context.options.runtime_image:
+            runtime_image = context.options.runtime_image
+            image_reason = (f"runtime image `{runtime_image}` as configured; it must have the builder's Python "
+                            "at the same path and the same libc")
+        return self._rewrite(document, stage, last_install, directory, readmes, runtime_image, image_reason, result)
 
     def _rewrite(self, document: Document, stage: Stage, last_install: Instruction, directory: str,
-                 readmes: set[str], result: PassResult) -> PassResult:
+                 readmes: set[str], runtime_image: str, image_reason: str, result: PassResult) -> PassResult:
         kw = document.kw
         from_instruction = stage.from_instruction
-        runtime_image, image_reason = slim_twin(stage.image)
         edits: list[Edit] = []
         as_keyword = "as" if document.keyword_as_written(from_instruction).islower() else "AS"
         if stage.name is None:

@@ -109,7 +109,8 @@ class NarrowCopy(Pass):
             )
             return result
 
-        needed, unknown, reasons = self._needed_entries(document, stage, project, first_install)
+        needed, unknown, reasons = self._needed_entries(document, stage, project, first_install,
+                                                        context.options.extra_copy)
         if needed is None:
             result.notes.append(f"line {line}: {reasons[0]}")
             return result
@@ -137,7 +138,7 @@ class NarrowCopy(Pass):
         if unknown:
             reason = (
                 "the manifests go first so the dependency install can be cached; `COPY . .` stays for the rest "
-                f"because the context holds {_names(unknown)}, which the tool cannot tell the app does not need"
+                f"because the context holds {_names(unknown, project)}, which the tool cannot tell the app does not need"
             )
         else:
             reason = "copy only what the build needs: " + "; ".join(reasons)
@@ -146,7 +147,8 @@ class NarrowCopy(Pass):
         result.change(Edit.replace(broad.start, broad.end, new_lines), line, summary, reason)
         return result
 
-    def _needed_entries(self, document: Document, stage: Stage, project: PoetryProject, first_install: Instruction):
+    def _needed_entries(self, document: Document, stage: Stage, project: PoetryProject, first_install: Instruction,
+                        extra_copy: tuple[str, ...] = ()):
         reasons: list[str] = ["the manifests for `poetry install`"]
         arguments = poetry_installs(first_install)[0]
         root_install = project.package_mode and "--no-root" not in arguments
@@ -160,7 +162,7 @@ class NarrowCopy(Pass):
                 return None, [], [f"package `{package.path}` named in pyproject.toml is not in the build context"]
             top_level.add(first)
         if top_level:
-            reasons.append(f"the package{'s' if len(top_level) > 1 else ''} {_names(sorted(top_level))}")
+            reasons.append(f"the package{'s' if len(top_level) > 1 else ''} {_names(sorted(top_level), project)}")
         for dependency in project.path_dependencies:
             first = dependency.strip("./").split("/")[0]
             if dependency.startswith(".."):
@@ -168,6 +170,14 @@ class NarrowCopy(Pass):
             if first and project.exists(first):
                 top_level.add(first)
                 reasons.append(f"path dependency {first}")
+
+        extras = sorted({path.strip("./").split("/")[0] for path in extra_copy if path.strip("./")})
+        missing = [name for name in extras if not project.exists(name)]
+        if missing:
+            return None, [], [f"extra-copy names {', '.join(missing)}, which is not in the build context"]
+        if extras:
+            top_level.update(extras)
+            reasons.append(f"{_names(extras, project)} as configured (extra-copy)")
 
         entry = entrypoint.analyse(document, project)
         root = project.root
@@ -194,7 +204,7 @@ class NarrowCopy(Pass):
         scan = scan_imports(start_files, search_roots, root)
         imported = sorted(scan.local - top_level)
         if imported:
-            reasons.append(f"{_names(imported)} imported by the app")
+            reasons.append(f"{_names(imported, project)} imported by the app")
         top_level |= scan.local
         if scan.unreadable:
             return None, [], [f"cannot read {scan.unreadable[0]} with libcst, so its imports are unknown"]
@@ -212,7 +222,10 @@ def _normal(path: str) -> str:
     return path.rstrip("/").replace("/./", "/").removesuffix("/.") or "/"
 
 
-def _names(names: list[str]) -> str:
-    shown = [f"{name}/" if not name.endswith(".py") and "." not in name else name for name in names[:5]]
+def _names(names: list[str], project: PoetryProject | None = None) -> str:
+    def shown(name: str) -> str:
+        is_dir = (project.root / name).is_dir() if project is not None else "." not in name
+        return f"{name}/" if is_dir else name
+
     more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-    return ", ".join(shown) + more
+    return ", ".join(shown(name) for name in names[:5]) + more

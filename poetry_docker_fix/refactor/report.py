@@ -1,0 +1,139 @@
+"""Reports for people and machines: the end summary, JSON, GitHub workflow annotations, SARIF 2.1.0."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from .pipeline import Status
+from .runner import FileReport
+from .writer import unified_diff
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def display_name(path: Path) -> str:
+    """A path relative to the current folder when inside it, never with a leading / (for a/ b/ and URIs)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve())) if path.is_absolute() else str(path)
+    except ValueError:
+        return str(path).lstrip("/")
+
+
+def summary(reports: list[FileReport], verb: str) -> str:
+    """`2 would be rewritten, 5 unchanged, 3 skipped (2 × heredoc …; 1 × …), 1 failed.`"""
+    counts = Counter(report.status for report in reports)
+    parts = [f"{counts[Status.CHANGED]} {verb}", f"{counts[Status.UNCHANGED]} unchanged"]
+    if counts[Status.SKIPPED]:
+        reasons = Counter(_reason_kind(r.refactoring.reason or "") for r in reports if r.status is Status.SKIPPED)
+        grouped = "; ".join(f"{n} × {reason}" for reason, n in reasons.most_common())
+        parts.append(f"{counts[Status.SKIPPED]} skipped ({grouped})")
+    if counts[Status.FAILED]:
+        parts.append(f"{counts[Status.FAILED]} failed")
+    return ", ".join(parts) + "."
+
+
+def _reason_kind(reason: str) -> str:
+    """Group `line 12: heredoc (…)` and `line 3: heredoc (…)` together."""
+    if reason.startswith("line ") and ": " in reason:
+        return reason.split(": ", 1)[1]
+    return reason
+
+
+def _changes(report: FileReport) -> list[dict]:
+    if report.refactoring is None:
+        return []
+    return [
+        {"pass": outcome.name, "line": change.original_line, "summary": change.summary, "reason": change.reason,
+         "safe": outcome.safe}
+        for outcome in report.refactoring.outcomes for change in outcome.changes
+    ]
+
+
+def to_json(reports: list[FileReport]) -> str:
+    files = []
+    for report in reports:
+        refactoring = report.refactoring
+        entry = {
+            "path": display_name(report.path),
+            "status": report.status.value,
+            "context": str(report.context) if report.context else None,
+            "reason": report.error if report.error else (refactoring.reason if refactoring else None),
+            "passes_applied": sorted({change["pass"] for change in _changes(report)},
+                                     key=lambda name: [c["pass"] for c in _changes(report)].index(name)),
+            "changes": _changes(report),
+            "notes": [{"pass": o.name, "note": note} for o in (refactoring.outcomes if refactoring else [])
+                      for note in o.notes],
+            "diff": unified_diff(refactoring.original, refactoring.output, display_name(report.path))
+            if refactoring is not None and refactoring.changed else "",
+        }
+        files.append(entry)
+    counts = Counter(report.status.value for report in reports)
+    return json.dumps({"files": files, "summary": {status.value: counts[status.value] for status in Status}},
+                      indent=2, ensure_ascii=False) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def to_github(reports: list[FileReport]) -> str:
+    """`::warning file=…,line=…,title=…::message` lines, one per change, on the line it starts at."""
+    lines = []
+    for report in reports:
+        name = _escape_property(display_name(report.path))
+        if report.error is not None:
+            lines.append(f"::error file={name}::{_escape_data(report.error)}")
+            continue
+        refactoring = report.refactoring
+        if refactoring.status is Status.FAILED:
+            lines.append(f"::error file={name}::{_escape_data(refactoring.reason or 'internal error')}")
+        for change in _changes(report):
+            title = _escape_property(f"poetry-docker-fix {change['pass']}")
+            line = f",line={change['line']}" if change["line"] else ""
+            lines.append(f"::warning file={name}{line},title={title}::"
+                         f"{_escape_data(change['summary'] + ': ' + change['reason'])}")
+    return "".join(line + "\n" for line in lines)
+
+
+def to_sarif(reports: list[FileReport], version: str) -> str:
+    from ..transforms import PASSES
+
+    rules = [
+        {"id": p.name, "name": p.__name__, "shortDescription": {"text": p.description},
+         "fullDescription": {"text": p.doc().splitlines()[0] if p.doc() else p.description},
+         "help": {"text": p.doc()}, "defaultConfiguration": {"level": "warning"}}
+        for p in PASSES
+    ]
+    rules.append({"id": "input-error", "name": "InputError",
+                  "shortDescription": {"text": "The file could not be read or processed"},
+                  "defaultConfiguration": {"level": "error"}})
+    results = []
+    for report in reports:
+        uri = display_name(report.path)
+        if report.error is not None or report.status is Status.FAILED:
+            message = report.error or (report.refactoring.reason if report.refactoring else "failed")
+            results.append({"ruleId": "input-error", "level": "error", "message": {"text": message},
+                            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}]})
+            continue
+        for change in _changes(report):
+            region = {"startLine": change["line"]} if change["line"] else {}
+            location = {"physicalLocation": {"artifactLocation": {"uri": uri}, **({"region": region} if region else {})}}
+            results.append({"ruleId": change["pass"], "level": "warning",
+                            "message": {"text": f"{change['summary']}: {change['reason']}"},
+                            "locations": [location]})
+    document = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "poetry-docker-fix", "version": version,
+                                "informationUri": "https://pypi.org/project/poetry-docker-fix/", "rules": rules}},
+            "results": results,
+        }],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

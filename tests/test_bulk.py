@@ -1,0 +1,144 @@
+"""Many files at once: discovery, contexts, parallel runs, reports, configuration and pragmas."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from poetry_docker_fix.refactor.facts import Options
+from poetry_docker_fix.refactor.runner import Request, discover_context, find_dockerfiles, process_many
+from tests.golden_support import GOLDEN, run_cli
+from tests.helpers import CLASSIC, fix, make_project, notes
+
+NAIVE = ("FROM python:3.11\nRUN pip install poetry\nWORKDIR /app\nCOPY . .\nRUN poetry install\n"
+         'CMD ["poetry", "run", "python", "-m", "app.main"]\n')
+
+
+@pytest.fixture
+def repos(tmp_path: Path) -> Path:
+    """A folder of repositories: rewritable, not Poetry, already tuned, a heredoc, and one in docker/."""
+    root = tmp_path / "repos"
+    for name, case in (("alpha", "article-7-cache-mount"), ("beta", "not-poetry"), ("gamma", "already-tuned")):
+        shutil.copytree(GOLDEN / case, root / name)
+        (root / name / "expected.Dockerfile").unlink(missing_ok=True)
+    make_project(root / "delta")
+    (root / "delta" / "Dockerfile.dev").write_text("FROM python:3.11\nRUN <<EOF\npoetry install\nEOF\n")
+    make_project(root / "epsilon")
+    (root / "epsilon" / "docker").mkdir()
+    (root / "epsilon" / "docker" / "Dockerfile").write_text(NAIVE)
+    (root / "epsilon" / ".venv").mkdir()
+    (root / "epsilon" / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
+    (root / "epsilon" / ".venv" / "Dockerfile").write_text(NAIVE)
+    return root
+
+
+def test_discovery_skips_virtualenvs_and_honours_exclude(repos):
+    found = [p.relative_to(repos).as_posix() for p in find_dockerfiles(repos)]
+    assert found == ["alpha/Dockerfile", "beta/Dockerfile", "delta/Dockerfile.dev", "epsilon/docker/Dockerfile",
+                     "gamma/Dockerfile"]
+    assert "delta/Dockerfile.dev" not in [p.relative_to(repos).as_posix()
+                                          for p in find_dockerfiles(repos, ["delta"])]
+
+
+def test_context_of_a_dockerfile_in_a_subfolder_is_the_project_root(repos):
+    assert discover_context(repos / "epsilon" / "docker" / "Dockerfile") == (repos / "epsilon").resolve()
+    assert discover_context(repos / "alpha" / "Dockerfile") == repos / "alpha"
+
+
+def test_parallel_and_serial_runs_agree_in_order_and_content(repos):
+    files = find_dockerfiles(repos) * 3  # enough files for the process pool
+    serial = process_many(files, Request(), jobs=1)
+    parallel = process_many(files, Request(), jobs=2)
+    assert [r.path for r in parallel] == files
+    assert [(r.status, r.refactoring.output) for r in parallel] == [(r.status, r.refactoring.output) for r in serial]
+
+
+def test_summary_counts_and_groups_skip_reasons(repos):
+    code, out, err = run_cli(["--check", "--jobs", "1", str(repos)])
+    assert code == 1
+    assert "2 would be rewritten, 2 unchanged, 1 skipped (1 × heredoc (not edited by this tool))." in err.decode()
+    assert b"+FROM python:3.11-slim AS runtime" in out  # epsilon/docker/Dockerfile, read with epsilon's project
+
+
+def test_json_report(repos):
+    code, out, _ = run_cli(["--format", "json", "--check", str(repos)])
+    report = json.loads(out)
+    by_path = {Path(entry["path"]).parent.name + "/" + Path(entry["path"]).name: entry for entry in report["files"]}
+    alpha = by_path["alpha/Dockerfile"]
+    assert alpha["status"] == "changed" and alpha["passes_applied"][0] == "pin-poetry"
+    assert alpha["changes"][0] == {"pass": "pin-poetry", "line": 3, "summary": "pin Poetry to 1.4.2",
+                                   "reason": alpha["changes"][0]["reason"], "safe": True}
+    assert alpha["diff"].startswith("--- a/")
+    assert by_path["beta/Dockerfile"]["reason"].startswith("not a Poetry build")
+    assert report["summary"] == {"changed": 2, "unchanged": 2, "skipped": 1, "failed": 0}
+
+
+def test_github_annotations(repos):
+    code, out, _ = run_cli(["--format", "github", "--check", str(repos / "alpha")])
+    lines = out.decode().splitlines()
+    assert code == 1 and len(lines) == 7
+    assert lines[0].startswith("::warning file=") and ",line=3,title=poetry-docker-fix pin-poetry::" in lines[0]
+
+
+def test_sarif_report(repos):
+    code, out, _ = run_cli(["--format", "sarif", "--check", str(repos / "alpha")])
+    sarif = json.loads(out)
+    run = sarif["runs"][0]
+    assert sarif["version"] == "2.1.0" and run["tool"]["driver"]["name"] == "poetry-docker-fix"
+    assert {rule["id"] for rule in run["tool"]["driver"]["rules"]} >= {"pin-poetry", "cache-mount"}
+    assert run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
+
+
+def test_configuration_in_pyproject(tmp_path):
+    make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry-docker-fix]\nskip = ["multi-stage"]\n'
+                 'poetry-version = "1.8.2"\nextra-copy = ["config"]\n', files={"config/app.yaml": "a: 1\n"})
+    (tmp_path / "Dockerfile").write_text(NAIVE)
+    code, out, _ = run_cli([str(tmp_path / "Dockerfile")])
+    text = out.decode()
+    assert "poetry==1.8.2" in text and "AS runtime" not in text and "+COPY config ./config" in text
+    code, out, _ = run_cli(["--poetry-version", "1.8.5", "--select", "pin-poetry,multi-stage,poetry-env",
+                            str(tmp_path / "Dockerfile")])
+    assert "poetry==1.8.5" in out.decode() and "AS runtime" in out.decode()  # --select beats the configured skip
+
+
+def test_bad_configuration_is_an_input_error(tmp_path):
+    make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry-docker-fix]\nskipp = ["x"]\n')
+    (tmp_path / "Dockerfile").write_text(NAIVE)
+    code, _, err = run_cli([str(tmp_path / "Dockerfile")])
+    assert code == 2 and "unknown key skipp" in err.decode()
+
+
+def test_runtime_image_option(tmp_path):
+    make_project(tmp_path)
+    output, _ = fix(tmp_path, NAIVE, runtime_image="gcr.io/distroless/python3")
+    assert "FROM gcr.io/distroless/python3 AS runtime" in output
+
+
+def test_file_wide_ignore_pragma(tmp_path):
+    make_project(tmp_path)
+    source = "# poetry-docker-fix: ignore\n" + NAIVE
+    output, result = fix(tmp_path, source)
+    assert output == source and "ignore" in result.reason
+
+
+def test_instruction_ignore_pragma_blocks_only_that_pass(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN pip install poetry", "# poetry-docker-fix: ignore=pin-poetry\nRUN pip install poetry")
+    output, result = fix(tmp_path, source)
+    assert "RUN pip install poetry\n" in output and "AS runtime" in output
+    assert any("ignore=pin-poetry" in note for note in notes(result))
+    again, _ = fix(tmp_path, output)
+    assert again == output
+
+
+def test_request_explicit_flags_beat_configuration(tmp_path):
+    make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry-docker-fix]\npoetry-version = "1.8.2"\n')
+    (tmp_path / "Dockerfile").write_text(NAIVE)
+    from poetry_docker_fix.refactor.versions import Version
+
+    request = Request(options=Options(poetry_version=Version.parse("1.8.4")), explicit=frozenset({"poetry_version"}))
+    [report] = process_many([tmp_path / "Dockerfile"], request, jobs=1)
+    assert "poetry==1.8.4" in report.refactoring.output
