@@ -145,6 +145,27 @@ def _read_toml(path: Path) -> dict:
         raise ProjectError(f"{path}: cannot read ({error})") from error
 
 
+_METADATA = re.compile(r"^\[metadata\][ \t]*$(?P<body>.*?)(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
+
+
+def _lock_version(path: Path) -> str | None:
+    """`[metadata] lock-version` of poetry.lock. Only that table is parsed: a lock can be hundreds of KB and
+    the tool needs nothing else from it (Poetry itself checks the rest when it installs)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ProjectError(f"{path}: cannot read ({error})") from error
+    match = _METADATA.search(text)
+    if match is None:
+        raise ProjectError(f"{path}: not a poetry.lock (no [metadata] table)")
+    try:
+        metadata = tomllib.loads(match.group("body"))
+    except tomllib.TOMLDecodeError as error:
+        raise ProjectError(f"{path}: not valid TOML in [metadata] ({error})") from error
+    value = metadata.get("lock-version")
+    return str(value) if value is not None else None
+
+
 def _normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
@@ -236,9 +257,7 @@ def load_project(context: Path) -> PoetryProject | None:
         match = _LOCK_HEADER.search(head)
         if match and match.group(1):
             lock_writer = Version.parse(match.group(1))
-        metadata = _read_toml(lock_path).get("metadata", {})
-        if isinstance(metadata, dict) and metadata.get("lock-version") is not None:
-            lock_version = str(metadata["lock-version"])
+        lock_version = _lock_version(lock_path)
 
     dockerignore: tuple[str, ...] = ()
     ignore_path = context / ".dockerignore"

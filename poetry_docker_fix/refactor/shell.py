@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .document import Document, Instruction
 
@@ -22,8 +23,19 @@ class Command:
     operator_before: str  # "" for the first command
 
 
+@lru_cache(maxsize=4096)
+def _split_cached(script: str) -> tuple[Command, ...] | None:
+    commands = _split(script)
+    return tuple(commands) if commands is not None else None
+
+
 def split_commands(script: str) -> list[Command] | None:
     """Simple commands of a shell script, or None when it does not tokenise (unbalanced quotes)."""
+    commands = _split_cached(script)
+    return list(commands) if commands is not None else None
+
+
+def _split(script: str) -> list[Command] | None:
     lexer = shlex.shlex(script, posix=True, punctuation_chars=";&|")
     lexer.whitespace_split = True
     lexer.commenters = ""

@@ -9,7 +9,7 @@ from ..refactor import entrypoint
 from ..refactor.document import Document, Instruction, Stage, expand
 from ..refactor.edits import Edit
 from ..refactor.facts import Context, install_runs, install_stage, is_manifest_copy
-from ..refactor.imports import scan_imports
+from ..refactor.imports import ImportScan, scan_imports
 from ..refactor.project import PoetryProject
 from ..refactor.shell import poetry_installs
 from .base import Pass, PassResult
@@ -198,10 +198,18 @@ class NarrowCopy(Pass):
                     start_files.extend(found)
                     top_level.add(found[0].relative_to(root).parts[0])
                     break
-        for entry_name in sorted(top_level):
-            path = root / entry_name
-            start_files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
-        scan = scan_imports(start_files, search_roots, root)
+        # Only top-level Python modules outside the known entries can be missed; with none, nothing to read.
+        candidates = [
+            name for name in project.context_entries()
+            if name not in top_level and not _not_needed(name) and _is_python_module(root / name)
+        ]
+        if candidates:
+            for entry_name in sorted(top_level):
+                path = root / entry_name
+                start_files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+            scan = scan_imports(start_files, search_roots, root)
+        else:
+            scan = ImportScan()
         imported = sorted(scan.local - top_level)
         if imported:
             reasons.append(f"{_names(imported, project)} imported by the app")
@@ -216,6 +224,12 @@ class NarrowCopy(Pass):
         files = sorted(name for name in top_level if (root / name).is_file())
         dirs = sorted(name for name in top_level if (root / name).is_dir())
         return {"readme": readmes, "files": files, "dirs": dirs}, unknown, reasons
+
+
+def _is_python_module(path: Path) -> bool:
+    if path.is_file():
+        return path.suffix == ".py"
+    return path.is_dir() and any(path.glob("*.py")) or (path / "__init__.py").exists()
 
 
 def _normal(path: str) -> str:
