@@ -121,11 +121,17 @@ class BuildResult:
 
 @dataclass(frozen=True)
 class RunResult:
-    """The outcome of one ``docker run``."""
+    """The outcome of one ``docker run``.
+
+    ``timed_out`` is True when the container was still running after the timeout and was removed; then
+    ``returncode`` is 124, ``stdout``/``stderr`` hold what it printed until then, and ``stderr`` ends with
+    :func:`stop_notice` (see :func:`output_before_stop`).
+    """
 
     returncode: int
     stdout: str
     stderr: str
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -273,6 +279,18 @@ def build_image(
     return BuildResult(completed.returncode, _decode(completed.stdout), tag)
 
 
+def stop_notice(timeout: float) -> str:
+    """The line :func:`run_image` appends to the stderr of a container it stopped after ``timeout`` s."""
+    return f"[container stopped after {timeout:g} s]"
+
+
+def output_before_stop(run: RunResult) -> str:
+    """``run.stderr`` without the stop notice :func:`run_image` appends when it stopped the container."""
+    if not run.timed_out:
+        return run.stderr
+    return re.sub(r"\n?\[container stopped after [0-9.e+-]+ s\]\n\Z", "", run.stderr)
+
+
 def run_image(
     tag: str,
     *,
@@ -280,15 +298,19 @@ def run_image(
     command: Sequence[str] | None = None,
     timeout: float = RUN_TIMEOUT_SECONDS,
     network: str = "none",
+    name: str | None = None,
+    extra_args: Sequence[str] = (),
 ) -> RunResult:
     """Run ``tag`` once with ``docker run --rm --network=none`` and capture its output.
 
     ``command`` replaces the image's CMD. A container still running after ``timeout`` seconds is
-    removed and reported with return code 124.
+    removed and reported with return code 124 and ``timed_out=True``. ``name`` names the container
+    (default: ``pdf-run-<random>``), so that a caller interrupted meanwhile can remove it with
+    :func:`remove_containers`; ``extra_args`` go before the image (``--label k=v``, ``--env …``).
     """
     docker = docker or docker_binary()
-    name = f"pdf-run-{secrets.token_hex(6)}"
-    arguments = [docker, "run", "--rm", f"--network={network}", "--name", name, tag, *(command or [])]
+    name = name or f"pdf-run-{secrets.token_hex(6)}"
+    arguments = [docker, "run", "--rm", f"--network={network}", "--name", name, *extra_args, tag, *(command or [])]
     try:
         completed = subprocess.run(
             arguments,
@@ -299,8 +321,8 @@ def run_image(
         )
     except subprocess.TimeoutExpired as expired:
         _quiet([docker, "rm", "-f", name])
-        stderr = _decode(expired.stderr) + f"\n[container stopped after {timeout:g} s]\n"
-        return RunResult(124, _decode(expired.stdout), stderr)
+        stderr = _decode(expired.stderr) + f"\n{stop_notice(timeout)}\n"
+        return RunResult(124, _decode(expired.stdout), stderr, timed_out=True)
     return RunResult(completed.returncode, _decode(completed.stdout), _decode(completed.stderr))
 
 
@@ -331,6 +353,42 @@ def remove_images(tags: Iterable[str], *, docker: str | None = None) -> None:
 def image_exists(tag: str, *, docker: str | None = None) -> bool:
     """True when the engine has an image called ``tag``."""
     return _quiet([docker or docker_binary(), "image", "inspect", tag]) == 0
+
+
+def remove_containers(names: Iterable[str], *, docker: str | None = None) -> None:
+    """Kill and remove the containers called ``names``; ignore names that do not exist. Never raises."""
+    names = [name for name in names if name]
+    if not names:
+        return
+    _quiet([docker or docker_binary(), "container", "rm", "--force", "--volumes", *names])
+
+
+def images_with_label(label: str, *, docker: str | None = None) -> list[str]:
+    """The IDs of the images carrying ``label`` (``key`` or ``key=value``); empty when the engine fails."""
+    return _list_ids([docker or docker_binary(), "image", "ls", "--quiet", "--no-trunc", "--filter", f"label={label}"])
+
+
+def containers_with_label(label: str, *, docker: str | None = None) -> list[str]:
+    """The IDs of the containers, running or not, carrying ``label``; empty when the engine fails."""
+    return _list_ids([docker or docker_binary(), "container", "ls", "--all", "--quiet", "--no-trunc",
+                      "--filter", f"label={label}"])
+
+
+def _list_ids(command: list[str]) -> list[str]:
+    try:
+        completed = subprocess.run(
+            command,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if completed.returncode != 0:
+        return []
+    return sorted(set(completed.stdout.split()))
 
 
 def _quiet(command: list[str]) -> int:

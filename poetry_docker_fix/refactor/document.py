@@ -11,7 +11,7 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 _DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(\S*)\s*$", re.IGNORECASE)
 _HEREDOC = re.compile(r"<<-?\s*['\"]?[A-Za-z_][A-Za-z0-9_]*['\"]?")
@@ -107,12 +107,29 @@ class Stage:
         return current
 
 
+@lru_cache(maxsize=256)
+def _parse_source(source: str) -> tuple[Instruction, ...]:
+    return tuple(Document._parse_uncached(source))
+
+
 def parse_assignments(value: str, keyword: str = "ENV") -> dict[str, str]:
     """`A=1 B="x y"` (or legacy `ENV A 1`) as a dict. ARG without a default maps to ''."""
-    try:
-        tokens = shlex.split(value, posix=True)
-    except ValueError:
-        return {}
+    return dict(_assignments(value, keyword))
+
+
+@lru_cache(maxsize=4096)
+def _assignments(value: str, keyword: str) -> tuple[tuple[str, str], ...]:
+    if any(character in value for character in "'\"\\"):
+        try:
+            tokens = shlex.split(value, posix=True)
+        except ValueError:
+            return ()
+    else:
+        tokens = value.split()
+    return tuple(_pairs(tokens, keyword).items())
+
+
+def _pairs(tokens: list[str], keyword: str) -> dict[str, str]:
     if not tokens:
         return {}
     if keyword == "ENV" and "=" not in tokens[0]:
@@ -206,9 +223,13 @@ class Document:
         return self._instructions
 
     def _parse(self) -> list[Instruction]:
+        # The same text is parsed again by the idempotence check: reuse the first parse.
+        return list(_parse_source("".join(line + "\n" for line in self.lines)))
+
+    @staticmethod
+    def _parse_uncached(source: str) -> list[Instruction]:
         from dockerfile_parse import DockerfileParser  # imported here: the CLI must start fast
 
-        source = "".join(line + "\n" for line in self.lines)
         parser = DockerfileParser(fileobj=io.BytesIO(source.encode("utf-8")), env_replace=False)
         result: list[Instruction] = []
         stage = -1

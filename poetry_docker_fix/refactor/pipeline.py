@@ -64,6 +64,8 @@ PRAGMA = re.compile(r"^\s*#\s*poetry-docker-fix:\s*ignore(?:\s*=\s*(?P<passes>[\
 
 def file_ignored(document: Document) -> bool:
     """`# poetry-docker-fix: ignore` (without `=`) on a comment line anywhere outside an instruction."""
+    if not any("poetry-docker-fix" in line for line in document.lines):
+        return False
     inside = {line for i in document.instructions for line in range(i.start, i.end + 1)}
     return any(
         (match := PRAGMA.match(line)) and not match.group("passes")
@@ -94,6 +96,7 @@ def _touches(edit: Edit, first: int, last: int) -> bool:
 def _run_passes(document: Document, context: Context, passes: list[type]) -> tuple[Document, list[PassOutcome]]:
     outcomes: list[PassOutcome] = []
     origin = list(range(len(document.lines)))  # for each current line, the original line it stands for
+    has_pragmas = any("poetry-docker-fix" in line for line in document.lines)
     for pass_class in passes:
         result = pass_class().run(document, context)
         outcome = PassOutcome(pass_class.name, pass_class.safe, result.changes, result.notes)
@@ -101,7 +104,7 @@ def _run_passes(document: Document, context: Context, passes: list[type]) -> tup
         blocked = [
             (first, last) for first, last in protected_ranges(document, pass_class.name)
             if any(_touches(edit, first, last) for edit in result.edits)
-        ]
+        ] if has_pragmas and result.edits else []
         if blocked:
             # Never half-apply a pass: one protected instruction drops all of this pass's edits.
             outcome.changes = []

@@ -35,7 +35,18 @@ def split_commands(script: str) -> list[Command] | None:
     return list(commands) if commands is not None else None
 
 
+_PLAIN_SCRIPT = re.compile(r"^[^'\"\\`$#(){}<>*?\[\]~]*$")
+_PLAIN_TOKEN = re.compile(r"&&|\|\||[;&|]|[^\s;&|]+")
+
+
 def _split(script: str) -> list[Command] | None:
+    if _PLAIN_SCRIPT.match(script):
+        # Fast path: nothing to unquote or expand, so a regular expression splits exactly as shlex would.
+        return _group(_PLAIN_TOKEN.findall(script))
+    return _split_with_shlex(script)
+
+
+def _split_with_shlex(script: str) -> list[Command] | None:
     lexer = shlex.shlex(script, posix=True, punctuation_chars=";&|")
     lexer.whitespace_split = True
     lexer.commenters = ""
@@ -43,6 +54,10 @@ def _split(script: str) -> list[Command] | None:
         tokens = list(lexer)
     except ValueError:
         return None
+    return _group(tokens)
+
+
+def _group(tokens: list[str]) -> list[Command]:
     commands: list[Command] = []
     current: list[str] = []
     operator = ""
@@ -98,12 +113,20 @@ def poetry_subcommand(command: Command) -> tuple[str, list[str]] | None:
 
 def poetry_installs(instruction: Instruction) -> list[list[str]]:
     """The argument lists of every `poetry install` in a RUN."""
+    script = run_script(instruction)
+    if script is None or "poetry" not in script:
+        return []
+    return [list(arguments) for arguments in _installs_in(script)]
+
+
+@lru_cache(maxsize=4096)
+def _installs_in(script: str) -> tuple[tuple[str, ...], ...]:
     found = []
-    for command in run_commands(instruction):
+    for command in split_commands(script) or []:
         parsed = poetry_subcommand(command)
         if parsed and parsed[0] == "install":
-            found.append(parsed[1])
-    return found
+            found.append(tuple(parsed[1]))
+    return tuple(found)
 
 
 def uses_poetry(instruction: Instruction) -> bool:

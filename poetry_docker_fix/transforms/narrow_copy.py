@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from pathlib import Path
 
 from ..refactor import entrypoint
@@ -31,8 +32,11 @@ NOT_NEEDED = (
 )
 
 
+_NOT_NEEDED = re.compile("|".join(fnmatch.translate(pattern) for pattern in NOT_NEEDED))
+
+
 def _not_needed(name: str) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in NOT_NEEDED)
+    return _NOT_NEEDED.match(name) is not None
 
 
 def broad_copy_sources(instruction: Instruction) -> tuple[list[str], str] | None:
