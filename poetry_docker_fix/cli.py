@@ -203,12 +203,12 @@ def run(
 
 
 def _split_command(command: Optional[str]) -> list[str] | None:
-    import shlex
-
     if command is None:
         return None
+    from .verify import split_command
+
     try:
-        return shlex.split(command)
+        return split_command(command)
     except ValueError as error:
         _echo_err(f"error: --verify-command: {error}")
         raise typer.Exit(EXIT_INPUT)
@@ -294,7 +294,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
             if not quiet or refactoring.status is Status.FAILED:
                 _echo_err(f"{name}: {refactoring.status.value}: {refactoring.reason}")
         if verification is not None and refactoring.changed:
-            outcome = _verify(report, verification, quiet)
+            outcome = _verify(report, verification, quiet, to_stdout=text_format)
             if outcome == EXIT_INPUT:
                 return EXIT_INPUT
             if outcome != EXIT_OK:
@@ -347,23 +347,24 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
     return EXIT_OK
 
 
-def _verify(report, verification, quiet) -> int:
+def _verify(report, verification, quiet, to_stdout: bool) -> int:
     """Build and run the original and the rewrite; EXIT_OK when the rewrite passes."""
-    try:
-        from .verify import DockerUnavailable, format_report, verify
-    except ImportError:  # pragma: no cover - the module ships with the package
-        _echo_err("error: --verify is not available in this build")
-        return EXIT_INPUT
+    from .verify import VerifyError, format_report, verify
+
     name = str(report.path)
     try:
         result = verify(report.refactoring.original, report.refactoring.output, report.context,
                         docker=verification["docker"], build_args=verification["build_args"],
                         command=verification["command"], timeout=verification["timeout"],
                         progress=None if quiet else (lambda message: _echo_err(f"{name}: {message}")))
-    except DockerUnavailable as error:
-        _echo_err(f"error: --verify needs Docker: {error}")
+    except VerifyError as error:  # DockerUnavailable included
+        _echo_err(f"error: --verify: {error}")
         return EXIT_INPUT
-    _echo_err(format_report(result))
+    text = f"{name}:\n{format_report(result)}"
+    if to_stdout:
+        sys.stdout.write(text)
+    else:
+        sys.stderr.write(text)
     return EXIT_OK if result.ok else EXIT_CHANGES
 
 

@@ -24,10 +24,10 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from . import docker_engine as engine
 
@@ -217,6 +217,10 @@ def _clip(text: str, width: int = 80) -> str:
     return repr(text if len(text) <= width else text[: width - 1] + "…")
 
 
+def _show(line: str | None) -> str:
+    return "<end>" if line is None else _clip(line)
+
+
 def first_difference(first: str, second: str) -> str:
     """Where two texts first differ: ``"line 3: 'a' vs 'b'"`` (``<end>`` for a text that stopped)."""
     first_lines, second_lines = first.splitlines(), second.splitlines()
@@ -224,8 +228,7 @@ def first_difference(first: str, second: str) -> str:
         left = first_lines[index] if index < len(first_lines) else None
         right = second_lines[index] if index < len(second_lines) else None
         if left != right:
-            show = lambda line: "<end>" if line is None else _clip(line)  # noqa: E731
-            return f"line {index + 1}: original {show(left)}, rewritten {show(right)}"
+            return f"line {index + 1}: original {_show(left)}, rewritten {_show(right)}"
     return "only in line endings or the final newline"
 
 
@@ -269,6 +272,8 @@ def compare_runs(
         out_b, err_b = _streams(rewritten, venv=venv, poetry=poetry)
         if _agree(out_a, out_b, snapshot=running) and _agree(err_a, err_b, snapshot=running):
             return RunComparison(True, f"{prefix}same output{qualifier}")
+    out_a, err_a = _streams(original, venv=True, poetry=True)
+    out_b, err_b = _streams(rewritten, venv=True, poetry=True)
     so_far = " so far" if running else ""
     if not _agree(out_a, out_b, snapshot=running):
         return RunComparison(False, f"{prefix}output differs", f"stdout{so_far} differs at {first_difference(out_a, out_b)}")
@@ -483,12 +488,14 @@ def _read_pyproject(context: Path) -> dict:
 
 
 def _write_dockerfile(path: Path, text: str) -> Path:
-    text = text[1:] if text.startswith("\ufeff") else text
+    text = text.removeprefix("\ufeff")
     path.write_bytes(engine.strip_syntax_directive(text).encode("utf-8"))
     return path
 
 
-_BUILDX_MISSING = re.compile(r"buildx component is missing|requires the buildx component|buildx.*not installed", re.I)
+_BUILDX_MISSING = re.compile(
+    r"buildx component is missing|requires the buildx component|buildx.*not installed", re.IGNORECASE
+)
 
 
 class _Session:
@@ -515,18 +522,29 @@ class _Session:
         result = engine.build_image(context, dockerfile, tag, docker=self.docker, build_args=build_args,
                                     extra_args=extra)
         elapsed = time.monotonic() - started
-        if not result.ok and _BUILDX_MISSING.search(result.output):
-            raise DockerUnavailable(
-                f"the Docker client {self.docker!r} cannot build with BuildKit: {build_error(result)} "
-                "(install the buildx plugin, or pick another client with --docker)"
-            )
+        if not result.ok:
+            if _BUILDX_MISSING.search(result.output):
+                raise DockerUnavailable(
+                    f"the Docker client {self.docker!r} cannot build with BuildKit: {build_error(result)} "
+                    "(install the buildx plugin, or pick another client with --docker)"
+                )
+            self.check_engine()
         return result, elapsed
+
+    def check_engine(self) -> None:
+        """After a failure: raise DockerUnavailable when the daemon no longer answers (not the rewrite's fault)."""
+        available, reason = engine.docker_available(self.docker, timeout=15)
+        if not available:
+            raise DockerUnavailable(f"the Docker daemon stopped answering during verification: {reason}")
 
     def run(self, tag: str, command: Sequence[str] | None, timeout: float) -> engine.RunResult:
         name = f"{self.repository}-run-{secrets.token_hex(3)}"
         self.containers.append(name)
-        return engine.run_image(tag, docker=self.docker, command=command, timeout=timeout, name=name,
-                                extra_args=["--label", self.label])
+        result = engine.run_image(tag, docker=self.docker, command=command, timeout=timeout, name=name,
+                                  extra_args=["--label", self.label])
+        if result.returncode == 125 and not result.timed_out:  # `docker run` itself failed
+            self.check_engine()
+        return result
 
     def cleanup(self) -> None:
         """Remove everything this verification made; never raises."""
@@ -567,8 +585,9 @@ def verify(
     every build as ``--build-arg KEY=VALUE``; ``progress`` receives one line per step (for stderr).
 
     Returns a :class:`VerifyReport`, ``ok`` or not. Raises :class:`DockerUnavailable` when no engine
-    answers or the client cannot build with BuildKit, :class:`VerifyError` when the context cannot be
-    copied. Every image, container and temporary file made is removed before returning or raising,
+    answers (before, or after a failed build or ``docker run``: a daemon that went away is not the rewrite's
+    fault) or the client cannot build with BuildKit; :class:`VerifyError` when the context is not a folder
+    or cannot be copied. Every image, container and temporary file made is removed before returning or raising,
     KeyboardInterrupt included.
     """
     say = progress or (lambda message: None)
