@@ -140,6 +140,10 @@ def refactor(text: str, context: Context, passes: list[type] | None = None) -> R
     """Apply `passes` (default: all) to the Dockerfile `text` read with the facts in `context`."""
     if passes is None:
         passes = select_passes()
+    if not text.strip("\ufeff \t\r\n"):
+        return Refactoring(Status.SKIPPED, text, text, reason="empty file: not a Dockerfile")
+    if "poetry" not in text.lower():
+        return Refactoring(Status.UNCHANGED, text, text, reason="not a Poetry build (no `poetry install`)")
     try:
         document = Document.from_text(text)
         reason = document.unsupported_reason
@@ -154,8 +158,11 @@ def refactor(text: str, context: Context, passes: list[type] | None = None) -> R
     if install_stage(document) is None:
         if any(uses_poetry(i) for i in document.instructions if i.keyword == "RUN"):
             return Refactoring(Status.SKIPPED, text, text,
-                               reason="uses Poetry without `poetry install` (e.g. `poetry export`): not handled")
+                               reason="uses Poetry but never runs `poetry install` (e.g. `poetry export`): not handled")
         return Refactoring(Status.UNCHANGED, text, text, reason="not a Poetry build (no `poetry install`)")
+    if context.project is None:
+        return Refactoring(Status.SKIPPED, text, text, reason="no pyproject.toml in the build context: cannot tell "
+                           "what the build needs (give the project folder with --context)")
     try:
         result, outcomes = _run_passes(document, context, passes)
         output = result.to_text()

@@ -200,6 +200,14 @@ def load_project(context: Path) -> PoetryProject | None:
     if not pyproject_path.is_file():
         return None
     data = _read_toml(pyproject_path)
+    try:
+        return _project(context, pyproject_path, data)
+    except (AttributeError, TypeError, ValueError, KeyError) as error:
+        # Valid TOML of the wrong shape (`tool = 1`, `scripts = 5`, …): Poetry would reject it too.
+        raise ProjectError(f"{pyproject_path}: unexpected structure ({type(error).__name__}: {error})") from None
+
+
+def _project(context: Path, pyproject_path: Path, data: dict) -> PoetryProject:
     tool = data.get("tool", {}).get("poetry", {}) if isinstance(data.get("tool"), dict) else {}
     project_table = data.get("project", {}) if isinstance(data.get("project"), dict) else {}
     name = project_table.get("name") or tool.get("name")

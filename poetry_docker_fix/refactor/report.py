@@ -15,8 +15,10 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 def display_name(path: Path) -> str:
     """A path relative to the current folder when inside it, never with a leading / (for a/ b/ and URIs)."""
+    if not path.is_absolute():
+        return str(path)
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve())) if path.is_absolute() else str(path)
+        return str(path.absolute().relative_to(Path.cwd().absolute()))
     except ValueError:
         return str(path).lstrip("/")
 

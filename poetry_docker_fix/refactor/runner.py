@@ -77,7 +77,11 @@ def discover_context(dockerfile: Path) -> Path:
     folder = dockerfile.parent if str(dockerfile.parent) else Path(".")
     if (folder / "pyproject.toml").is_file():
         return folder
-    for parent in folder.resolve().parents:
+    try:
+        parents = folder.resolve().parents
+    except (OSError, RuntimeError):  # a symlink loop
+        return folder
+    for parent in parents:
         if (parent / "pyproject.toml").is_file():
             return parent
         if (parent / ".git").exists():

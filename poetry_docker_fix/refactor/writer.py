@@ -19,12 +19,17 @@ MAX_SIZE = 5 * 1024 * 1024  # no real Dockerfile is this large; refuse rather th
 def read_dockerfile(path: Path) -> str:
     """The file's text, newline characters untouched. Raises InputError with a one-line reason."""
     try:
-        if path.is_dir():
+        info = path.stat()  # follows a symlink; a loop raises ELOOP
+        if stat.S_ISDIR(info.st_mode):
             raise InputError(f"{path}: is a directory")
-        size = path.stat().st_size
-        if size > MAX_SIZE:
-            raise InputError(f"{path}: {size} bytes is too large for a Dockerfile")
-        data = path.read_bytes()
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: not a regular file (a FIFO, socket or device is never read)")
+        if info.st_size > MAX_SIZE:
+            raise InputError(f"{path}: {info.st_size} bytes is too large for a Dockerfile")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_SIZE + 1)
+        if len(data) > MAX_SIZE:
+            raise InputError(f"{path}: more than {MAX_SIZE} bytes is too large for a Dockerfile")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except PermissionError:
