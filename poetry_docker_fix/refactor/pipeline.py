@@ -48,6 +48,9 @@ class Refactoring:
         return self.status is Status.CHANGED
 
 
+_HAS_FROM = re.compile(r"^\s*from\s", re.IGNORECASE | re.MULTILINE)
+
+
 def select_passes(select: list[str] | None = None, skip: list[str] | None = None) -> list[type]:
     """The passes to run, in pipeline order. Unknown names raise ValueError naming them and the valid ones."""
     from ..transforms import PASS_NAMES, PASSES
@@ -142,7 +145,7 @@ def refactor(text: str, context: Context, passes: list[type] | None = None) -> R
         passes = select_passes()
     if not text.strip("\ufeff \t\r\n"):
         return Refactoring(Status.SKIPPED, text, text, reason="empty file: not a Dockerfile")
-    if "poetry" not in text.lower():
+    if "poetry" not in text.lower() and _HAS_FROM.search(text):
         return Refactoring(Status.UNCHANGED, text, text, reason="not a Poetry build (no `poetry install`)")
     try:
         document = Document.from_text(text)
