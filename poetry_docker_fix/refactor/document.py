@@ -209,6 +209,10 @@ class Document:
         escape = self.directives.get("escape")
         if escape not in (None, "\\"):
             return f"escape directive `{escape}` is not supported"
+        for index, line in enumerate(self.lines[:-1]):
+            if line.rstrip().endswith("\\") and not line.lstrip().startswith("#") and not self.lines[index + 1].strip():
+                # BuildKit joins the instruction with the next non-empty line; dockerfile-parse ends it here.
+                return f"line {index + 2}: empty line inside a continuation (parsers disagree on where it ends)"
         for instruction in self.instructions:
             if instruction.keyword not in _KEYWORDS:
                 return f"line {instruction.line_number}: unknown instruction `{instruction.keyword}`"

@@ -61,3 +61,12 @@ def delete_block(lines: list[str], start: int, end_inclusive: int) -> Edit:
     if before_blank and after_blank:
         return Edit.delete(start, end_inclusive + 1)
     return Edit.delete(start, end_inclusive)
+
+
+def tidy_continuations(lines: list[str]) -> list[str]:
+    """After text was cut out of an instruction: drop the continuation lines left empty (`    \\` or blank) and a
+    backslash left dangling on the last line."""
+    kept = [line for index, line in enumerate(lines) if index == 0 or line.strip() not in ("", "\\")]
+    if kept and kept[-1].rstrip().endswith("\\"):
+        kept[-1] = kept[-1].rstrip()[:-1].rstrip()
+    return kept

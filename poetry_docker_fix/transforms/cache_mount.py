@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..refactor.document import Document, Instruction, expand
-from ..refactor.edits import Edit
+from ..refactor.edits import Edit, tidy_continuations
 from ..refactor.facts import Context, install_runs, venv_in_project
 from ..refactor.shell import poetry_installs
 from .base import Pass, PassResult
@@ -98,7 +98,7 @@ class CacheMount(Pass):
             if stripped != text:
                 removed = True
                 new_lines[offset] = stripped
-        new_lines = _tidy_continuations(new_lines)
+        new_lines = tidy_continuations(new_lines)
         reason = ("Poetry's downloads are kept between builds by BuildKit and never stored in a layer; the target "
                   "is literal because Docker 20.10 takes variables in --mount literally; needs BuildKit")
         if removed:
@@ -115,11 +115,3 @@ def _user_before(stage, instruction: Instruction) -> str | None:
         if other.keyword == "USER":
             user = other.value.strip().split(":")[0]
     return user
-
-
-def _tidy_continuations(lines: list[str]) -> list[str]:
-    """Drop lines the cleanup emptied (`    \\` or blank) and a trailing backslash left dangling at the end."""
-    kept = [line for index, line in enumerate(lines) if index == 0 or line.strip() not in ("", "\\")]
-    if kept and kept[-1].rstrip().endswith("\\"):
-        kept[-1] = kept[-1].rstrip()[:-1].rstrip()
-    return kept

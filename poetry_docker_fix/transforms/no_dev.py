@@ -55,7 +55,11 @@ class NoDev(Pass):
              capabilities: PoetryCapabilities, groups: set[str], known: bool, result: PassResult) -> None:
         line = instruction.line_number
         version_text = f"Poetry {capabilities.version}" + ("" if known else " (assumed: no pinned version)")
-        if "--only-root" in arguments or "--no-root" in arguments and option_values(arguments, "--only") is not None:
+        if "--only-root" in arguments:
+            return
+        group_options = [o for o in ("--only", "--with", "--without") if option_values(arguments, o) is not None]
+        if "--no-dev" in arguments and group_options and capabilities.has_groups:
+            self._drop_no_dev(document, instruction, arguments, capabilities, groups, version_text, result)
             return
         if "--no-dev" in arguments:
             if capabilities.has_no_dev and not capabilities.has_groups:
@@ -121,3 +125,35 @@ class NoDev(Pass):
         result.change(Edit.replace(index, index, [text[: match.end()] + flag + text[match.end():]]), index + 1,
                       f"install with{flag}", "development dependencies (linters, test runners) do not belong "
                       f"in a production image; {why}")
+
+    @staticmethod
+    def _drop_no_dev(document: Document, instruction: Instruction, arguments: list[str],
+                     capabilities: PoetryCapabilities, groups: set[str], version_text: str,
+                     result: PassResult) -> None:
+        """`--no-dev` beside `--only/--with/--without`: those choose the groups, so `--no-dev` goes (it is an
+        error from 2.0); a `--without` naming a missing group is repaired in the same edit."""
+        line = instruction.line_number
+        no_dev = locate(document, instruction, _NO_DEV)
+        if no_dev is None:
+            result.notes.append(f"line {line}: cannot locate `--no-dev` to remove")
+            return
+        index, match = no_dev
+        cuts = [(match.start(), match.end(), "")]
+        without = option_values(arguments, "--without") or []
+        missing = [group for group in without if group not in groups]
+        summary = "drop `--no-dev`"
+        if missing and capabilities.without_missing_group_fails:
+            located = locate(document, instruction, _WITHOUT)
+            if located is None or located[0] != index:
+                result.notes.append(f"line {line}: cannot repair `--without` beside `--no-dev`; left alone")
+                return
+            kept = [group for group in without if group in groups]
+            replacement = f" --without {','.join(kept)}" if kept else " --only main"
+            cuts.append((located[1].start(), located[1].end(), replacement))
+            summary += f" and `--without {','.join(without)}` →{replacement}"
+        text = document.lines[index]
+        for start, end, replacement in sorted(cuts, reverse=True):
+            text = text[:start] + replacement + text[end:]
+        result.change(Edit.replace(index, index, [text]), index + 1, summary,
+                      f"the other group options already choose what is installed; `--no-dev` is deprecated since "
+                      f"Poetry 1.2 and removed in 2.0 ({version_text})")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 from ..refactor.document import Document, Instruction
-from ..refactor.edits import Edit
+from ..refactor.edits import Edit, tidy_continuations
 from ..refactor.facts import (
     Context,
+    copy_sources,
     falsy,
     install_runs,
     install_stage,
@@ -133,7 +134,13 @@ class PoetryEnv(Pass):
         if setup is not None and setup.instruction.start < first_poetry_use.start:
             edit = insert_block_after(document, setup.instruction.end, block)
         else:
-            anchor = document.comment_block_start(first_poetry_use)
+            # Poetry comes from the base image (or is installed later): set the variables before the build
+            # context is copied, so the dependency install can later move right after the manifests COPY.
+            first_copy_or_use = next(
+                i for i in stage.instructions
+                if i is first_poetry_use or (i.keyword in ("COPY", "ADD") and copy_sources(i) is not None)
+            )
+            anchor = document.comment_block_start(first_copy_or_use)
             following_blank = anchor > 0 and document.lines[anchor - 1].strip() == ""
             edit = Edit.insert(anchor, [*block, ""] if following_blank else block)
         reason = ("an in-project virtualenv (`.venv` next to pyproject.toml) can be copied to a runtime stage, "
@@ -146,24 +153,37 @@ class PoetryEnv(Pass):
 
     @staticmethod
     def _drop_config(document: Document, instruction: Instruction) -> Edit | None:
+        """Remove every `poetry config virtualenvs.create false` from a RUN (the whole RUN when that is all it
+        does); None when the command around it is not a plain `&&` chain."""
         commands = run_commands(instruction)
-        if len(commands) == 1 or all(_is_create_false(c) for c in commands):
+        if all(_is_create_false(c) for c in commands):
             return Edit.delete(instruction.start, instruction.end)
         if any(c.operator_before not in ("", "&&") for c in commands):
             return None
-        for index in range(instruction.start, instruction.end + 1):
-            line = document.lines[index]
-            match = _CONFIG_CREATE.search(line)
-            if not match:
+        lines = list(document.raw(instruction))
+        for index, line in enumerate(lines):
+            if line.lstrip().startswith("#"):
                 continue
-            if match.group("lead") and match.group("trail"):
-                new = line[: match.start()] + " && " + line[match.end():]
-            elif match.group("lead") or match.group("trail"):
-                new = line[: match.start()] + line[match.end():]
-            else:
-                return None
-            return Edit.replace(index, index, [new])
-        return None
+            while (match := _CONFIG_CREATE.search(line)) is not None:
+                if match.group("lead") and match.group("trail"):
+                    line = line[: match.start()] + " && " + line[match.end():]
+                elif match.group("lead") or match.group("trail"):
+                    line = line[: match.start()] + line[match.end():]
+                else:
+                    # Alone on its line: the `&&` that chains it starts the next line.
+                    following = next((j for j in range(index + 1, len(lines))
+                                      if not lines[j].lstrip().startswith("#")), None)
+                    if following is None or not lines[following].lstrip().startswith("&&"):
+                        return None
+                    line = line[: match.start()].rstrip() + " " + line[match.end():].lstrip()
+                    indent = len(lines[following]) - len(lines[following].lstrip())
+                    lines[following] = lines[following][:indent] + lines[following].lstrip()[2:].lstrip()
+            lines[index] = line
+        lines = tidy_continuations(lines)
+        text = " ".join(lines)
+        if _CONFIG_CREATE.search(text) or re.search(r"(?i)^\s*run\s+(--\S+\s+)*&&|&&\s*(\\\s*)?&&", text):
+            return None
+        return Edit.replace(instruction.start, instruction.end, lines)
 
 
 def _has_cache_mount(stage) -> bool:

@@ -12,6 +12,9 @@ from ..refactor.shell import POETRY_INSTALL, locate, poetry_installs, run_comman
 from ..refactor.versions import PoetryCapabilities
 from .base import Pass, PassResult
 
+# Instructions that neither read the code nor change how an install behaves: the install may move above them.
+# (ENV and ARG can change the install: POETRY_* variables, build arguments. VOLUME discards later writes.)
+METADATA_ONLY = {"LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER"}
 _INSTALL_WITH_ARGS = re.compile(POETRY_INSTALL.pattern + r"(?P<args>(?:[ \t]+[^\s&|;\\#]+)*)")
 
 
@@ -93,9 +96,9 @@ class SplitInstall(Pass):
         for instruction in later:
             if copy_sources(instruction) is None and not (
                 instruction.keyword == "RUN" and _is_placeholder_run(instruction)
-            ) and instruction.keyword not in ("ENV", "ARG", "LABEL"):
+            ) and instruction.keyword not in METADATA_ONLY:
                 result.notes.append(f"line {instruction.line_number}: `{instruction.keyword}` between the code COPY "
-                                    "and `poetry install` may need the code; left alone")
+                                    "and `poetry install` may read the code or change the install; left alone")
                 return result
         if project.path_dependencies:
             result.notes.append("path dependencies need their code before the dependency install; left alone")
