@@ -209,11 +209,22 @@ class Document:
         escape = self.directives.get("escape")
         if escape not in (None, "\\"):
             return f"escape directive `{escape}` is not supported"
-        for index, line in enumerate(self.lines[:-1]):
-            if line.rstrip().endswith("\\") and not line.lstrip().startswith("#") and not self.lines[index + 1].strip():
+        for index, line in enumerate(self.lines):
+            if not line.rstrip().endswith("\\") or line.lstrip().startswith("#"):
+                continue
+            following = next((j for j in range(index + 1, len(self.lines))
+                              if not self.lines[j].lstrip().startswith("#")), None)
+            if following is None:
+                return f"line {index + 1}: the file ends inside a continuation (parsers disagree on where it ends)"
+            if not self.lines[following].strip():
                 # BuildKit joins the instruction with the next non-empty line; dockerfile-parse ends it here.
-                return f"line {index + 2}: empty line inside a continuation (parsers disagree on where it ends)"
+                return f"line {following + 1}: empty line inside a continuation (parsers disagree on where it ends)"
         for instruction in self.instructions:
+            code = [line for line in self.raw(instruction) if not line.lstrip().startswith("#")]
+            if code and code[-1].rstrip().endswith("\\"):
+                # BuildKit would carry on into the next instruction; dockerfile-parse stopped here.
+                return (f"line {instruction.line_number}: `{instruction.keyword}` ends in a continuation that "
+                        "parsers read differently")
             if instruction.keyword not in _KEYWORDS:
                 return f"line {instruction.line_number}: unknown instruction `{instruction.keyword}`"
             if instruction.keyword in ("RUN", "COPY", "ADD") and _HEREDOC.search(self.lines[instruction.start]):

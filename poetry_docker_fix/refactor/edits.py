@@ -67,6 +67,8 @@ def tidy_continuations(lines: list[str]) -> list[str]:
     """After text was cut out of an instruction: drop the continuation lines left empty (`    \\` or blank) and a
     backslash left dangling on the last line."""
     kept = [line for index, line in enumerate(lines) if index == 0 or line.strip() not in ("", "\\")]
-    if kept and kept[-1].rstrip().endswith("\\"):
-        kept[-1] = kept[-1].rstrip()[:-1].rstrip()
+    code = [index for index, line in enumerate(kept) if index == 0 or not line.lstrip().startswith("#")]
+    last = code[-1] if code else None
+    if last is not None and kept[last].rstrip().endswith("\\"):
+        kept[last] = kept[last].rstrip()[:-1].rstrip()
     return kept

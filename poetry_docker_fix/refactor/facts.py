@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 
@@ -147,9 +148,9 @@ def project_dir(document: Document, stage: Stage, instruction: Instruction) -> s
     if workdir is None:
         return "/"
     expanded = expand(workdir, document.stage_env(stage, instruction.start))
-    if expanded is None or not expanded.startswith("/"):
+    if expanded is None or not expanded.startswith("/") or re.search(r"\s", expanded):
         return None
-    return expanded.rstrip("/") or "/"
+    return posixpath.normpath(expanded)
 
 
 DEV_GROUP_NAMES = {
