@@ -29,6 +29,7 @@ def repos(tmp_path: Path) -> Path:
     make_project(root / "epsilon")
     (root / "epsilon" / "docker").mkdir()
     (root / "epsilon" / "docker" / "Dockerfile").write_text(NAIVE)
+    (root / "epsilon" / ".dockerignore").write_text(".venv\n")
     (root / "epsilon" / ".venv").mkdir()
     (root / "epsilon" / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
     (root / "epsilon" / ".venv" / "Dockerfile").write_text(NAIVE)
@@ -94,7 +95,8 @@ def test_sarif_report(repos):
 
 def test_configuration_in_pyproject(tmp_path):
     make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry-docker-fix]\nskip = ["multi-stage"]\n'
-                 'poetry-version = "1.8.2"\nextra-copy = ["config"]\n', files={"config/app.yaml": "a: 1\n"})
+                 'poetry-version = "1.8.2"\nextra-copy = ["config"]\n',
+                 files={"config/app.yaml": "a: 1\n", ".dockerignore": ".venv\n"})
     (tmp_path / "Dockerfile").write_text(NAIVE)
     code, out, _ = run_cli([str(tmp_path / "Dockerfile")])
     text = out.decode()

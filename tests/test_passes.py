@@ -151,7 +151,7 @@ def test_narrow_copy_noop(tmp_path, source):
 
 # --- poetry-env ------------------------------------------------------------------------------------------
 def test_poetry_env_fixes(tmp_path):
-    make_project(tmp_path)
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
     output, _ = fix(tmp_path, NAIVE, select=["poetry-env"])
     assert output.splitlines()[2:5] == [
         "ENV POETRY_VIRTUALENVS_IN_PROJECT=1 \\", "    POETRY_VIRTUALENVS_CREATE=1 \\",
@@ -159,7 +159,7 @@ def test_poetry_env_fixes(tmp_path):
 
 
 def test_poetry_env_converts_virtualenvs_create_false(tmp_path):
-    make_project(tmp_path)
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
     source = NAIVE.replace("RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install")
     output, _ = fix(tmp_path, source, select=["poetry-env"])
     assert "virtualenvs.create" not in output
@@ -168,10 +168,17 @@ def test_poetry_env_converts_virtualenvs_create_false(tmp_path):
 
 
 def test_poetry_env_converts_env_false(tmp_path):
-    make_project(tmp_path)
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
     source = NAIVE.replace("WORKDIR /app", "ENV POETRY_VIRTUALENVS_CREATE=false\nWORKDIR /app")
     output, _ = fix(tmp_path, source, select=["poetry-env"])
     assert "POETRY_VIRTUALENVS_CREATE=1" in output and "false" not in output
+
+
+def test_poetry_env_noop_when_a_broad_copy_could_bring_a_local_venv(tmp_path):
+    make_project(tmp_path)
+    output, result = fix(tmp_path, NAIVE, select=["poetry-env"])
+    assert output == NAIVE
+    assert any("add `.venv` to .dockerignore" in note for note in notes(result))
 
 
 def test_poetry_env_noop_when_in_project_set(tmp_path):

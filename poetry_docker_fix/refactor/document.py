@@ -283,10 +283,30 @@ class Document:
                 values.update(parse_assignments(instruction.value, "ARG"))
         return values
 
+    def parent(self, stage: Stage) -> Stage | None:
+        """The earlier stage this one is built `FROM`, if any."""
+        for candidate in self.stages[: stage.index]:
+            if candidate.name and candidate.name.lower() == stage.image.lower():
+                return candidate
+        return None
+
+    def ancestors(self, stage: Stage) -> list[Stage]:
+        """Stages this one inherits from, nearest first."""
+        found: list[Stage] = []
+        current = self.parent(stage)
+        while current is not None and current not in found:
+            found.append(current)
+            current = self.parent(current)
+        return found
+
     def stage_env(self, stage: Stage, before_line: int | None = None) -> dict[str, str]:
-        """Variables visible in `stage` (global ARG defaults, then the stage's ENV/ARG), optionally only those
-        set before raw line `before_line`."""
+        """Variables visible in `stage` (global ARG defaults, ENV inherited from the stage it is built FROM, then
+        the stage's own ENV/ARG), optionally only those set before raw line `before_line`."""
         values = self.global_args()
+        for ancestor in reversed(self.ancestors(stage)):
+            for instruction in ancestor.instructions:
+                if instruction.keyword == "ENV":
+                    values.update(parse_assignments(instruction.value, "ENV"))
         for instruction in stage.instructions:
             if before_line is not None and instruction.start >= before_line:
                 break

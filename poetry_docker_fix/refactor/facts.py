@@ -119,8 +119,15 @@ def poetry_config_commands(instruction: Instruction) -> list[list[str]]:
 def effective_poetry(document: Document, stage: Stage, context: Context) -> tuple[Version, bool]:
     """The Poetry version the stage will run, and whether it is known (False: assumed to be the newest)."""
     setup = poetry_setup(document, stage)
+    for ancestor in document.ancestors(stage):
+        if setup is not None:
+            break
+        setup = poetry_setup(document, ancestor)
     if setup is not None and setup.version is not None:
         return setup.version, True
+    if setup is not None and setup.kind == "installer" and "get-poetry.py" in " ".join(document.raw(setup.instruction)):
+        # The retired get-poetry.py installer cannot install Poetry 1.2 or later (python-poetry/poetry#4094).
+        return Version(1, 1, 15, "1.1.15"), False
     if context.options.poetry_version is not None:
         return context.options.poetry_version, True
     if context.project is not None:
@@ -180,7 +187,57 @@ def copy_sources(instruction: Instruction) -> list[str] | None:
 
 
 def is_manifest_copy(instruction: Instruction) -> bool:
+    """A COPY of Poetry's manifests only (pyproject.toml, poetry.lock, poetry.toml, together or apart)."""
     sources = copy_sources(instruction)
-    return bool(sources) and "pyproject.toml" in [s.lstrip("./") for s in sources] and all(
-        s.lstrip("./") in MANIFESTS for s in sources
+    return bool(sources) and all(s.lstrip("./") in MANIFESTS for s in sources)
+
+
+def system_install(document: Document, stage: Stage) -> bool:
+    """Whether Poetry installs into the system interpreter here (`virtualenvs.create false`, set in this stage or
+    inherited from the stage it is built FROM)."""
+    if falsy(document.stage_env(stage).get("POETRY_VIRTUALENVS_CREATE")):
+        return True
+    return any(
+        args[:2] in (["virtualenvs.create", "false"], ["virtualenvs.create", "0"])
+        for member in [stage, *document.ancestors(stage)]
+        for instruction in member.instructions if instruction.keyword == "RUN"
+        for args in poetry_config_commands(instruction)
     )
+
+
+def inherited_system_install(document: Document, stage: Stage) -> Stage | None:
+    """The ancestor stage that sets `virtualenvs.create false` for `stage`, if any."""
+    for ancestor in document.ancestors(stage):
+        if system_install(document, ancestor):
+            return ancestor
+    return None
+
+
+def feeds_final_image(document: Document, stage: Stage) -> bool:
+    """Whether `stage` is the last stage or something the last stage is built FROM or copies from."""
+    if not document.stages:
+        return False
+    final = document.stages[-1]
+    wanted = [final]
+    seen: set[int] = set()
+    while wanted:
+        current = wanted.pop()
+        if current.index in seen:
+            continue
+        seen.add(current.index)
+        parent = document.parent(current)
+        if parent is not None:
+            wanted.append(parent)
+        for instruction in current.instructions:
+            if instruction.keyword in ("COPY", "ADD"):
+                flags, _ = instruction.flags_and_args()
+                for flag in flags:
+                    if flag.startswith("--from="):
+                        source = flag.split("=", 1)[1].lower()
+                        wanted.extend(s for s in document.stages
+                                      if (s.name or "").lower() == source or str(s.index) == source)
+    return stage.index in seen
+
+
+DEV_TOOLS = {"pytest", "py.test", "tox", "nox", "mypy", "ruff", "black", "flake8", "pylint", "isort", "coverage",
+             "poe", "pre-commit", "bandit", "pyright", "behave"}

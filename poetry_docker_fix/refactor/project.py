@@ -63,6 +63,7 @@ class PoetryProject:
     dockerignore: tuple[str, ...] = field(default=())
     uses_project_table: bool = False
     tool_config: dict = field(default_factory=dict)  # [tool.poetry-docker-fix], validated by config.py
+    group_packages: dict = field(default_factory=dict)  # group name -> names of the packages it installs
 
     # --- the build context ------------------------------------------------------------------------------
     def is_ignored(self, relative: str) -> bool:
@@ -238,6 +239,15 @@ def _project(context: Path, pyproject_path: Path, data: dict) -> PoetryProject:
         if isinstance(group, dict):
             groups[group_name] = bool(group.get("optional", False))
     dependency_groups = tuple((data.get("dependency-groups") or {}).keys())
+    group_packages: dict[str, tuple[str, ...]] = {}
+    if tool.get("dev-dependencies"):
+        group_packages["dev"] = tuple(tool["dev-dependencies"])
+    for group_name, group in (tool.get("group") or {}).items():
+        if isinstance(group, dict):
+            group_packages[group_name] = tuple((group.get("dependencies") or {}).keys())
+    for group_name, requirements in (data.get("dependency-groups") or {}).items():
+        names = [re.split(r"[\s\[<>=!~;@(]", r, maxsplit=1)[0] for r in requirements if isinstance(r, str)]
+        group_packages[group_name] = tuple(group_packages.get(group_name, ())) + tuple(n for n in names if n)
 
     path_dependencies: list[str] = []
     dependency_tables = [tool.get("dependencies", {}), tool.get("dev-dependencies", {})]
@@ -296,4 +306,5 @@ def _project(context: Path, pyproject_path: Path, data: dict) -> PoetryProject:
         dockerignore=dockerignore,
         uses_project_table=bool(project_table),
         tool_config=dict(data.get("tool", {}).get("poetry-docker-fix", {}) or {}),
+        group_packages=group_packages,
     )

@@ -6,7 +6,7 @@ import re
 
 from ..refactor.document import Document, Instruction, expand
 from ..refactor.edits import Edit, tidy_continuations
-from ..refactor.facts import Context, install_runs, venv_in_project
+from ..refactor.facts import Context, install_runs, system_install, venv_in_project
 from ..refactor.shell import poetry_installs
 from .base import Pass, PassResult
 
@@ -75,7 +75,7 @@ class CacheMount(Pass):
                 result.notes.append(f"line {line}: POETRY_CACHE_DIR `{cache}` is not a literal path; left alone")
                 return
         else:
-            if not venv_in_project(document, stage, instruction.start):
+            if not venv_in_project(document, stage, instruction.start) and not system_install(document, stage):
                 result.notes.append(f"line {line}: the virtualenv lives in Poetry's cache dir; a cache mount would "
                                     "hide it from the image (set POETRY_VIRTUALENVS_IN_PROJECT=1)")
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from ..refactor.document import Document, Instruction, Stage, parse_assignments
@@ -120,6 +121,15 @@ class MultiStage(Pass):
                 result.notes.append(f"line {instruction.line_number}: the command uses Poetry beyond `poetry run`; "
                                     "left single-stage")
                 return result
+        for instruction in stage.instructions:
+            if copy_sources(instruction) is None or is_manifest_copy(instruction):
+                continue
+            destination = instruction.flags_and_args()[1].split()[-1]
+            here = stage.workdir_before(instruction.start) or "/"
+            if not destination.startswith(("/", "$")) and posixpath.normpath(here) != directory:
+                result.notes.append(f"line {instruction.line_number}: COPY to `{destination}` relative to WORKDIR "
+                                    f"{here}, not {directory}; left single-stage")
+                return result
         readmes = set(context.project.readme) if context.project else {"README.md", "README.rst", "README"}
         runtime_image, image_reason = slim_twin(stage.image)
         if context.options.runtime_image:
@@ -180,6 +190,11 @@ class MultiStage(Pass):
         if tail and not tail[0].lstrip().upper().startswith(("COPY", "ADD")):
             runtime.append("")
         runtime += tail
+        problem = _calls_poetry(runtime)
+        if problem is not None:
+            result.notes.append(f"the runtime stage would still call Poetry (`{problem}`), which it does not have; "
+                                "left single-stage")
+            return PassResult(notes=result.notes)
         edits.append(Edit(last_install.end + 1, len(document.lines), tuple(runtime)))
         result.change(edits, from_instruction.line_number, f"builder stage + runtime stage on {runtime_image}",
                       "Poetry, compilers and caches stay in the builder; the runtime gets only the virtualenv and "
@@ -212,8 +227,21 @@ def _command_ok(instruction: Instruction) -> bool:
     return "poetry" not in [a.rsplit("/", 1)[-1] for a in rest]
 
 
-_POETRY_RUN_JSON = re.compile(r'"(?:[^"]*/)?poetry"\s*,\s*"run"\s*,\s*')
+_POETRY_RUN_JSON = re.compile(r'"(?:[^"]*/)?poetry"\s*,\s*"run"\s*(?:,\s*|(?=\]))')
 _POETRY_RUN_SHELL = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+")
+
+
+def _calls_poetry(lines: list[str]) -> str | None:
+    """The CMD/ENTRYPOINT of these runtime lines that still runs Poetry, or is left empty in shell form."""
+    for instruction in Document.from_text("\n".join(lines) + "\n").instructions:
+        if instruction.keyword not in ("CMD", "ENTRYPOINT"):
+            continue
+        argv = instruction.argv()
+        if argv is None or (instruction.exec_form() is None and not argv):
+            return instruction.value.strip() or instruction.keyword
+        if any(word.rsplit("/", 1)[-1] == "poetry" for word in argv):
+            return instruction.value.strip()
+    return None
 
 
 def _without_poetry_run(block: list[str]) -> list[str]:

@@ -6,8 +6,17 @@ import re
 
 from ..refactor.document import Document, Instruction
 from ..refactor.edits import Edit
-from ..refactor.facts import Context, effective_poetry, install_runs, install_stage, is_dev_group
-from ..refactor.shell import POETRY_INSTALL, locate, option_values, poetry_installs
+from ..refactor.entrypoint import analyse, strip_poetry_run
+from ..refactor.facts import (
+    DEV_TOOLS,
+    Context,
+    effective_poetry,
+    feeds_final_image,
+    install_runs,
+    install_stage,
+    is_dev_group,
+)
+from ..refactor.shell import POETRY_INSTALL, locate, option_values, poetry_installs, run_commands
 from ..refactor.versions import PoetryCapabilities
 from .base import Pass, PassResult
 
@@ -39,6 +48,17 @@ class NoDev(Pass):
         if stage is None or context.project is None:
             if stage is not None:
                 result.notes.append("no pyproject.toml in the build context: cannot tell the project's groups")
+            return result
+        if not feeds_final_image(document, stage):
+            result.notes.append(f"stage `{stage.name}` is not part of the final image (a development or test "
+                                "target): its dependencies are left as written")
+            return result
+        if stage.name and is_dev_group(stage.name):
+            result.notes.append(f"stage `{stage.name}` is named for development: its dependencies are left as written")
+            return result
+        tool = _dev_tool_in_use(document, stage, context.project)
+        if tool is not None:
+            result.notes.append(f"the image runs `{tool}`, a development tool: development dependencies are kept")
             return result
         version, known = effective_poetry(document, stage, context)
         capabilities = PoetryCapabilities(version)
@@ -157,3 +177,37 @@ class NoDev(Pass):
         result.change(Edit.replace(index, index, [text]), index + 1, summary,
                       f"the other group options already choose what is installed; `--no-dev` is deprecated since "
                       f"Poetry 1.2 and removed in 2.0 ({version_text})")
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _dev_tool_in_use(document: Document, stage, project) -> str | None:
+    """A development tool the image runs: in its command, or through `poetry run` in a RUN after the install."""
+    dev_packages = {
+        _normalised(name) for group, names in project.group_packages.items()
+        if group != "main" and (is_dev_group(group) or group == "dev") for name in names
+    }
+
+    def is_dev(program: str) -> bool:
+        base = program.rsplit("/", 1)[-1]
+        return base in DEV_TOOLS or _normalised(base) in dev_packages
+
+    programs: list[str] = []
+    entry = analyse(document, project)
+    if entry.argv:
+        argv = entry.argv
+        if argv[0].rsplit("/", 1)[-1].startswith("python") and argv[1:2] == ["-m"] and len(argv) > 2:
+            programs.append(argv[2])
+        else:
+            programs.append(argv[0])
+    first_install = install_runs(stage)[0]
+    for instruction in stage.instructions:
+        if instruction.keyword != "RUN" or instruction.start <= first_install.start:
+            continue
+        for command in run_commands(instruction):
+            argv, used = strip_poetry_run(list(command.tokens))
+            if used and argv:
+                programs.append(argv[0])
+    return next((program for program in programs if is_dev(program)), None)

@@ -10,11 +10,13 @@ from ..refactor.facts import (
     Context,
     copy_sources,
     falsy,
+    inherited_system_install,
     install_runs,
     install_stage,
     poetry_config_commands,
     poetry_setup,
     project_dir,
+    truthy,
 )
 from ..refactor.shell import run_commands
 from .base import Pass, PassResult
@@ -70,6 +72,19 @@ class PoetryEnv(Pass):
         if stage is None:
             return result
         first_install = install_runs(stage)[0]
+        parent = inherited_system_install(document, stage)
+        if parent is not None:
+            result.notes.append(f"`virtualenvs.create false` comes from stage `{parent.name}`: converting it would "
+                                "change that stage too; left alone")
+            return result
+        broad = next((i for i in stage.instructions if copy_sources(i) in (["."], ["./"])), None)
+        project = context.project
+        if broad is not None and project is not None and not project.is_ignored(".venv") and not truthy(
+            document.stage_env(stage, first_install.start).get("POETRY_VIRTUALENVS_IN_PROJECT")
+        ):
+            result.notes.append(f"line {broad.line_number}: `{document.raw(broad)[0].strip()}` would copy a local "
+                                ".venv over an in-project virtualenv; add `.venv` to .dockerignore to allow it")
+            return result
         env = document.stage_env(stage, first_install.start)
         directory = project_dir(document, stage, first_install)
         converted = False

@@ -1,0 +1,312 @@
+"""Patterns from real Dockerfiles (a corpus of public Poetry projects, see bench/corpus_report.py) that the tool
+rewrote wrongly. Each test is a minimal reproducer written here, not a copy of the file it was found in; the
+docstring names the shape of the real file and what went wrong.
+
+Every check is made on the output as BuildKit sees it (the `dockerfile` package), so a test says what the image
+must still do, not which lines the tool should write.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from poetry_docker_fix.refactor.pipeline import Status
+from tests.helpers import CLASSIC, LOCK_1_1, LOCK_1_8, fix, make_project
+
+dockerfile = pytest.importorskip("dockerfile", reason="the `dockerfile` package (BuildKit's parser) is a dev dependency")
+
+WITH_POETHEPOET = CLASSIC.replace('pytest = "*"', 'pytest = "*"\npoethepoet = "*"')
+
+
+# --- reading an output the way BuildKit does -----------------------------------------------------------------
+def stages(text: str) -> list[list]:
+    """The output's commands, one list per stage (each starting with its FROM)."""
+    found: list[list] = []
+    for command in dockerfile.parse_string(text):
+        if command.cmd.upper() == "FROM":
+            found.append([])
+        if found:
+            found[-1].append(command)
+    return found
+
+
+def resolve(workdir: str, path: str) -> str:
+    joined = path if path.startswith("/") else posixpath.join(workdir, path)
+    return posixpath.normpath(joined)
+
+
+def context_copies(stage: list) -> list[tuple[int, list[str], str]]:
+    """(index, sources, absolute destination) of every COPY/ADD from the build context in `stage`."""
+    workdir = "/"
+    found = []
+    for index, command in enumerate(stage):
+        kind = command.cmd.upper()
+        if kind == "WORKDIR":
+            workdir = resolve(workdir, command.value[0])
+        elif kind in ("COPY", "ADD") and not any(flag.startswith("--from") for flag in command.flags):
+            *sources, destination = command.value
+            found.append((index, list(sources), resolve(workdir, destination)))
+    return found
+
+
+def argv(command) -> list[str]:
+    return list(command.value) if command.json else shlex.split(command.value[0])
+
+
+def installs(stage: list) -> list[int]:
+    return [i for i, c in enumerate(stage) if c.cmd.upper() == "RUN" and "poetry install" in " ".join(c.value)]
+
+
+# --- 1. a relative COPY destination must land where it landed before -------------------------------------------
+def test_runtime_copy_with_relative_destination_lands_where_the_original_did(tmp_path):
+    """Real shape: `COPY . app/` *before* `WORKDIR /app` (the code goes to /app), then the install.
+
+    multi-stage repeats `COPY . app/` in the runtime stage *after* its own `WORKDIR /app`, so the code lands in
+    /app/app and `CMD ["gunicorn", "server.app:app"]` no longer finds its module. The runtime COPY must resolve
+    to the same absolute path as in the input (write it absolute, or resolve it against the WORKDIR it had)."""
+    root = make_project(tmp_path / "p")
+    source = textwrap.dedent("""\
+        FROM python:3.11
+        COPY . app/
+        WORKDIR /app
+        RUN pip install poetry==1.8.5 && poetry install --only main
+        CMD ["python", "-m", "app.main"]
+        """)
+    before = {destination for _i, sources, destination in context_copies(stages(source)[-1]) if "." in sources}
+    assert before == {"/app"}
+    output, refactoring = fix(root, source)
+    assert refactoring.status is not Status.FAILED
+    landed = {destination for _i, sources, destination in context_copies(stages(output)[-1]) if "." in sources}
+    assert landed == before, f"the code lands in {sorted(landed)} instead of /app:\n{output}"
+
+
+# --- 2. no install may run before poetry.lock is in place ------------------------------------------------------
+@pytest.mark.parametrize("manifests", [
+    pytest.param("COPY pyproject.toml ./\nCOPY poetry.lock ./", id="two-COPY"),
+    pytest.param("ADD pyproject.toml ./\nADD poetry.lock ./", id="two-ADD"),
+    pytest.param("COPY ./pyproject.toml pyproject.toml\nCOPY ./poetry.lock poetry.lock", id="explicit-names"),
+])
+def test_install_never_moves_above_the_copy_of_the_lock(tmp_path, manifests):
+    """Real shape: pyproject.toml and poetry.lock copied by two separate instructions, then
+    `RUN poetry install --no-root` (or a plain install), then the code.
+
+    split-install inserts (or moves) the `--no-root` install right after the *first* manifest COPY — before the
+    lock is copied — so Poetry resolves the dependencies afresh and the lock is ignored (different versions in
+    the image, and a resolve on every build). Every install must stay below the COPY of poetry.lock. (The same
+    root cause makes multi-stage treat `COPY poetry.lock ./` as code and repeat it in the runtime stage.)"""
+    root = make_project(tmp_path / "p")
+    lock_copy, pyproject_copy = manifests.splitlines()[1], manifests.splitlines()[0]
+    source = (f"FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\n{pyproject_copy}\n{lock_copy}\n"
+              "RUN poetry install --no-root\nCOPY . .\nRUN poetry install\n"
+              'CMD ["python", "-m", "app.main"]\n')
+    output, refactoring = fix(root, source)
+    assert refactoring.status is not Status.FAILED
+    for stage in stages(output):
+        lock_at = [i for i, sources, _d in context_copies(stage) if any(s.endswith("poetry.lock") for s in sources)]
+        for install in installs(stage):
+            assert lock_at and min(lock_at) < install, f"`poetry install` runs before poetry.lock is copied:\n{output}"
+
+
+# --- 3. the runtime stage has no Poetry: nothing there may call it --------------------------------------------
+@pytest.mark.parametrize("entrypoint", [
+    pytest.param('ENTRYPOINT ["poetry", "run"]', id="poetry-run"),
+    pytest.param('ENTRYPOINT ["/usr/local/bin/poetry", "run"]', id="absolute-poetry-run"),
+    pytest.param("ENTRYPOINT poetry run", id="shell-form"),
+])
+def test_runtime_stage_does_not_call_poetry(tmp_path, entrypoint):
+    """Real shape: `ENTRYPOINT ["poetry", "run"]` (or `/usr/local/bin/poetry run`) with the command in CMD.
+
+    multi-stage rewrites `poetry run X` only where X is in the same instruction; this ENTRYPOINT is copied to a
+    runtime stage that has no Poetry, so the container cannot start. Either drop the `poetry run` prefix (the
+    virtualenv is on PATH) or stay single-stage."""
+    root = make_project(tmp_path / "p")
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\n"
+              f"RUN poetry install --only main\n{entrypoint}\nCMD [\"python\", \"-m\", \"app.main\"]\n")
+    output, refactoring = fix(root, source)
+    assert refactoring.status is not Status.FAILED
+    final = stages(output)[-1]
+    has_poetry = any(c.cmd.upper() == "RUN" and "poetry" in " ".join(c.value) for c in final)
+    if not has_poetry:
+        for command in final:
+            if command.cmd.upper() in ("CMD", "ENTRYPOINT"):
+                words = argv(command)
+                assert not words or posixpath.basename(words[0]) != "poetry", \
+                    f"{command.original!r} in a stage without Poetry:\n{output}"
+
+
+# --- 4. a development tool the image runs must not be dropped --------------------------------------------------
+@pytest.mark.parametrize(("pyproject", "tail"), [
+    pytest.param(CLASSIC, 'CMD ["pytest", "-q"]', id="CMD-pytest"),
+    pytest.param(CLASSIC, "RUN poetry run pytest", id="RUN-poetry-run-pytest"),
+    pytest.param(WITH_POETHEPOET, 'CMD ["poetry", "run", "poe", "serve"]', id="CMD-poe"),
+])
+def test_dev_group_kept_when_the_image_runs_a_dev_tool(tmp_path, pyproject, tail):
+    """Real shapes: a test image (`CMD ["pytest", "-vv"]`), `RUN poetry run pytest` after the install, and
+    `CMD ["poetry", "run", "poe", "app"]` with poethepoet in the dev dependencies.
+
+    no-dev adds `--only main`, so pytest / poe are no longer installed: the build (RUN) or the container (CMD)
+    fails. When a RUN after the install, CMD or ENTRYPOINT invokes a tool that only a non-main group provides,
+    that group must still be installed (no `--only main`, no `--without` of it)."""
+    root = make_project(tmp_path / "p", pyproject=pyproject, files={"tests/test_app.py": "def test_x():\n    pass\n"})
+    source = f"FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install\n{tail}\n"
+    output, refactoring = fix(root, source)
+    assert refactoring.status is not Status.FAILED
+    for stage in stages(output):
+        for index in installs(stage):
+            line = " ".join(stage[index].value)
+            assert "--only main" not in line and "--without" not in line, \
+                f"the dev group the image runs is dropped:\n{output}"
+
+
+# --- 5. get-poetry.py installs Poetry 1.1 at most ---------------------------------------------------------------
+@pytest.mark.parametrize("installer", [
+    pytest.param("RUN curl -sSL https://raw.githubusercontent.com/python-poetry/poetry/master/get-poetry.py | python -",
+                 id="get-poetry-pipe"),
+    pytest.param("RUN curl -sSL https://raw.githubusercontent.com/sdispater/poetry/master/get-poetry.py | python",
+                 id="get-poetry-sdispater"),
+])
+def test_no_poetry_1_2_flags_for_the_get_poetry_installer(tmp_path, installer):
+    """Real shape: `curl …/get-poetry.py | python -` and `ENV PATH=/root/.poetry/bin:$PATH`, then `poetry install`.
+
+    get-poetry.py cannot install Poetry 1.2.0a1 or newer (python-poetry/poetry#4094): the Poetry in that image is
+    1.1 at most. no-dev still writes `--only main` (assuming the newest Poetry), which 1.1 rejects
+    ("The option --only does not exist"). For this installer only 1.1 flags (`--no-dev`) may be written."""
+    root = make_project(tmp_path / "p", lock=LOCK_1_1)
+    source = (f"FROM python:3.8\n{installer}\nENV PATH=\"/root/.poetry/bin:$PATH\"\nWORKDIR /app\n"
+              "COPY pyproject.toml poetry.lock ./\nRUN poetry install\nCOPY . .\n")
+    output, refactoring = fix(root, source)
+    assert refactoring.status is not Status.FAILED
+    assert "--only" not in output and "--without" not in output and "--only-root" not in output, output
+
+
+# --- 6. a stage meant for development keeps its dev dependencies ----------------------------------------------
+@pytest.mark.parametrize("name", ["development", "dev", "test"])
+def test_development_stage_keeps_dev_dependencies(tmp_path, name):
+    """Real shape: a builder stage, then `FROM builder AS development` → `RUN poetry install` and
+    `FROM builder AS production` → `RUN poetry install --without dev`.
+
+    The file already separates the two images; no-dev adds `--only main` to the *development* stage, so the dev
+    image loses pytest, linters… A stage whose name says it is for development/tests must be left as written."""
+    root = make_project(tmp_path / "p")
+    source = (f"FROM python:3.11 AS base\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\n\n"
+              f"FROM base AS {name}\nRUN poetry install\n\nFROM base AS production\nRUN poetry install --without dev\n")
+    output, refactoring = fix(root, source)
+    assert refactoring.status is not Status.FAILED
+    development = next(s for s in stages(output) if s[0].value[-1] == name)
+    for index in installs(development):
+        line = " ".join(development[index].value)
+        assert "--only main" not in line and "--without" not in line, output
+
+
+# --- 7. `virtualenvs.create false` set in a parent stage ------------------------------------------------------
+def test_virtualenvs_create_false_from_a_parent_stage_keeps_python_seeing_the_dependencies(tmp_path):
+    """Real shape: `FROM python AS base` with `RUN pip install poetry && poetry config virtualenvs.create false`,
+    then `FROM base AS dev` with `RUN poetry install` and a CMD running `python`.
+
+    poetry-env looks only at the install's own stage: it adds `POETRY_VIRTUALENVS_CREATE=1` (which overrides the
+    inherited config) but no `VIRTUAL_ENV`/`PATH`, so the dependencies go into /app/.venv and `python` no longer
+    sees them. Either leave such a stage alone or also put the virtualenv on PATH."""
+    root = make_project(tmp_path / "p")
+    source = ("FROM python:3.11 AS base\nRUN pip install poetry==1.8.5 && poetry config virtualenvs.create false\n"
+              "WORKDIR /app\nCOPY . .\n\nFROM base AS dev\nRUN poetry install\nCMD [\"python\", \"-m\", \"app.main\"]\n")
+    output, refactoring = fix(root, source)
+    assert refactoring.status is not Status.FAILED
+    for stage in stages(output):
+        text = "\n".join(c.original for c in stage)
+        if "POETRY_VIRTUALENVS_CREATE=1" in text and installs(stage):
+            inherited = "\n".join(c.original for s in stages(output) for c in s)
+            assert "VIRTUAL_ENV=" in inherited and ".venv/bin" in inherited, \
+                f"a virtualenv is created but never put on PATH:\n{output}"
+
+
+# --- 8. a .venv in the build context must not land on the image's virtualenv ----------------------------------
+def test_a_local_venv_in_the_context_does_not_overwrite_the_images_virtualenv(tmp_path):
+    """Real shape: any naive file with `COPY . .` after the install, in a project whose developers use
+    `virtualenvs.in-project` (a `.venv/` in the checkout) and no .dockerignore entry for it.
+
+    poetry-env moves the virtualenv to <WORKDIR>/.venv, and the broad `COPY . .` (kept in the builder after the
+    dependency install and repeated in the runtime stage after `COPY --from=builder …/.venv`) then copies the
+    host's .venv — with symlinks to the host's Python — over it. The original image (virtualenv in Poetry's
+    cache dir) was not affected. With an un-ignored .venv in the context, the image's virtualenv must not sit
+    where a broad COPY writes afterwards."""
+    root = make_project(tmp_path / "p", files={".venv/pyvenv.cfg": "home = /home/dev/.pyenv/bin\n",
+                                               ".venv/bin/python": "#!/bin/false\n", "data/rows.csv": "1\n"})
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\n"
+              "RUN poetry install --only main\nCMD [\"python\", \"-m\", \"app.main\"]\n")
+    output, refactoring = fix(root, source)
+    assert refactoring.status is not Status.FAILED
+    for stage in stages(output):
+        workdir, venv_dirs = "/", set()
+        env_in_project = any(c.cmd.upper() == "ENV" and "POETRY_VIRTUALENVS_IN_PROJECT=1" in c.original
+                             for s in stages(output) for c in s)
+        for command in stage:
+            kind = command.cmd.upper()
+            if kind == "WORKDIR":
+                workdir = resolve(workdir, command.value[0])
+            elif kind == "RUN" and "poetry install" in " ".join(command.value) and env_in_project:
+                venv_dirs.add(workdir)
+            elif kind in ("COPY", "ADD"):
+                *sources, destination = command.value
+                if any(f.startswith("--from") for f in command.flags):
+                    venv_dirs.update(posixpath.dirname(resolve(workdir, s)) for s in sources if s.endswith(".venv"))
+                elif "." in sources and resolve(workdir, destination) in venv_dirs:
+                    pytest.fail(f"`{command.original}` copies the context's .venv over the image's "
+                                f"virtualenv:\n{output}")
+
+
+# --- 9. Poetry shipped by the base image -----------------------------------------------------------------------
+@pytest.mark.parametrize("base", ["thehale/python-poetry:1.8.3-py3.11-slim", "mwalbeck/python-poetry:1.6.1-3.9",
+                                  "fnndsc/python-poetry"])
+def test_poetry_from_the_base_image_is_not_an_internal_error(tmp_path, base):
+    """Real shape: `FROM <an image that ships Poetry>` (thehale/python-poetry, mwalbeck/python-poetry,
+    fnndsc/python-poetry…), `COPY . .`, `RUN poetry install` — no `pip install poetry` anywhere.
+
+    The run ends `failed` (exit 3, "not idempotent: a second run changes the output again (poetry-env,
+    multi-stage, cache-mount)"): with no Poetry installation to anchor on, poetry-env puts its ENV block after
+    the installs that narrow-copy/split-install made (after `COPY app ./app`), and the second run moves it again.
+    The ENV must go before the first `poetry install` (or the file be left alone with a reason)."""
+    root = make_project(tmp_path / "p")
+    source = (f"FROM {base}\nWORKDIR /app\nCOPY . .\nRUN poetry install\n"
+              'CMD ["poetry", "run", "python", "-m", "app.main"]\n')
+    output, refactoring = fix(root, source)
+    assert refactoring.status is not Status.FAILED, refactoring.reason
+    for stage in stages(output):
+        envs = [i for i, c in enumerate(stage) if c.cmd.upper() == "ENV" and "POETRY_VIRTUALENVS_IN_PROJECT" in c.original]
+        for index in installs(stage):
+            assert not envs or min(envs) < index, f"the Poetry ENV comes after `poetry install`:\n{output}"
+
+
+# --- the report script itself ------------------------------------------------------------------------------------
+def test_corpus_report_runs_on_a_small_corpus(tmp_path, capsys):
+    """bench/corpus_report.py on three cases: a naive Poetry file, a non-Poetry file, a broken pyproject."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("corpus_report", Path(__file__).resolve().parent.parent / "bench"
+                                                  / "corpus_report.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    corpus = tmp_path / "corpus"
+    naive = make_project(corpus / "naive", lock=LOCK_1_8)
+    (naive / "Dockerfile").write_text("FROM python:3.11\nRUN pip install poetry\nWORKDIR /app\nCOPY . .\n"
+                                      "RUN poetry install\nCMD [\"poetry\", \"run\", \"python\", \"-m\", \"app.main\"]\n")
+    (naive / "source.txt").write_text("repo: example/naive\npath: Dockerfile\ncommit: 0\n")
+    plain = corpus / "plain"
+    plain.mkdir()
+    (plain / "dockerfile").write_text("FROM alpine\nRUN echo hi\n")
+    broken = make_project(corpus / "broken")
+    (broken / "pyproject.toml").write_text("[tool.poetry\n")
+    (broken / "Dockerfile").write_text("FROM python:3.11\nRUN pip install poetry && poetry install\n")
+    report_path = tmp_path / "report.md"
+    code = module.main([str(corpus), "--no-hadolint", "--cli-check", "2", "--details", "--output", str(report_path)])
+    printed = capsys.readouterr().out
+    assert printed == report_path.read_text()
+    assert "| rewritten | 1 |" in printed and "| unchanged | 1 |" in printed
+    assert "input error (exit 2) | 1 |" in printed and "`broken`" in printed
+    assert code == 0, printed
