@@ -198,11 +198,18 @@ def system_install(document: Document, stage: Stage) -> bool:
     if falsy(document.stage_env(stage).get("POETRY_VIRTUALENVS_CREATE")):
         return True
     return any(
-        args[:2] in (["virtualenvs.create", "false"], ["virtualenvs.create", "0"])
+        creates_no_venv(args)
         for member in [stage, *document.ancestors(stage)]
         for instruction in member.instructions if instruction.keyword == "RUN"
         for args in poetry_config_commands(instruction)
     )
+
+
+def creates_no_venv(config_arguments: list[str]) -> bool:
+    """`poetry config [--local] virtualenvs.create false` (also the pre-1.0 `settings.virtualenvs.create`)."""
+    arguments = [a for a in config_arguments if a != "--local"]
+    return len(arguments) >= 2 and arguments[0].removeprefix("settings.") == "virtualenvs.create" and \
+        arguments[1].strip("'\"").lower() in ("false", "0")
 
 
 def inherited_system_install(document: Document, stage: Stage) -> Stage | None:

@@ -9,6 +9,7 @@ from ..refactor.edits import Edit, tidy_continuations
 from ..refactor.facts import (
     Context,
     copy_sources,
+    creates_no_venv,
     falsy,
     inherited_system_install,
     install_runs,
@@ -23,7 +24,7 @@ from .base import Pass, PassResult
 
 CACHE_DIR = "/tmp/poetry_cache"
 _CONFIG_CREATE = re.compile(
-    r"(?P<lead>\s*&&\s*)?(?:\S*/)?poetry\s+config\s+(?:--local\s+)?virtualenvs\.create\s+['\"]?(?:false|0)['\"]?"
+    r"(?P<lead>\s*&&\s*)?(?:\S*/)?poetry\s+config\s+(?:--local\s+)?(?:settings\.)?virtualenvs\.create\s+['\"]?(?:false|0)['\"]?"
     r"(?:\s+--local)?(?P<trail>\s*&&\s*)?"
 )
 
@@ -93,8 +94,7 @@ class PoetryEnv(Pass):
             if instruction.start >= first_install.end + 1 and instruction is not first_install:
                 break
             if instruction.keyword == "RUN" and any(
-                args[:2] in (["virtualenvs.create", "false"], ["virtualenvs.create", "0"])
-                for args in poetry_config_commands(instruction)
+                creates_no_venv(args) for args in poetry_config_commands(instruction)
             ):
                 edit = self._drop_config(document, instruction)
                 if edit is None:
@@ -211,7 +211,7 @@ def _has_cache_mount(stage) -> bool:
 
 def _is_create_false(command) -> bool:
     tokens = list(command.tokens)
-    return "config" in tokens and "virtualenvs.create" in tokens
+    return "config" in tokens and any(t.removeprefix("settings.") == "virtualenvs.create" for t in tokens)
 
 
 def _uses_poetry_command(instruction: Instruction) -> bool:
