@@ -67,8 +67,11 @@ class NoDev(Pass):
         if capabilities.reads_dependency_groups:
             groups |= set(project.dependency_groups)
         for instruction in install_runs(stage):
-            for arguments in poetry_installs(instruction):
-                self._fix(document, instruction, arguments, capabilities, groups, known, result)
+            installs = poetry_installs(instruction)
+            if len(installs) > 1:
+                result.notes.append(f"line {instruction.line_number}: several `poetry install` in one RUN; left alone")
+                continue
+            self._fix(document, instruction, installs[0], capabilities, groups, known, result)
         return result
 
     def _fix(self, document: Document, instruction: Instruction, arguments: list[str],
