@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from poetry_docker_fix import docker_engine as docker_support
+from tests.conftest import DockerEngine, use_docker
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -101,43 +102,6 @@ E2E_CASES = load_e2e_cases(golden_dir())
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@dataclass(frozen=True)
-class DockerEngine:
-    binary: str
-    available: bool
-    reason: str
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> DockerEngine:
-    """Whether a Docker engine answers, asked once per test session."""
-    binary = docker_support.docker_binary()
-    available, reason = docker_support.docker_available(binary)
-    return DockerEngine(binary, available, reason)
-
-
-@pytest.fixture
-def docker(docker_engine: DockerEngine) -> str:
-    """The Docker client binary, once an engine has answered.
-
-    Without one the test is skipped, or fails when POETRY_DOCKER_FIX_REQUIRE_DOCKER=1 (as in CI). The
-    failure is raised from the test itself (see ``use_docker``), so that it counts as FAILED, not ERROR.
-    """
-    if not docker_engine.available and not docker_support.docker_required():
-        pytest.skip(docker_support.unavailable_message(docker_engine.reason))
-    return docker_engine.binary
-
-
-def use_docker(docker_engine: DockerEngine) -> None:
-    """First statement of a Docker test: fail when Docker is required but unreachable."""
-    if not docker_engine.available:
-        pytest.fail(
-            f"Docker is required ({docker_support.REQUIRE_DOCKER_ENV}=1) but no daemon is reachable: "
-            f"{docker_engine.reason}",
-            pytrace=False,
-        )
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ from poetry_docker_fix.verify import (
     split_command,
     verify,
 )
+from tests.conftest import DockerEngine, use_docker
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 ARTICLE_7 = GOLDEN / "article-7-cache-mount"
@@ -418,37 +419,6 @@ def test_dockerfiles_are_written_outside_the_context_without_syntax_line(
 
 
 # --------------------------------------------------------------------------- real Docker engine
-
-
-@dataclass(frozen=True)
-class DockerEngine:
-    binary: str
-    available: bool
-    reason: str
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> DockerEngine:
-    binary = engine.docker_binary()
-    available, reason = engine.docker_available(binary)
-    return DockerEngine(binary, available, reason)
-
-
-@pytest.fixture
-def docker(docker_engine: DockerEngine) -> str:
-    """The client binary. Without an engine the test is skipped, unless POETRY_DOCKER_FIX_REQUIRE_DOCKER=1:
-    then :func:`use_docker`, the test's first statement, fails it (FAILED, not ERROR)."""
-    if not docker_engine.available and not engine.docker_required():
-        pytest.skip(engine.unavailable_message(docker_engine.reason))
-    return docker_engine.binary
-
-
-def use_docker(docker_engine: DockerEngine) -> None:
-    if not docker_engine.available:
-        pytest.fail(
-            f"Docker is required ({engine.REQUIRE_DOCKER_ENV}=1) but no daemon is reachable: {docker_engine.reason}",
-            pytrace=False,
-        )
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from poetry_docker_fix import docker_engine
+from tests.conftest import use_docker
 from tests.golden_support import GOLDEN, run_cli
 
 
@@ -17,17 +17,6 @@ def article(tmp_path: Path) -> Path:
     shutil.copytree(GOLDEN / "article-7-cache-mount", copy)
     (copy / "expected.Dockerfile").unlink()
     return copy
-
-
-@pytest.fixture
-def docker() -> str:
-    binary = docker_engine.docker_binary()
-    available, reason = docker_engine.docker_available(binary)
-    if not available:
-        if docker_engine.docker_required():
-            pytest.fail(f"Docker is required ({docker_engine.REQUIRE_DOCKER_ENV}=1) but not reachable: {reason}")
-        pytest.skip(docker_engine.unavailable_message(reason))
-    return binary
 
 
 def test_verify_without_docker_is_an_input_error(article):
@@ -44,7 +33,8 @@ def test_verify_options_need_verify(article):
 
 
 @pytest.mark.docker
-def test_verify_passes_and_apply_writes(article, docker):
+def test_verify_passes_and_apply_writes(article, docker_engine, docker):
+    use_docker(docker_engine)
     code, out, err = run_cli(["--verify", "--apply", "--docker", docker, str(article / "Dockerfile")])
     assert code == 0, err.decode()[-3000:]
     assert "PASS" in out.decode() and "reused" in out.decode()
@@ -52,7 +42,8 @@ def test_verify_passes_and_apply_writes(article, docker):
 
 
 @pytest.mark.docker
-def test_failing_rewrite_is_reported_and_not_written(article, docker):
+def test_failing_rewrite_is_reported_and_not_written(article, docker_engine, docker):
+    use_docker(docker_engine)
     before = (article / "Dockerfile").read_bytes()
     # A runtime image that does not exist locally: the rewrite cannot build.
     code, out, err = run_cli(["--verify", "--apply", "--docker", docker, "--runtime-image",
