@@ -410,3 +410,21 @@ def test_full_pipeline_is_idempotent_and_keeps_untouched_lines(tmp_path):
     assert output.startswith("# Build the app\nFROM python:3.11-slim AS builder\n\n# tools\n")
     again, second = fix(tmp_path, output)
     assert again == output and second.status is Status.UNCHANGED
+
+
+def test_split_install_goes_after_the_last_manifest_copy(tmp_path):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("COPY pyproject.toml poetry.lock ./\n", "COPY pyproject.toml ./\nCOPY poetry.lock ./\n")
+    output, _ = fix(tmp_path, source, select=["split-install"])
+    assert output.splitlines()[3:6] == [
+        "COPY pyproject.toml ./", "COPY poetry.lock ./", "RUN poetry install --only main --no-root"]
+
+
+@pytest.mark.parametrize("cleanup", ["rm -rf tests", "rm -rf /app/docs"])
+def test_split_install_and_multi_stage_keep_a_cleanup_of_the_code_after_it(tmp_path, cleanup):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("RUN poetry install --only main", "RUN poetry install --only main && " + cleanup)
+    source = source.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    output, result = fix(tmp_path, source, select=["split-install", "multi-stage"])
+    assert output == source
+    assert any("chained" in note for note in notes(result))

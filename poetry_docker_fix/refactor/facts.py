@@ -248,3 +248,11 @@ def feeds_final_image(document: Document, stage: Stage) -> bool:
 
 DEV_TOOLS = {"pytest", "py.test", "tox", "nox", "mypy", "ruff", "black", "flake8", "pylint", "isort", "coverage",
              "poe", "pre-commit", "bandit", "pyright", "behave"}
+
+
+def is_cache_cleanup(command: Command) -> bool:
+    """`rm -rf $POETRY_CACHE_DIR` and the like: removes a cache, never the code or the venv."""
+    if command.tokens[:1] != ("rm",):
+        return False
+    targets = [token for token in command.tokens[1:] if not token.startswith("-")]
+    return bool(targets) and all("cache" in target.lower() for target in targets)

@@ -14,6 +14,7 @@ from ..refactor.facts import (
     copy_sources,
     install_runs,
     install_stage,
+    is_cache_cleanup,
     is_manifest_copy,
     pip_install_arguments,
     project_dir,
@@ -56,7 +57,7 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction) ->
     for command in commands:
         if poetry_subcommand(command) is not None:
             continue
-        if command.tokens[:1] in (("touch",), ("mkdir",), ("rm",)):
+        if command.tokens[:1] in (("touch",), ("mkdir",)) or is_cache_cleanup(command):
             continue
         arguments = pip_install_arguments(command)
         if arguments is not None and all(

@@ -6,7 +6,15 @@ import re
 
 from ..refactor.document import Document, Instruction
 from ..refactor.edits import Edit, delete_block
-from ..refactor.facts import Context, copy_sources, effective_poetry, install_runs, install_stage, is_manifest_copy
+from ..refactor.facts import (
+    Context,
+    copy_sources,
+    effective_poetry,
+    install_runs,
+    install_stage,
+    is_cache_cleanup,
+    is_manifest_copy,
+)
 from ..refactor.project import PoetryProject
 from ..refactor.shell import POETRY_INSTALL, locate, poetry_installs, run_commands
 from ..refactor.versions import PoetryCapabilities
@@ -81,7 +89,13 @@ class SplitInstall(Pass):
         if "--only-root" in arguments:
             return result
         copies = [i for i in stage.instructions if i.start < first.start and copy_sources(i) is not None]
-        manifest_copy = next((i for i in copies if is_manifest_copy(i)), None)
+        first_code = next((i for i in copies if not is_manifest_copy(i)), None)
+        manifest_copies = [i for i in copies if is_manifest_copy(i)]
+        if first_code is not None and any(i.start > first_code.start for i in manifest_copies):
+            result.notes.append(f"line {first_code.line_number}: a manifest is copied after the code; left alone")
+            return result
+        # The install goes after the *last* manifest COPY: pyproject.toml and poetry.lock may come separately.
+        manifest_copy = manifest_copies[-1] if manifest_copies else None
         if manifest_copy is None:
             if any("pyproject.toml" in (copy_sources(i) or []) for i in copies) or any(
                 copy_sources(i) in (["."], ["./"]) for i in copies
@@ -104,7 +118,7 @@ class SplitInstall(Pass):
             result.notes.append("path dependencies need their code before the dependency install; left alone")
             return result
         commands = run_commands(first)
-        others = [c for c in commands if c.tokens[:1] != ("rm",) and not (c.tokens and "poetry" in c.tokens[0])]
+        others = [c for c in commands if not is_cache_cleanup(c) and not (c.tokens and "poetry" in c.tokens[0])]
         if len(poetry_installs(first)) != 1 or others:
             result.notes.append(f"line {first.line_number}: `poetry install` is chained with other commands; "
                                 "left alone")
