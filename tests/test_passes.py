@@ -428,3 +428,11 @@ def test_split_install_and_multi_stage_keep_a_cleanup_of_the_code_after_it(tmp_p
     output, result = fix(tmp_path, source, select=["split-install", "multi-stage"])
     assert output == source
     assert any("chained" in note for note in notes(result))
+
+
+def test_multi_stage_refuses_a_healthcheck_that_runs_poetry(tmp_path):
+    make_project(tmp_path)
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n"
+              "COPY . .\nRUN poetry install\nHEALTHCHECK CMD poetry run python -m app.health\n")
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source and any("still call Poetry" in note for note in notes(result))

@@ -203,11 +203,6 @@ class MultiStage(Pass):
         return result
 
 
-def _note(result: PassResult, instruction: Instruction, text: str) -> PassResult:
-    result.notes.append(f"line {instruction.line_number}: {text}; left single-stage")
-    return PassResult(notes=result.notes)
-
-
 def _poetry_only_env(names: dict[str, str]) -> bool:
     """ENV/ARG that only configure Poetry or the virtualenv the runtime header sets up again."""
     own = {"VIRTUAL_ENV", "PATH", "POETRY_VERSION"}
@@ -235,6 +230,8 @@ _POETRY_RUN_SHELL = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+")
 def _calls_poetry(lines: list[str]) -> str | None:
     """The CMD/ENTRYPOINT of these runtime lines that still runs Poetry, or is left empty in shell form."""
     for instruction in Document.from_text("\n".join(lines) + "\n").instructions:
+        if instruction.keyword == "HEALTHCHECK" and re.search(r"(?<![\w-])poetry(?![\w-])", instruction.value):
+            return instruction.value.strip()
         if instruction.keyword not in ("CMD", "ENTRYPOINT"):
             continue
         argv = instruction.argv()
