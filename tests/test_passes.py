@@ -430,9 +430,16 @@ def test_split_install_and_multi_stage_keep_a_cleanup_of_the_code_after_it(tmp_p
     assert any("chained" in note for note in notes(result))
 
 
-def test_multi_stage_refuses_a_healthcheck_that_runs_poetry(tmp_path):
+@pytest.mark.parametrize(("healthcheck", "runtime_line"), [
+    ("HEALTHCHECK CMD poetry run python -m app.health", "HEALTHCHECK CMD python -m app.health"),
+    ("HEALTHCHECK CMD poetry check", None),
+])
+def test_multi_stage_healthcheck_never_calls_poetry_in_the_runtime(tmp_path, healthcheck, runtime_line):
     make_project(tmp_path)
     source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n"
-              "COPY . .\nRUN poetry install\nHEALTHCHECK CMD poetry run python -m app.health\n")
+              f"COPY . .\nRUN poetry install\n{healthcheck}\n")
     output, result = fix(tmp_path, source, select=["multi-stage"])
-    assert output == source and any("still call Poetry" in note for note in notes(result))
+    if runtime_line is None:
+        assert output == source and any("still call Poetry" in note for note in notes(result))
+    else:
+        assert output.splitlines()[-1] == runtime_line
