@@ -79,7 +79,8 @@ def run(
              "Containerfile. `-` reads a Dockerfile from stdin and writes the result to stdout.",
     ),
     apply: bool = typer.Option(False, "--apply", help="Rewrite the files in place (atomically, mode kept)."),
-    check: bool = typer.Option(False, "--check", help="Change nothing; exit 1 when a file would change (for CI)."),
+    check: bool = typer.Option(False, "--check", help="Change nothing; print the diffs and exit 1 when a file would "
+                               "change (for CI)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE",
                                           help="Write the result to this file instead (one input only)."),
     explain: bool = typer.Option(False, "--explain", help="Say, for every change, which pass made it and why; "
@@ -108,7 +109,7 @@ def run(
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GLOB",
                                                 help="Skip files and folders matching this glob in folder "
                                                 "searches (repeatable)."),
-    jobs: int = typer.Option(0, "-j", "--jobs", metavar="N", help="Files processed in parallel (default: all "
+    jobs: int = typer.Option(0, "-j", "--jobs", metavar="N", show_default=False, help="Files processed in parallel (default: all "
                              "cores). Output order is always sorted by path."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="A progress line on stderr "
                                             "(default: on a terminal, for more than 50 files)."),
