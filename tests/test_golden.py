@@ -21,7 +21,7 @@ REQUIRED = {
     "article-5-split-install", "article-6-multi-stage", "article-7-cache-mount", "src-layout-script",
     "pep621-package-mode-false", "poetry-1-8-lock", "no-dev-group", "arg-pinned", "lowercase-continuations", "crlf",
     "already-tuned", "not-poetry", "virtualenvs-create-false", "no-dev-flag", "curl-installer",
-    "existing-multi-stage",
+    "existing-multi-stage", "heavy-pandas",
 }
 
 
