@@ -13,8 +13,8 @@ Cases. A case name is a folder of ``golden/`` or of ``bench/projects/`` (a tiny 
 ``bench/human/<case>.Dockerfile`` (the careful human's Dockerfile, hand-written from the article's final
 version) and ``bench/projects/<case>-depchange/`` (a pyproject.toml and poetry.lock that add one dependency,
 locked beforehand by the same Poetry version that wrote the case's lock). The defaults are
-``article-7-cache-mount``, ``src-layout-script``, ``pep621-package-mode-false`` (golden cases) and
-``heavy-pandas`` (pandas + numpy, in ``bench/projects/``).
+``article-7-cache-mount``, ``src-layout-script``, ``pep621-package-mode-false`` and
+``heavy-pandas`` (pandas + numpy), all golden cases.
 
 Variants built for every case:
 
