@@ -11,7 +11,7 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 _DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(\S*)\s*$", re.IGNORECASE)
 _HEREDOC = re.compile(r"<<-?\s*['\"]?[A-Za-z_][A-Za-z0-9_]*['\"]?")
@@ -21,12 +21,34 @@ _KEYWORDS = {
 }
 
 
+class cached_property:  # noqa: N801 - a drop-in for functools.cached_property
+    """functools.cached_property without its per-access lock (Python < 3.12 takes one): computed on first use,
+    then read straight from the instance's __dict__. Works on frozen dataclasses too."""
+
+    def __init__(self, function):
+        self.function = function
+        self.name = function.__name__
+        self.__doc__ = function.__doc__
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.function(instance)
+        return value
+
+
 class DocumentError(Exception):
     """The text is not something the tool can safely treat as a Dockerfile."""
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True)
 class Instruction:
+    """One instruction. Treat as immutable (not frozen only because a frozen dataclass is several times slower
+    to create, and the pipeline creates one per instruction every time a pass edits the file)."""
+
     keyword: str  # upper case
     start: int  # index of the first raw line
     end: int  # index of the last raw line (inclusive)
@@ -39,16 +61,27 @@ class Instruction:
 
     def flags_and_args(self) -> tuple[list[str], str]:
         """Leading `--flag=value` options and the rest of the arguments, as text."""
+        flags, rest = self._flags_and_rest
+        return list(flags), rest
+
+    @cached_property
+    def _flags_and_rest(self) -> tuple[tuple[str, ...], str]:
+        # Passes ask for this many times per instruction: computed once (instructions are immutable).
         flags: list[str] = []
         rest = self.value.strip()
         while rest.startswith("--"):
             token, _, remainder = rest.partition(" ")
             flags.append(token)
             rest = remainder.strip()
-        return flags, rest
+        return tuple(flags), rest
 
     def exec_form(self) -> list[str] | None:
         """The JSON array of CMD/ENTRYPOINT/RUN, or None for the shell form."""
+        parsed = self._exec_form
+        return list(parsed) if parsed is not None else None
+
+    @cached_property
+    def _exec_form(self) -> tuple[str, ...] | None:
         text = self.value.strip()
         if not text.startswith("["):
             return None
@@ -57,8 +90,15 @@ class Instruction:
         except json.JSONDecodeError:
             return None
         if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
-            return parsed
+            return tuple(parsed)
         return None
+
+    @cached_property
+    def shell_script(self) -> str | None:
+        """The shell script of a RUN in shell form (after its --flags), None for the exec form."""
+        if self.keyword != "RUN" or self._exec_form is not None:
+            return None
+        return self._flags_and_rest[1]
 
     def argv(self) -> list[str] | None:
         """CMD/ENTRYPOINT arguments as a list, from either form; None when the shell form does not split."""
@@ -107,9 +147,56 @@ class Stage:
         return current
 
 
-@lru_cache(maxsize=256)
-def _parse_source(source: str) -> tuple[Instruction, ...]:
-    return tuple(Document._parse_uncached(source))
+_INSTRUCTION = re.compile(r"\s*(\S+)(?:\s+(.*))?$")
+_ESCAPE_DIRECTIVE = re.compile(r"^\s*#\s*escape\s*=\s*(\\|`)\s*$", re.IGNORECASE)
+_SYNTAX_DIRECTIVE = re.compile(r"^\s*#\s*syntax\s*=\s*(.*)\s*$", re.IGNORECASE)
+
+
+def _rstrip_continuation(text: str, escape: str) -> str:
+    text = text.rstrip()
+    return text[:-1] if text.endswith(escape) else text
+
+
+def _parse_lines(lines: list[str]) -> list[Instruction]:
+    """Instruction boundaries and values exactly as dockerfile-parse's `structure` finds them (the reference:
+    `Document._parse_uncached`), without its per-line dictionaries and byte round trips. Passes re-read the
+    file after every edit, so this runs several times per Dockerfile; tests/test_parser_agreement.py checks
+    the two agree, on the golden files and on generated ones, and the pipeline checks every input it reads."""
+    result: list[Instruction] = []
+    escape = "\\"
+    directive_possible = True
+    stage = -1
+    keyword = value = ""
+    start = 0
+    in_continuation = False
+    for number, line in enumerate(lines):
+        if directive_possible:
+            match = _ESCAPE_DIRECTIVE.match(line)
+            if match:
+                escape = match.group(1)
+            elif not _SYNTAX_DIRECTIVE.match(line):
+                directive_possible = False
+        stripped = line.lstrip()
+        if stripped.startswith("#"):
+            continue  # a comment, also inside a continuation: it neither ends nor extends the instruction
+        if not in_continuation:
+            match = _INSTRUCTION.match(line)
+            if not match:
+                continue
+            keyword, start = match.group(1).upper(), number
+            value = _rstrip_continuation(match.group(2) or "", escape)
+        elif value:
+            value += _rstrip_continuation(line, escape)
+        else:
+            value = _rstrip_continuation(stripped, escape)
+        in_continuation = line.rstrip().endswith(escape)
+        if not in_continuation:
+            if keyword == "FROM":
+                stage += 1
+            result.append(Instruction(keyword, start, number, value, stage))
+    # An instruction still open at the end of the file is dropped, as dockerfile-parse does (and such a file is
+    # unsupported anyway: see `unsupported_reason`).
+    return result
 
 
 def parse_assignments(value: str, keyword: str = "ENV") -> dict[str, str]:
@@ -238,11 +325,11 @@ class Document:
         return self._instructions
 
     def _parse(self) -> list[Instruction]:
-        # The same text is parsed again by the idempotence check: reuse the first parse.
-        return list(_parse_source("".join(line + "\n" for line in self.lines)))
+        return _parse_lines(self.lines)
 
     @staticmethod
     def _parse_uncached(source: str) -> list[Instruction]:
+        """dockerfile-parse's reading of `source`: the reference `split_instructions` must agree with."""
         from dockerfile_parse import DockerfileParser  # imported here: the CLI must start fast
 
         parser = DockerfileParser(fileobj=io.BytesIO(source.encode("utf-8")), env_replace=False)

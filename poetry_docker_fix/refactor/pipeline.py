@@ -139,6 +139,16 @@ def _origin_edit(edit: Edit, origin: list) -> Edit:
     return Edit(edit.start, edit.end, tuple(anchor for _ in edit.lines))
 
 
+def check_parse(document: Document) -> None:
+    """Raise InternalError unless the pipeline's own instruction splitter reads `document` exactly as
+    dockerfile-parse does. Run on every input and every output: the passes work on the fast reading."""
+    reference = Document._parse_uncached("".join(line + "\n" for line in document.lines))
+    if document.instructions != reference:
+        line = next((ours.line_number for ours, theirs in zip(document.instructions, reference) if ours != theirs),
+                    min(len(document.instructions), len(reference)) + 1)
+        raise InternalError(f"the instruction near line {line} is read differently by dockerfile-parse")
+
+
 def refactor(text: str, context: Context, passes: list[type] | None = None) -> Refactoring:
     """Apply `passes` (default: all) to the Dockerfile `text` read with the facts in `context`."""
     if passes is None:
@@ -149,9 +159,12 @@ def refactor(text: str, context: Context, passes: list[type] | None = None) -> R
         return Refactoring(Status.UNCHANGED, text, text, reason="not a Poetry build (no `poetry install`)")
     try:
         document = Document.from_text(text)
+        check_parse(document)
         reason = document.unsupported_reason
     except DocumentError as error:
         return Refactoring(Status.SKIPPED, text, text, reason=str(error))
+    except InternalError as error:
+        return Refactoring(Status.FAILED, text, text, reason=f"internal error: {error}")
     if reason:
         return Refactoring(Status.SKIPPED, text, text, reason=reason)
     if file_ignored(document):
@@ -170,7 +183,11 @@ def refactor(text: str, context: Context, passes: list[type] | None = None) -> R
         result, outcomes = _run_passes(document, context, passes)
         output = result.to_text()
         if output != text:
-            again, second = _run_passes(Document.from_text(output), context, passes)
+            final = Document.from_text(output)
+            if final.lines == result.lines:  # read back the same: no need to split the instructions again
+                final._instructions = result.instructions
+            check_parse(final)
+            again, second = _run_passes(final, context, passes)
             if again.to_text() != output:
                 culprits = [o.name for o in second if o.changes]
                 raise InternalError(f"not idempotent: a second run changes the output again ({', '.join(culprits)})")

@@ -80,10 +80,7 @@ def _command(tokens: list[str], operator: str) -> Command:
 
 def run_script(instruction: Instruction) -> str | None:
     """The shell script of a RUN in shell form (after its --flags), None for the exec form."""
-    if instruction.keyword != "RUN" or instruction.exec_form() is not None:
-        return None
-    _flags, rest = instruction.flags_and_args()
-    return rest
+    return instruction.shell_script
 
 
 def run_commands(instruction: Instruction) -> list[Command]:
