@@ -112,8 +112,16 @@ def test_import_scan_follows_local_modules_transitively(tmp_path):
 
 
 def test_import_scan_reports_unparsable_files(tmp_path):
-    (tmp_path / "main.py").write_text("def broken(:\n")
+    (tmp_path / "main.py").write_text("import helpers\ndef broken(:\n")
     assert scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path).unreadable == ["main.py"]
+
+
+def test_import_scan_skips_files_that_import_nothing(tmp_path, monkeypatch):
+    # A file without the word `import` cannot import anything: libcst is not even asked (nor loaded).
+    (tmp_path / "main.py").write_text("VALUE = 1\ndef broken(:\n")
+    monkeypatch.setitem(__import__("sys").modules, "libcst", None)  # importing it now would raise
+    scan = scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path)
+    assert scan.local == set() and scan.unreadable == []
 
 
 @pytest.mark.parametrize(("lines", "modules", "files", "poetry_run"), [

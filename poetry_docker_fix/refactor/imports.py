@@ -18,6 +18,9 @@ class ImportScan:
 
 
 def _top_level_names(source: str) -> set[str] | None:
+    """Top-level names of the modules `source` imports; None when libcst cannot parse it."""
+    if "import" not in source:
+        return set()  # no import statement can be written without the word: nothing to parse
     import libcst as cst  # imported here: only narrow-copy needs it, and it is slow to import
 
     try:

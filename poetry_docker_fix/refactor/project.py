@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .document import cached_property
 from .versions import Version, newest_release_satisfying
 
 if sys.version_info >= (3, 11):
@@ -83,15 +84,35 @@ class PoetryProject:
                     break
         return ignored
 
+    @cached_property
+    def _entries(self) -> dict[str, bool | None]:
+        """Top-level names of the context (before .dockerignore) -> whether each is a folder (None: a broken
+        symlink), from one directory scan: narrow-copy asks about them many times."""
+        entries: dict[str, bool | None] = {}
+        try:
+            with os.scandir(self.root) as scan:
+                for entry in scan:
+                    try:
+                        broken = entry.is_symlink() and not os.path.exists(entry.path)
+                        entries[entry.name] = None if broken else entry.is_dir()
+                    except OSError:
+                        entries[entry.name] = None
+        except OSError:
+            pass
+        return entries
+
     def context_entries(self) -> list[str]:
         """Top-level names in the build context (after .dockerignore), sorted."""
-        try:
-            names = sorted(os.listdir(self.root))
-        except OSError:
-            return []
-        return [name for name in names if not self.is_ignored(name)]
+        return [name for name in sorted(self._entries) if not self.is_ignored(name)]
+
+    def is_dir(self, name: str) -> bool:
+        """Whether the top-level entry `name` of the context is a folder."""
+        return self._entries.get(name) is True
 
     def exists(self, relative: str) -> bool:
+        name = relative.strip("/")
+        if name and "/" not in name and name not in (".", ".."):
+            return self._entries.get(name) is not None and not self.is_ignored(name)
         return (self.root / relative).exists() and not self.is_ignored(relative)
 
     @property

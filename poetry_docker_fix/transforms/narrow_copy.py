@@ -205,7 +205,7 @@ class NarrowCopy(Pass):
         # Only top-level Python modules outside the known entries can be missed; with none, nothing to read.
         candidates = [
             name for name in project.context_entries()
-            if name not in top_level and not _not_needed(name) and _is_python_module(root / name)
+            if name not in top_level and not _not_needed(name) and _is_python_module(project, name)
         ]
         if candidates:
             for entry_name in sorted(top_level):
@@ -225,15 +225,16 @@ class NarrowCopy(Pass):
         unknown = [name for name in project.context_entries() if name not in placed and not _not_needed(name)]
         # A declared README the root install does not need is still a README: not needed.
         unknown = [name for name in unknown if name not in project.readme]
-        files = sorted(name for name in top_level if (root / name).is_file())
-        dirs = sorted(name for name in top_level if (root / name).is_dir())
+        files = sorted(name for name in top_level if not project.is_dir(name) and (root / name).is_file())
+        dirs = sorted(name for name in top_level if project.is_dir(name))
         return {"readme": readmes, "files": files, "dirs": dirs}, unknown, reasons
 
 
-def _is_python_module(path: Path) -> bool:
-    if path.is_file():
-        return path.suffix == ".py"
-    return path.is_dir() and any(path.glob("*.py")) or (path / "__init__.py").exists()
+def _is_python_module(project: PoetryProject, name: str) -> bool:
+    if not project.is_dir(name):
+        return name.endswith(".py") and project.exists(name)
+    path = project.root / name
+    return any(path.glob("*.py")) or (path / "__init__.py").exists()
 
 
 def _normal(path: str) -> str:
@@ -242,7 +243,7 @@ def _normal(path: str) -> str:
 
 def _names(names: list[str], project: PoetryProject | None = None) -> str:
     def shown(name: str) -> str:
-        is_dir = (project.root / name).is_dir() if project is not None else "." not in name
+        is_dir = project.is_dir(name) if project is not None else "." not in name
         return f"{name}/" if is_dir else name
 
     more = f" and {len(names) - 5} more" if len(names) > 5 else ""
