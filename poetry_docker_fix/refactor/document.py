@@ -11,6 +11,7 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field
+import functools
 from functools import lru_cache
 
 _DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(\S*)\s*$", re.IGNORECASE)
@@ -38,6 +39,46 @@ class cached_property:  # noqa: N801 - a drop-in for functools.cached_property
             return self
         value = instance.__dict__[self.name] = self.function(instance)
         return value
+
+
+def per_instruction(function):
+    """Cache `function(instruction)` on the instruction (instructions never change). The cached value is
+    shared: `function` must return something immutable (a tuple, a frozen object)."""
+    key = "_memo_" + function.__qualname__
+
+    @functools.wraps(function)
+    def wrapper(instruction):
+        cache = instruction.__dict__
+        try:
+            return cache[key]
+        except KeyError:
+            value = cache[key] = function(instruction)
+            return value
+
+    return wrapper
+
+
+def per_document(function):
+    """Cache `function(document, *args)` on the document: a document never changes (an edit makes a new one),
+    so passes that ask the same question about it share one answer. Stage and Instruction arguments are
+    keyed by position (unique within the document). The cached value is shared: `function` must return
+    something immutable, or its callers must not change it."""
+    name = function.__qualname__
+
+    @functools.wraps(function)
+    def wrapper(document, *args):
+        key = (name, *[
+            ("stage", a.index) if isinstance(a, Stage) else ("at", a.start) if isinstance(a, Instruction) else a
+            for a in args
+        ])
+        memo = document._memo
+        try:
+            return memo[key]
+        except KeyError:
+            value = memo[key] = function(document, *args)
+            return value
+
+    return wrapper
 
 
 class DocumentError(Exception):
@@ -228,6 +269,9 @@ def _pairs(tokens: list[str], keyword: str) -> dict[str, str]:
     return result
 
 
+_VARIABLE = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
+
+
 def expand(text: str, env: dict[str, str]) -> str | None:
     """Expand $VAR / ${VAR} / ${VAR:-default} from `env`; None when a variable is unknown."""
     unknown = False
@@ -243,7 +287,9 @@ def expand(text: str, env: dict[str, str]) -> str | None:
         unknown = True
         return ""
 
-    result = re.sub(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})", replace, text)
+    if "$" not in text:
+        return text
+    result = _VARIABLE.sub(replace, text)
     return None if unknown else result
 
 
@@ -256,6 +302,7 @@ class Document:
     bom: bool = False
     final_newline: bool = True
     _instructions: list[Instruction] | None = field(default=None, repr=False)
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)  # see per_document
 
     @classmethod
     def from_text(cls, text: str) -> "Document":
@@ -362,6 +409,10 @@ class Document:
         return stages
 
     def global_args(self) -> dict[str, str]:
+        return dict(self._global_args())
+
+    @per_document
+    def _global_args(self) -> dict[str, str]:
         values: dict[str, str] = {}
         for instruction in self.instructions:
             if instruction.stage >= 0:
@@ -370,6 +421,7 @@ class Document:
                 values.update(parse_assignments(instruction.value, "ARG"))
         return values
 
+    @per_document
     def parent(self, stage: Stage) -> Stage | None:
         """The earlier stage this one is built `FROM`, if any."""
         for candidate in self.stages[: stage.index]:
@@ -379,16 +431,24 @@ class Document:
 
     def ancestors(self, stage: Stage) -> list[Stage]:
         """Stages this one inherits from, nearest first."""
+        return list(self._ancestors(stage))
+
+    @per_document
+    def _ancestors(self, stage: Stage) -> tuple[Stage, ...]:
         found: list[Stage] = []
         current = self.parent(stage)
         while current is not None and current not in found:
             found.append(current)
             current = self.parent(current)
-        return found
+        return tuple(found)
 
     def stage_env(self, stage: Stage, before_line: int | None = None) -> dict[str, str]:
         """Variables visible in `stage` (global ARG defaults, ENV inherited from the stage it is built FROM, then
         the stage's own ENV/ARG), optionally only those set before raw line `before_line`."""
+        return dict(self._stage_env(stage, before_line))
+
+    @per_document
+    def _stage_env(self, stage: Stage, before_line: int | None) -> dict[str, str]:
         values = self.global_args()
         for ancestor in reversed(self.ancestors(stage)):
             for instruction in ancestor.instructions:

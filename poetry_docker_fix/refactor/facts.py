@@ -6,7 +6,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from .document import Document, Instruction, Stage, expand
+from .document import Document, Instruction, Stage, expand, per_document, per_instruction
 from .project import PoetryProject
 from .shell import Command, poetry_installs, poetry_subcommand, run_commands
 from .versions import LATEST_KNOWN, Version
@@ -14,6 +14,7 @@ from .versions import LATEST_KNOWN, Version
 PIP = re.compile(r"^(?:.*/)?pip(?:3(?:\.\d+)?)?$")
 PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")
 POETRY_REQUIREMENT = re.compile(r"^poetry(?:\[[^\]]*\])?(?P<spec>(?:===|==|>=|<=|~=|!=|<|>).*)?$", re.IGNORECASE)
+PIPX = re.compile(r"^(?:.*/)?pipx$")
 INSTALLER_HOST = "install.python-poetry.org"
 
 
@@ -49,7 +50,7 @@ def pip_install_arguments(command: Command) -> list[str] | None:
         tokens = tokens[3:]
     elif tokens[:1] and PIP.match(tokens[0]):
         tokens = tokens[1:]
-    elif tokens[:1] and re.match(r"^(?:.*/)?pipx$", tokens[0]):
+    elif tokens[:1] and PIPX.match(tokens[0]):
         tokens = tokens[1:]
     else:
         return None
@@ -58,6 +59,7 @@ def pip_install_arguments(command: Command) -> list[str] | None:
     return tokens[1:]
 
 
+@per_document
 def poetry_setup(document: Document, stage: Stage) -> PoetrySetup | None:
     for instruction in stage.instructions:
         if instruction.keyword != "RUN":
@@ -95,25 +97,40 @@ def poetry_setup(document: Document, stage: Stage) -> PoetrySetup | None:
     return None
 
 
+@per_document
 def install_stage(document: Document) -> Stage | None:
     """The first stage that runs `poetry install`."""
     for stage in document.stages:
-        if any(poetry_installs(i) for i in stage.instructions if i.keyword == "RUN"):
+        if _install_runs(stage):
             return stage
     return None
 
 
 def install_runs(stage: Stage) -> list[Instruction]:
-    return [i for i in stage.instructions if i.keyword == "RUN" and poetry_installs(i)]
+    return list(_install_runs(stage))
+
+
+def _install_runs(stage: Stage) -> tuple[Instruction, ...]:
+    # Cached on the stage (stages, like documents, never change).
+    cached = stage.__dict__.get("_install_runs")
+    if cached is None:
+        cached = stage.__dict__["_install_runs"] = tuple(
+            i for i in stage.instructions if i.keyword == "RUN" and poetry_installs(i))
+    return cached
 
 
 def poetry_config_commands(instruction: Instruction) -> list[list[str]]:
+    return [list(arguments) for arguments in _poetry_config_commands(instruction)]
+
+
+@per_instruction
+def _poetry_config_commands(instruction: Instruction) -> tuple[tuple[str, ...], ...]:
     found = []
     for command in run_commands(instruction):
         parsed = poetry_subcommand(command)
         if parsed and parsed[0] == "config":
-            found.append(parsed[1])
-    return found
+            found.append(tuple(parsed[1]))
+    return tuple(found)
 
 
 def effective_poetry(document: Document, stage: Stage, context: Context) -> tuple[Version, bool]:
@@ -149,6 +166,7 @@ def venv_in_project(document: Document, stage: Stage, before_line: int | None = 
     return truthy(document.stage_env(stage, before_line).get("POETRY_VIRTUALENVS_IN_PROJECT"))
 
 
+@per_document
 def project_dir(document: Document, stage: Stage, instruction: Instruction) -> str | None:
     """Absolute directory `poetry install` runs in (the WORKDIR), or None when it is not a literal path."""
     workdir = stage.workdir_before(instruction.start)
@@ -177,21 +195,28 @@ MANIFESTS = {"pyproject.toml", "poetry.lock", "poetry.toml", "poetry.lock*"}
 
 def copy_sources(instruction: Instruction) -> list[str] | None:
     """Sources of a COPY/ADD from the build context; None for `--from` copies and the exec form."""
+    sources = _copy_sources(instruction)
+    return list(sources) if sources is not None else None
+
+
+@per_instruction
+def _copy_sources(instruction: Instruction) -> tuple[str, ...] | None:
     if instruction.keyword not in ("COPY", "ADD"):
         return None
     flags, rest = instruction.flags_and_args()
     if any(flag.startswith("--from") for flag in flags):
         return None
     parts = rest.split()
-    return [part.strip('"') for part in parts[:-1]] if len(parts) >= 2 else None
+    return tuple(part.strip('"') for part in parts[:-1]) if len(parts) >= 2 else None
 
 
 def is_manifest_copy(instruction: Instruction) -> bool:
     """A COPY of Poetry's manifests only (pyproject.toml, poetry.lock, poetry.toml, together or apart)."""
-    sources = copy_sources(instruction)
+    sources = _copy_sources(instruction)
     return bool(sources) and all(s.lstrip("./") in MANIFESTS for s in sources)
 
 
+@per_document
 def system_install(document: Document, stage: Stage) -> bool:
     """Whether Poetry installs into the system interpreter here (`virtualenvs.create false`, set in this stage or
     inherited from the stage it is built FROM)."""
@@ -212,6 +237,7 @@ def creates_no_venv(config_arguments: list[str]) -> bool:
         arguments[1].strip("'\"").lower() in ("false", "0")
 
 
+@per_document
 def inherited_system_install(document: Document, stage: Stage) -> Stage | None:
     """The ancestor stage that sets `virtualenvs.create false` for `stage`, if any."""
     for ancestor in document.ancestors(stage):
@@ -220,6 +246,7 @@ def inherited_system_install(document: Document, stage: Stage) -> Stage | None:
     return None
 
 
+@per_document
 def feeds_final_image(document: Document, stage: Stage) -> bool:
     """Whether `stage` is the last stage or something the last stage is built FROM or copies from."""
     if not document.stages:

@@ -65,6 +65,7 @@ class PoetryProject:
     uses_project_table: bool = False
     tool_config: dict = field(default_factory=dict)  # [tool.poetry-docker-fix], validated by config.py
     group_packages: dict = field(default_factory=dict)  # group name -> names of the packages it installs
+    scan: dict | None = field(default=None, repr=False, compare=False)  # see scan_folder
 
     # --- the build context ------------------------------------------------------------------------------
     def is_ignored(self, relative: str) -> bool:
@@ -85,21 +86,10 @@ class PoetryProject:
         return ignored
 
     @cached_property
-    def _entries(self) -> dict[str, bool | None]:
-        """Top-level names of the context (before .dockerignore) -> whether each is a folder (None: a broken
-        symlink), from one directory scan: narrow-copy asks about them many times."""
-        entries: dict[str, bool | None] = {}
-        try:
-            with os.scandir(self.root) as scan:
-                for entry in scan:
-                    try:
-                        broken = entry.is_symlink() and not os.path.exists(entry.path)
-                        entries[entry.name] = None if broken else entry.is_dir()
-                    except OSError:
-                        entries[entry.name] = None
-        except OSError:
-            pass
-        return entries
+    def _entries(self) -> dict[str, str | None]:
+        """Top-level names of the context (before .dockerignore) -> "dir", "file", "other" or None (a broken
+        symlink), from the directory scan load_project made: narrow-copy asks about them many times."""
+        return self.scan if self.scan is not None else (scan_folder(self.root) or {})
 
     def context_entries(self) -> list[str]:
         """Top-level names in the build context (after .dockerignore), sorted."""
@@ -107,7 +97,7 @@ class PoetryProject:
 
     def is_dir(self, name: str) -> bool:
         """Whether the top-level entry `name` of the context is a folder."""
-        return self._entries.get(name) is True
+        return self._entries.get(name) == "dir"
 
     def exists(self, relative: str) -> bool:
         name = relative.strip("/")
@@ -157,6 +147,46 @@ def _dockerignore_match(pattern: str, path: str) -> bool:
     return fnmatch.fnmatchcase(path, pattern) and pattern.count("/") == path.count("/")
 
 
+def scan_folder(folder: Path) -> dict[str, str | None] | None:
+    """Each entry of `folder` -> "dir", "file", "other" (a FIFO, a socket...) or None (a broken symlink), from
+    one directory read (no stat per entry unless it is a symlink); None when the folder cannot be listed."""
+    entries: dict[str, str | None] = {}
+    try:
+        with os.scandir(folder) as scan:
+            for entry in scan:
+                try:
+                    if entry.is_dir():
+                        entries[entry.name] = "dir"
+                    elif entry.is_file():
+                        entries[entry.name] = "file"
+                    else:
+                        entries[entry.name] = "other" if os.path.exists(entry.path) else None
+                except OSError:
+                    entries[entry.name] = None
+    except OSError:
+        return None
+    return entries
+
+
+class _Kinds:
+    """What kind each top-level entry of a context is: from one scan, or from stat calls when the folder
+    cannot be listed (execute but no read permission)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.scan = scan_folder(folder)
+
+    def is_file(self, name: str) -> bool:
+        if self.scan is None:
+            return (self.folder / name).is_file()
+        return self.scan.get(name) == "file"
+
+    def is_dir(self, name: str) -> bool:
+        if self.scan is None:
+            return (self.folder / name).is_dir()
+        return self.scan.get(name) == "dir"
+
+
 def _read_toml(path: Path) -> dict:
     try:
         with path.open("rb") as handle:
@@ -170,13 +200,9 @@ def _read_toml(path: Path) -> dict:
 _METADATA = re.compile(r"^\[metadata\][ \t]*$(?P<body>.*?)(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
 
 
-def _lock_version(path: Path) -> str | None:
-    """`[metadata] lock-version` of poetry.lock. Only that table is parsed: a lock can be hundreds of KB and
-    the tool needs nothing else from it (Poetry itself checks the rest when it installs)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ProjectError(f"{path}: cannot read ({error})") from error
+def _lock_version(path: Path, text: str) -> str | None:
+    """`[metadata] lock-version` of poetry.lock (read as `text`). Only that table is parsed: a lock can be
+    hundreds of KB and the tool needs nothing else from it (Poetry itself checks the rest when it installs)."""
     match = _METADATA.search(text)
     if match is None:
         raise ProjectError(f"{path}: not a poetry.lock (no [metadata] table)")
@@ -202,12 +228,18 @@ def _readme_list(value: object) -> tuple[str, ...]:
     return ()
 
 
-def _default_packages(root: Path, name: str | None) -> tuple[Package, ...]:
+def _default_packages(root: Path, name: str | None, kinds: _Kinds | None = None) -> tuple[Package, ...]:
     """poetry-core's rule when `packages` is absent: a package or module named after the project."""
     if not name:
         return ()
     module = _normalise(name)
     for source_dir in ("", "src"):
+        if not source_dir and kinds is not None:
+            if kinds.is_dir(module):
+                return (Package(module, source_dir),)
+            if kinds.is_file(f"{module}.py"):
+                return (Package(f"{module}.py", source_dir),)
+            continue
         base = root / source_dir if source_dir else root
         if (base / module).is_dir():
             return (Package(module, source_dir),)
@@ -219,17 +251,18 @@ def _default_packages(root: Path, name: str | None) -> tuple[Package, ...]:
 def load_project(context: Path) -> PoetryProject | None:
     """Read the project in `context`; None when there is no pyproject.toml. Raises ProjectError on bad files."""
     pyproject_path = context / "pyproject.toml"
-    if not pyproject_path.is_file():
+    kinds = _Kinds(context)
+    if not kinds.is_file("pyproject.toml"):
         return None
     data = _read_toml(pyproject_path)
     try:
-        return _project(context, pyproject_path, data)
+        return _project(context, pyproject_path, data, kinds)
     except (AttributeError, TypeError, ValueError, KeyError) as error:
         # Valid TOML of the wrong shape (`tool = 1`, `scripts = 5`, …): Poetry would reject it too.
         raise ProjectError(f"{pyproject_path}: unexpected structure ({type(error).__name__}: {error})") from None
 
 
-def _project(context: Path, pyproject_path: Path, data: dict) -> PoetryProject:
+def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> PoetryProject:
     tool = data.get("tool", {}).get("poetry", {}) if isinstance(data.get("tool"), dict) else {}
     project_table = data.get("project", {}) if isinstance(data.get("project"), dict) else {}
     name = project_table.get("name") or tool.get("name")
@@ -245,7 +278,7 @@ def _project(context: Path, pyproject_path: Path, data: dict) -> PoetryProject:
             if isinstance(entry, dict) and entry.get("include")
         )
     else:
-        packages = _default_packages(context, name)
+        packages = _default_packages(context, name, kinds)
 
     readme = _readme_list(project_table.get("readme")) or _readme_list(tool.get("readme"))
     scripts = {**tool.get("scripts", {}), **project_table.get("scripts", {})}
@@ -287,20 +320,20 @@ def _project(context: Path, pyproject_path: Path, data: dict) -> PoetryProject:
     lock_path = context / "poetry.lock"
     lock_writer: Version | None = None
     lock_version: str | None = None
-    if lock_path.is_file():
+    lock_exists = kinds.is_file("poetry.lock")
+    if lock_exists:
         try:
-            with lock_path.open("r", encoding="utf-8") as handle:
-                head = handle.readline()
+            lock_text = lock_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise ProjectError(f"{lock_path}: cannot read ({error})") from error
-        match = _LOCK_HEADER.search(head)
+        match = _LOCK_HEADER.search(lock_text.partition("\n")[0])
         if match and match.group(1):
             lock_writer = Version.parse(match.group(1))
-        lock_version = _lock_version(lock_path)
+        lock_version = _lock_version(lock_path, lock_text)
 
     dockerignore: tuple[str, ...] = ()
     ignore_path = context / ".dockerignore"
-    if ignore_path.is_file():
+    if kinds.is_file(".dockerignore"):
         try:
             lines = ignore_path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
@@ -320,12 +353,13 @@ def _project(context: Path, pyproject_path: Path, data: dict) -> PoetryProject:
         dependency_groups=dependency_groups,
         path_dependencies=tuple(path_dependencies),
         requires_poetry=str(requires_poetry) if requires_poetry else None,
-        lock_exists=lock_path.is_file(),
+        lock_exists=lock_exists,
         lock_writer=lock_writer,
         lock_version=lock_version,
-        has_poetry_toml=(context / "poetry.toml").is_file(),
+        has_poetry_toml=kinds.is_file("poetry.toml"),
         dockerignore=dockerignore,
         uses_project_table=bool(project_table),
         tool_config=dict(data.get("tool", {}).get("poetry-docker-fix", {}) or {}),
         group_packages=group_packages,
+        scan=kinds.scan,
     )

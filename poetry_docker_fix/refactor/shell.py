@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .document import Document, Instruction
+from .document import Document, Instruction, per_instruction
 
 OPERATORS = ("&&", "||", ";", "|", "&")
 
@@ -71,9 +71,14 @@ def _group(tokens: list[str]) -> list[Command]:
     return [command for command in commands if command.tokens or command.assignments]
 
 
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_PYTHON = re.compile(r"^(.*/)?python[0-9.]*$")
+_POETRY = re.compile(r"^(.*/)?poetry$")
+
+
 def _command(tokens: list[str], operator: str) -> Command:
     assignments: list[str] = []
-    while tokens and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", tokens[0]):
+    while tokens and _ASSIGNMENT.match(tokens[0]):
         assignments.append(tokens.pop(0))
     return Command(tuple(tokens), tuple(assignments), operator)
 
@@ -84,18 +89,23 @@ def run_script(instruction: Instruction) -> str | None:
 
 
 def run_commands(instruction: Instruction) -> list[Command]:
-    script = run_script(instruction)
+    return list(_run_commands(instruction))
+
+
+@per_instruction
+def _run_commands(instruction: Instruction) -> tuple[Command, ...]:
+    script = instruction.shell_script
     if script is None:
-        return []
-    return split_commands(script) or []
+        return ()
+    return _split_cached(script) or ()
 
 
 def poetry_subcommand(command: Command) -> tuple[str, list[str]] | None:
     """For `poetry X args` (or `python -m poetry X args`): (X, args); None for anything else."""
     tokens = list(command.tokens)
-    if tokens[:1] and re.match(r"^(.*/)?python[0-9.]*$", tokens[0]) and tokens[1:3] == ["-m", "poetry"]:
+    if tokens[:1] and _PYTHON.match(tokens[0]) and tokens[1:3] == ["-m", "poetry"]:
         tokens = tokens[2:]
-    if not tokens or not re.match(r"^(.*/)?poetry$", tokens[0]):
+    if not tokens or not _POETRY.match(tokens[0]):
         return None
     arguments = tokens[1:]
     # global options may precede the subcommand: `poetry -n install`, `poetry --no-ansi install`
@@ -110,10 +120,15 @@ def poetry_subcommand(command: Command) -> tuple[str, list[str]] | None:
 
 def poetry_installs(instruction: Instruction) -> list[list[str]]:
     """The argument lists of every `poetry install` in a RUN."""
-    script = run_script(instruction)
+    return [list(arguments) for arguments in _poetry_installs(instruction)]
+
+
+@per_instruction
+def _poetry_installs(instruction: Instruction) -> tuple[tuple[str, ...], ...]:
+    script = instruction.shell_script
     if script is None or "poetry" not in script:
-        return []
-    return [list(arguments) for arguments in _installs_in(script)]
+        return ()
+    return _installs_in(script)
 
 
 @lru_cache(maxsize=4096)
@@ -126,8 +141,9 @@ def _installs_in(script: str) -> tuple[tuple[str, ...], ...]:
     return tuple(found)
 
 
+@per_instruction
 def uses_poetry(instruction: Instruction) -> bool:
-    return any(poetry_subcommand(command) for command in run_commands(instruction))
+    return any(poetry_subcommand(command) for command in _run_commands(instruction))
 
 
 def option_values(arguments: list[str], name: str) -> list[str] | None:
