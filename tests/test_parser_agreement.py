@@ -2,8 +2,8 @@
 
 Passes re-read the file after every edit, so the engine splits instructions with its own loop
 (`document._parse_lines`) instead of building a dockerfile-parse object each time. dockerfile-parse stays the
-reference: `pipeline.check_parse` compares the two on every input and every output, and these tests compare
-them on the golden files, on hand-picked corner cases, and on generated line soups (Hypothesis).
+reference: `pipeline.check_parse` compares the two on every input, and these tests compare them on the golden
+inputs and outputs, on hand-picked corner cases, and on generated line soups (Hypothesis).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ CORNERS = {
     "continuation with trailing spaces": "FROM x\nRUN a \\   \n  && b\n",
     "continuation with an empty first value": "FROM x\nRUN \\\n    a \\\n    b\n",
     "continuation open at the end": "FROM x\nRUN a \\\n",
+    "doubled escape then a blank line": "FROM x\nRUN a \\\\\n   \nRUN b \\\\\n\\\n",
     "escape directive": "# escape=`\nFROM x\nRUN a `\n  b\nRUN c \\\n",
     "syntax then escape": "# syntax=docker/dockerfile:1\n# escape=`\nFROM x\nRUN a `\n b\n",
     "escape after an instruction is a comment": "FROM x\n# escape=`\nRUN a `\nRUN b\n",

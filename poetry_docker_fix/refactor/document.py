@@ -217,20 +217,23 @@ def _parse_lines(lines: list[str]) -> list[Instruction]:
                 escape = match.group(1)
             elif not _SYNTAX_DIRECTIVE.match(line):
                 directive_possible = False
+        # str.lstrip/rstrip/split strip exactly what the reference's `\s` matches (str.isspace characters).
         stripped = line.lstrip()
-        if stripped.startswith("#"):
+        if stripped[:1] == "#":
             continue  # a comment, also inside a continuation: it neither ends nor extends the instruction
+        tail = line.rstrip()
         if not in_continuation:
-            match = _INSTRUCTION.match(line)
-            if not match:
+            if not stripped:
                 continue
-            keyword, start = match.group(1).upper(), number
-            value = _rstrip_continuation(match.group(2) or "", escape)
-        elif value:
-            value += _rstrip_continuation(line, escape)
+            parts = stripped.split(None, 1)
+            keyword, start = parts[0].upper(), number
+            piece = parts[1].rstrip() if len(parts) > 1 else ""
         else:
-            value = _rstrip_continuation(stripped, escape)
-        in_continuation = line.rstrip().endswith(escape)
+            piece = tail if value else tail.lstrip()
+        if piece.endswith(escape):
+            piece = piece[:-1]
+        value = value + piece if in_continuation and value else piece
+        in_continuation = tail.endswith(escape)
         if not in_continuation:
             if keyword == "FROM":
                 stage += 1
