@@ -272,14 +272,16 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
                verification) -> int:
     from .refactor.pipeline import Status
     from .refactor.report import display_name, summary, to_github, to_json, to_sarif
-    from .refactor.runner import process_many
+    from .refactor.runner import Workers
     from .refactor.writer import unified_diff, write_atomically
 
-    files = _collect(paths, exclude, quiet)
-    if output is not None and len(files) != 1:
-        _echo_err(f"error: --output takes exactly one input file, got {len(files)}")
-        return EXIT_INPUT
-    reports = process_many(files, request, jobs, _progress_printer(len(files), progress))
+    # A folder usually means many files: start the workers now, so their start-up overlaps the walk.
+    with Workers(jobs, start_now=any(Path(raw).is_dir() for raw in paths)) as workers:
+        files = _collect(paths, exclude, quiet)
+        if output is not None and len(files) != 1:
+            _echo_err(f"error: --output takes exactly one input file, got {len(files)}")
+            return EXIT_INPUT
+        reports = workers.map(files, request, _progress_printer(len(files), progress))
     text_format = output_format is Format.TEXT
     verify_failed = False
 

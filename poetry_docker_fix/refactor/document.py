@@ -60,17 +60,14 @@ def per_instruction(function):
 
 def per_document(function):
     """Cache `function(document, *args)` on the document: a document never changes (an edit makes a new one),
-    so passes that ask the same question about it share one answer. Stage and Instruction arguments are
-    keyed by position (unique within the document). The cached value is shared: `function` must return
-    something immutable, or its callers must not change it."""
+    so passes that ask the same question about it share one answer. Arguments must be cheap to hash: stages
+    hash by identity, instructions are better passed as their line number. The cached value is shared:
+    `function` must return something immutable, or its callers must not change it."""
     name = function.__qualname__
 
     @functools.wraps(function)
     def wrapper(document, *args):
-        key = (name, *[
-            ("stage", a.index) if isinstance(a, Stage) else ("at", a.start) if isinstance(a, Instruction) else a
-            for a in args
-        ])
+        key = (name, *args)
         memo = document._memo
         try:
             return memo[key]
@@ -153,8 +150,10 @@ class Instruction:
             return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Stage:
+    """One stage of a document (compared and hashed by identity: it belongs to the document that made it)."""
+
     index: int
     from_instruction: Instruction
     image: str

@@ -166,13 +166,17 @@ def venv_in_project(document: Document, stage: Stage, before_line: int | None = 
     return truthy(document.stage_env(stage, before_line).get("POETRY_VIRTUALENVS_IN_PROJECT"))
 
 
-@per_document
 def project_dir(document: Document, stage: Stage, instruction: Instruction) -> str | None:
     """Absolute directory `poetry install` runs in (the WORKDIR), or None when it is not a literal path."""
-    workdir = stage.workdir_before(instruction.start)
+    return _project_dir(document, stage, instruction.start)
+
+
+@per_document
+def _project_dir(document: Document, stage: Stage, line: int) -> str | None:
+    workdir = stage.workdir_before(line)
     if workdir is None:
         return "/"
-    expanded = expand(workdir, document.stage_env(stage, instruction.start))
+    expanded = expand(workdir, document.stage_env(stage, line))
     if expanded is None or not expanded.startswith("/") or re.search(r"\s", expanded):
         return None
     return posixpath.normpath(expanded)
