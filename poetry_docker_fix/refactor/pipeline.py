@@ -186,8 +186,11 @@ def refactor(text: str, context: Context, passes: list[type] | None = None) -> R
         output = result.to_text()
         if output != text:
             final = Document.from_text(output)
-            if final.lines == result.lines:  # read back the same: no need to split the instructions again
-                final._instructions = result.instructions
+            if (final.lines, final.newline, final.bom, final.final_newline) == \
+                    (result.lines, result.newline, result.bom, result.final_newline):
+                # The output reads back as the document the passes ended with: check that one, so what they
+                # learnt about it (its instructions, stages and facts) is not worked out again.
+                final = result
             again, second = _run_passes(final, context, passes)
             if again.to_text() != output:
                 culprits = [o.name for o in second if o.changes]
