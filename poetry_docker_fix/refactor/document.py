@@ -41,18 +41,18 @@ class cached_property:  # noqa: N801 - a drop-in for functools.cached_property
         return value
 
 
-def per_instruction(function):
-    """Cache `function(instruction)` on the instruction (instructions never change). The cached value is
-    shared: `function` must return something immutable (a tuple, a frozen object)."""
+def per_object(function):
+    """Cache `function(thing)` on `thing`, an object that never changes (an instruction, a project). The cached
+    value is shared: `function` must return something immutable (a tuple, a string, a frozen object)."""
     key = "_memo_" + function.__qualname__
 
     @functools.wraps(function)
-    def wrapper(instruction):
-        cache = instruction.__dict__
+    def wrapper(thing):
+        cache = thing.__dict__
         try:
             return cache[key]
         except KeyError:
-            value = cache[key] = function(instruction)
+            value = cache[key] = function(thing)
             return value
 
     return wrapper

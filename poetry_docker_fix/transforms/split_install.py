@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..refactor.document import Document, Instruction
+from ..refactor.document import Document, Instruction, per_object
 from ..refactor.edits import Edit, delete_block
 from ..refactor.facts import (
     Context,
@@ -26,6 +26,7 @@ METADATA_ONLY = {"LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEALTHCHECK", "STOPSIG
 _INSTALL_WITH_ARGS = re.compile(POETRY_INSTALL.pattern + r"(?P<args>(?:[ \t]+[^\s&|;\\#]+)*)")
 
 
+@per_object
 def skeleton_command(project: PoetryProject) -> str | None:
     """Shell commands that create an empty stand-in for every package, or None when one cannot be made."""
     directories: list[str] = []
