@@ -6,7 +6,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 
@@ -240,28 +240,31 @@ def _run_stdin(request, mode, explain, quiet) -> int:
     return EXIT_CHANGES if mode is WriteBack.CHECK and refactoring.changed else EXIT_OK
 
 
-def _collect(paths: list[str], exclude: list[str], quiet: bool) -> list[Path]:
-    from .refactor.runner import find_dockerfiles
+def _collect(paths: list[str], exclude: list[str], quiet: bool) -> Iterator[Path]:
+    """The files named and the Dockerfiles found in the folders named, as found (Workers.map sorts them)."""
+    from .refactor.runner import iter_dockerfiles
 
-    files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir() and not path.is_symlink():
-            found = find_dockerfiles(path, exclude)
+            found = False
+            for dockerfile in iter_dockerfiles(path, exclude):
+                found = True
+                yield dockerfile
             if not found and not quiet:
                 _echo_err(f"{path}: no Dockerfile found in this folder")
-            files.extend(found)
         else:
-            files.append(path)
-    return sorted(dict.fromkeys(files))
+            yield path
 
 
-def _progress_printer(total: int, enabled: Optional[bool]):
-    show = enabled if enabled is not None else (sys.stderr.isatty() and total > 50)
-    if not show:
+def _progress_printer(enabled: Optional[bool]):
+    """Progress on stderr: with --progress, or by default on a terminal once there are more than 50 files."""
+    if enabled is False or (enabled is None and not sys.stderr.isatty()):
         return None
 
     def report(done: int, total: int) -> None:
+        if enabled is None and total <= 50:
+            return
         sys.stderr.write(f"\r{done}/{total} files" + ("\n" if done == total else ""))
         sys.stderr.flush()
 
@@ -273,15 +276,17 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
     from .refactor.pipeline import Status
     from .refactor.report import display_name, summary, to_github, to_json, to_sarif
     from .refactor.runner import Workers
-    from .refactor.writer import unified_diff, write_atomically
+    from .refactor.writer import write_atomically
 
     # A folder usually means many files: start the workers now, so their start-up overlaps the walk.
     with Workers(jobs, start_now=any(Path(raw).is_dir() for raw in paths)) as workers:
         files = _collect(paths, exclude, quiet)
-        if output is not None and len(files) != 1:
-            _echo_err(f"error: --output takes exactly one input file, got {len(files)}")
-            return EXIT_INPUT
-        reports = workers.map(files, request, _progress_printer(len(files), progress))
+        if output is not None:
+            files = sorted(dict.fromkeys(files))
+            if len(files) != 1:
+                _echo_err(f"error: --output takes exactly one input file, got {len(files)}")
+                return EXIT_INPUT
+        reports = workers.map(files, request, _progress_printer(progress))
     text_format = output_format is Format.TEXT
     verify_failed = False
 
@@ -325,7 +330,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
                 report.error = f"{name}: cannot write ({error.strerror or error})"
                 _echo_err(f"error: {report.error}")
         elif text_format:
-            sys.stdout.write(unified_diff(refactoring.original, refactoring.output, name))
+            sys.stdout.write(report.unified_diff())
 
     if output_format is Format.JSON:
         sys.stdout.write(to_json(reports))
@@ -334,7 +339,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
     elif output_format is Format.SARIF:
         sys.stdout.write(to_sarif(reports, __version__))
 
-    if not quiet and (len(files) > 1 or mode is not WriteBack.DIFF):
+    if not quiet and (len(reports) > 1 or mode is not WriteBack.DIFF):
         verb = {WriteBack.APPLY: "rewritten", WriteBack.CHECK: "would be rewritten",
                 WriteBack.OUTPUT: f"changed (written to {output})"}.get(mode, "would change")
         _echo_err(summary(reports, verb))

@@ -50,11 +50,24 @@ def test_context_of_a_dockerfile_in_a_subfolder_is_the_project_root(repos):
 
 
 def test_parallel_and_serial_runs_agree_in_order_and_content(repos):
-    files = find_dockerfiles(repos) * 3  # enough files for the process pool
-    serial = process_many(files, Request(), jobs=1)
-    parallel = process_many(files, Request(), jobs=2)
-    assert [r.path for r in parallel] == files
+    for copy in ("repos-2", "repos-3"):  # enough files for the process pool
+        shutil.copytree(repos, repos.parent / copy, symlinks=True)
+    files = find_dockerfiles(repos.parent)
+    assert len(files) >= 12
+    shuffled = files[::-1] + files[:3]  # in any order, repeated: each file once, sorted by path
+    serial = process_many(shuffled, Request(), jobs=1)
+    parallel = process_many(shuffled, Request(), jobs=2)
+    assert [r.path for r in parallel] == [r.path for r in serial] == files
     assert [(r.status, r.refactoring.output) for r in parallel] == [(r.status, r.refactoring.output) for r in serial]
+    assert [r.unified_diff() for r in parallel] == [r.unified_diff() for r in serial]
+
+
+def test_a_folder_streams_into_the_workers_while_it_is_walked(repos):
+    from poetry_docker_fix.refactor.runner import Workers, iter_dockerfiles
+
+    with Workers(2, start_now=True) as workers:
+        reports = workers.map(iter_dockerfiles(repos), Request())
+    assert [r.path for r in reports] == find_dockerfiles(repos)
 
 
 def test_summary_counts_and_groups_skip_reasons(repos):

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from .pipeline import Status
 from .runner import FileReport
-from .writer import unified_diff
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -67,8 +66,7 @@ def to_json(reports: list[FileReport]) -> str:
             "changes": _changes(report),
             "notes": [{"pass": o.name, "note": note} for o in (refactoring.outcomes if refactoring else [])
                       for note in o.notes],
-            "diff": unified_diff(refactoring.original, refactoring.output, display_name(report.path))
-            if refactoring is not None and refactoring.changed else "",
+            "diff": report.unified_diff(),
         }
         files.append(entry)
     counts = Counter(report.status.value for report in reports)

@@ -6,10 +6,10 @@ import fnmatch
 import gc
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from .config import ToolConfig
 from .facts import Context, Options
@@ -21,6 +21,7 @@ DOCKERFILE_PATTERNS = ("Dockerfile", "Dockerfile.*", "*.Dockerfile", "*.dockerfi
 SKIP_DIRECTORIES = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox",
                     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis"}
 SERIAL_BELOW = 8  # fewer files than this are processed in this process: a pool costs more than it saves
+BATCH = 16  # files sent to a worker at a time: few enough to keep both busy to the end, enough to amortise IPC
 
 
 @dataclass
@@ -29,6 +30,20 @@ class FileReport:
     refactoring: Refactoring | None = None
     error: str | None = None  # input error: one line naming the file
     context: Path | None = None
+    diff: str | None = None  # the unified diff of a changed file, once worked out (see `unified_diff`)
+
+    def unified_diff(self) -> str:
+        """The diff a changed file would get, named as `display_name` shows its path ("" when unchanged).
+        Worked out once; pool workers do it before sending the report back."""
+        if self.diff is None:
+            from .report import display_name
+            from .writer import unified_diff
+
+            refactoring = self.refactoring
+            changed = refactoring is not None and refactoring.changed
+            self.diff = unified_diff(refactoring.original, refactoring.output, display_name(self.path)) \
+                if changed else ""
+        return self.diff
 
     @property
     def status(self) -> Status:
@@ -46,7 +61,8 @@ class FileReport:
             tuple((o.name, o.safe, tuple((c.line, c.summary, c.reason, c.original_line) for c in o.changes),
                    tuple(o.notes)) for o in refactoring.outcomes),
         )
-        return _unpack_report, (str(self.path), packed, self.error, None if self.context is None else str(self.context))
+        return _unpack_report, (str(self.path), packed, self.error, None if self.context is None else str(self.context),
+                                self.diff)
 
 
 @dataclass(frozen=True)
@@ -60,7 +76,7 @@ class Request:
     explicit: frozenset[str] = field(default_factory=frozenset)  # Options fields given as flags
 
 
-def _unpack_report(path: str, packed, error: str | None, context: str | None) -> FileReport:
+def _unpack_report(path: str, packed, error: str | None, context: str | None, diff: str | None) -> FileReport:
     from ..transforms.base import Change
 
     refactoring = None
@@ -70,7 +86,7 @@ def _unpack_report(path: str, packed, error: str | None, context: str | None) ->
             PassOutcome(name, safe, [Change(*change) for change in changes], list(notes))
             for name, safe, changes, notes in outcomes
         ], reason)
-    return FileReport(Path(path), refactoring, error, None if context is None else Path(context))
+    return FileReport(Path(path), refactoring, error, None if context is None else Path(context), diff)
 
 
 def is_dockerfile_name(name: str) -> bool:
@@ -79,6 +95,12 @@ def is_dockerfile_name(name: str) -> bool:
 
 def find_dockerfiles(directory: Path, exclude: Iterable[str] = ()) -> list[Path]:
     """Dockerfiles below `directory`, sorted; `exclude` globs match names or paths relative to it."""
+    return sorted(iter_dockerfiles(directory, exclude))
+
+
+def iter_dockerfiles(directory: Path, exclude: Iterable[str] = ()) -> Iterator[Path]:
+    """Dockerfiles below `directory` as the walk finds them (unsorted: a caller can start on the first ones
+    while the walk goes on); `exclude` globs match names or paths relative to `directory`."""
     patterns = tuple(exclude)
     top = os.fspath(directory)
     prefix = len(top.rstrip(os.sep)) + 1
@@ -89,20 +111,19 @@ def find_dockerfiles(directory: Path, exclude: Iterable[str] = ()) -> list[Path]
         relative = path[prefix:].replace(os.sep, "/")
         return any(fnmatch.fnmatchcase(relative, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
 
-    found: list[str] = []
     # os.walk's own loop, with strings instead of Path objects: a tree of thousands of projects has tens of
-    # thousands of entries, and this runs before any file can be processed.
+    # thousands of entries.
     for root, directories, files in os.walk(top):
         directories[:] = sorted(
             d for d in directories
             if d not in SKIP_DIRECTORIES and not d.endswith(".egg-info")
             and not excluded(os.path.join(root, d), d) and not os.path.exists(os.path.join(root, d, "pyvenv.cfg"))
         )
-        found.extend(
-            os.path.join(root, name) for name in files if is_dockerfile_name(name) and not excluded(
-                os.path.join(root, name), name)
-        )
-    return sorted(map(Path, found))
+        for name in sorted(files):
+            if is_dockerfile_name(name):
+                path = os.path.join(root, name)
+                if not excluded(path, name):
+                    yield Path(path)
 
 
 _DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in DOCKERFILE_PATTERNS))
@@ -214,25 +235,40 @@ class Workers:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def map(self, paths: list[Path], request: Request,
+    def map(self, paths: Iterable[Path], request: Request,
             progress: Callable[[int, int], None] | None = None) -> list[FileReport]:
-        """Process files; the reports come back in the order of `paths`, whatever finishes first."""
-        if self.jobs <= 1 or len(paths) < SERIAL_BELOW:
-            reports = []
-            for done, path in enumerate(paths, 1):
-                reports.append(process(path, request))
-                if progress:
-                    progress(done, len(paths))
-            return reports
+        """Process each file once; the reports come back sorted by path, whatever finishes first. `paths` may be
+        a generator still walking a tree: with the pool started, files go to the workers as they are found."""
+        if self.pool is None:
+            paths = sorted(dict.fromkeys(paths))
+            if self.jobs <= 1 or len(paths) < SERIAL_BELOW:
+                reports = []
+                for done, path in enumerate(paths, 1):
+                    reports.append(process(path, request))
+                    if progress:
+                        progress(done, len(paths))
+                return reports
+        pool = self._start()
         fewer_collections()
-        chunk = max(1, min(32, len(paths) // (self.jobs * 8)))
-        reports_in_order: list[FileReport] = []
-        results = self._start().map(_process_for_pool, paths, [request] * len(paths), chunksize=chunk)
-        for done, report in enumerate(results, 1):
-            reports_in_order.append(report)
+        seen: set[Path] = set()
+        batches: list[Future] = []
+        batch: list[Path] = []
+        for path in paths:
+            if path in seen:
+                continue
+            seen.add(path)
+            batch.append(path)
+            if len(batch) == BATCH:
+                batches.append(pool.submit(_process_batch, batch, request))
+                batch = []
+        if batch:
+            batches.append(pool.submit(_process_batch, batch, request))
+        reports: list[FileReport] = []
+        for future in batches:
+            reports.extend(future.result())
             if progress:
-                progress(done, len(paths))
-        return reports_in_order
+                progress(len(reports), len(seen))
+        return sorted(reports, key=lambda report: report.path)
 
 
 def process_many(paths: list[Path], request: Request, jobs: int,
@@ -242,8 +278,11 @@ def process_many(paths: list[Path], request: Request, jobs: int,
         return workers.map(paths, request, progress)
 
 
-def _process_for_pool(path: Path, request: Request) -> FileReport:
-    return process(path, request)
+def _process_batch(paths: list[Path], request: Request) -> list[FileReport]:
+    reports = [process(path, request) for path in paths]
+    for report in reports:
+        report.unified_diff()  # here, in parallel, rather than in the parent afterwards
+    return reports
 
 
 def with_options(request: Request, **changes) -> Request:
