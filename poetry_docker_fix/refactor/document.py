@@ -197,42 +197,72 @@ def _rstrip_continuation(text: str, escape: str) -> str:
     return text[:-1] if text.endswith(escape) else text
 
 
+def _line_info(line: str, escape: str) -> tuple[bool, str | None, str, str, str, bool]:
+    """How the splitter reads one line: (comment?, keyword in upper case or None for a blank line, the value
+    it starts an instruction with, its value as a continuation of a non-empty value, its value as the
+    continuation of an empty one, whether it continues on the next line)."""
+    # str.lstrip/rstrip/split strip exactly what the reference's `\s` matches (str.isspace characters).
+    stripped = line.lstrip()
+    if stripped[:1] == "#":
+        return True, None, "", "", "", False
+    tail = line.rstrip()
+    continues = tail.endswith(escape)
+    if not stripped:
+        return False, None, "", "", "", False
+    parts = stripped.split(None, 1)
+    first = parts[1].rstrip() if len(parts) > 1 else ""
+    if first.endswith(escape):
+        first = first[:-1]
+    kept = tail[:-1] if continues else tail
+    lean = tail.lstrip()
+    if lean.endswith(escape):
+        lean = lean[:-1]
+    return False, parts[0].upper(), first, kept, lean, continues
+
+
+_LINES: dict[str, tuple[bool, str | None, str, str, str, bool]] = {}  # _line_info with the default escape
+
+
 def _parse_lines(lines: list[str]) -> list[Instruction]:
     """Instruction boundaries and values exactly as dockerfile-parse's `structure` finds them (the reference:
     `Document._parse_uncached`), without its per-line dictionaries and byte round trips. Passes re-read the
-    file after every edit, so this runs several times per Dockerfile; tests/test_parser_agreement.py checks
-    the two agree, on the golden files and on generated ones, and the pipeline checks every input it reads."""
+    file after every edit, so this runs several times per Dockerfile, mostly over lines it has read before:
+    each distinct line is looked at once. tests/test_parser_agreement.py checks the two readings agree, on the
+    golden files and on generated ones, and the pipeline checks every input it reads."""
     result: list[Instruction] = []
     escape = "\\"
     directive_possible = True
     stage = -1
-    keyword = value = ""
+    keyword: str | None = ""
+    value = ""
     start = 0
     in_continuation = False
+    cache = _LINES
+    if len(cache) > 100_000:
+        cache.clear()
     for number, line in enumerate(lines):
         if directive_possible:
             match = _ESCAPE_DIRECTIVE.match(line)
             if match:
                 escape = match.group(1)
+                cache = {}  # another escape character: another reading of every line
             elif not _SYNTAX_DIRECTIVE.match(line):
                 directive_possible = False
-        # str.lstrip/rstrip/split strip exactly what the reference's `\s` matches (str.isspace characters).
-        stripped = line.lstrip()
-        if stripped[:1] == "#":
+        info = cache.get(line)
+        if info is None:
+            info = cache[line] = _line_info(line, escape)
+        comment, word, first, kept, lean, continues = info
+        if comment:
             continue  # a comment, also inside a continuation: it neither ends nor extends the instruction
-        tail = line.rstrip()
         if not in_continuation:
-            if not stripped:
-                continue
-            parts = stripped.split(None, 1)
-            keyword, start = parts[0].upper(), number
-            piece = parts[1].rstrip() if len(parts) > 1 else ""
+            if word is None:
+                continue  # a blank line between instructions
+            keyword, start, value = word, number, first
+        elif value:
+            value += kept
         else:
-            piece = tail if value else tail.lstrip()
-        if piece.endswith(escape):
-            piece = piece[:-1]
-        value = value + piece if in_continuation and value else piece
-        in_continuation = tail.endswith(escape)
+            value = lean
+        in_continuation = continues
         if not in_continuation:
             if keyword == "FROM":
                 stage += 1
