@@ -6,12 +6,12 @@ parsed content, so comments inside continuations, indentation and keyword case s
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
 import shlex
 from dataclasses import dataclass, field
-import functools
 from functools import lru_cache
 
 _DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(\S*)\s*$", re.IGNORECASE)
@@ -42,8 +42,9 @@ class cached_property:  # noqa: N801 - a drop-in for functools.cached_property
 
 
 def per_object(function):
-    """Cache `function(thing)` on `thing`, an object that never changes (an instruction, a project). The cached
-    value is shared: `function` must return something immutable (a tuple, a string, a frozen object)."""
+    """Cache `function(thing)` on `thing`, an object that never changes (an instruction, a stage, a project).
+    The cached value is shared: `function` must return something immutable (a tuple, a string, a frozen
+    object)."""
     key = "_memo_" + function.__qualname__
 
     @functools.wraps(function)
@@ -187,14 +188,8 @@ class Stage:
         return current
 
 
-_INSTRUCTION = re.compile(r"\s*(\S+)(?:\s+(.*))?$")
 _ESCAPE_DIRECTIVE = re.compile(r"^\s*#\s*escape\s*=\s*(\\|`)\s*$", re.IGNORECASE)
 _SYNTAX_DIRECTIVE = re.compile(r"^\s*#\s*syntax\s*=\s*(.*)\s*$", re.IGNORECASE)
-
-
-def _rstrip_continuation(text: str, escape: str) -> str:
-    text = text.rstrip()
-    return text[:-1] if text.endswith(escape) else text
 
 
 def _line_info(line: str, escape: str) -> tuple[bool, str | None, str, str, str, bool]:
@@ -408,7 +403,7 @@ class Document:
 
     @staticmethod
     def _parse_uncached(source: str) -> list[Instruction]:
-        """dockerfile-parse's reading of `source`: the reference `split_instructions` must agree with."""
+        """dockerfile-parse's reading of `source`: the reference `_parse_lines` must agree with."""
         from dockerfile_parse import DockerfileParser  # imported here: the CLI must start fast
 
         parser = DockerfileParser(fileobj=io.BytesIO(source.encode("utf-8")), env_replace=False)

@@ -110,13 +110,9 @@ def install_runs(stage: Stage) -> list[Instruction]:
     return list(_install_runs(stage))
 
 
+@per_object  # stages, like documents, never change
 def _install_runs(stage: Stage) -> tuple[Instruction, ...]:
-    # Cached on the stage (stages, like documents, never change).
-    cached = stage.__dict__.get("_install_runs")
-    if cached is None:
-        cached = stage.__dict__["_install_runs"] = tuple(
-            i for i in stage.instructions if i.keyword == "RUN" and poetry_installs(i))
-    return cached
+    return tuple(i for i in stage.instructions if i.keyword == "RUN" and poetry_installs(i))
 
 
 def poetry_config_commands(instruction: Instruction) -> list[list[str]]:
