@@ -59,6 +59,49 @@ def per_object(function):
     return wrapper
 
 
+_TEXT_FACTS: dict[tuple[str, str], dict] = {}  # see Instruction.facts
+
+
+def per_text(function):
+    """Cache `function(instruction)`, which depends only on the instruction's keyword and value, for every
+    instruction with that keyword and value: the documents a pass leaves behind share most instructions with
+    the one it was given, and a bulk run sees the same `RUN poetry install` many times. The cached value is
+    shared: it must be immutable."""
+    key = "_text_" + function.__qualname__
+
+    @functools.wraps(function)
+    def wrapper(instruction):
+        own = instruction.__dict__
+        try:
+            return own[key]
+        except KeyError:
+            pass
+        shared = instruction.facts
+        try:
+            value = shared[key]
+        except KeyError:
+            value = shared[key] = function(instruction)
+        own[key] = value
+        return value
+
+    return wrapper
+
+
+class text_property(cached_property):  # noqa: N801
+    """A cached_property that depends only on the instruction's keyword and value (see per_text)."""
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        shared = instance.facts
+        try:
+            value = shared[self.name]
+        except KeyError:
+            value = shared[self.name] = self.function(instance)
+        instance.__dict__[self.name] = value
+        return value
+
+
 def per_document(function):
     """Cache `function(document, *args)` on the document: a document never changes (an edit makes a new one),
     so passes that ask the same question about it share one answer. Arguments must be cheap to hash: stages
@@ -98,12 +141,23 @@ class Instruction:
     def line_number(self) -> int:
         return self.start + 1
 
+    @cached_property
+    def facts(self) -> dict:
+        """Facts about this instruction's text, shared with every instruction of the same keyword and value."""
+        key = (self.keyword, self.value)
+        found = _TEXT_FACTS.get(key)
+        if found is None:
+            if len(_TEXT_FACTS) > 50_000:
+                _TEXT_FACTS.clear()
+            found = _TEXT_FACTS[key] = {}
+        return found
+
     def flags_and_args(self) -> tuple[list[str], str]:
         """Leading `--flag=value` options and the rest of the arguments, as text."""
         flags, rest = self._flags_and_rest
         return list(flags), rest
 
-    @cached_property
+    @text_property
     def _flags_and_rest(self) -> tuple[tuple[str, ...], str]:
         # Passes ask for this many times per instruction: computed once (instructions are immutable).
         flags: list[str] = []
@@ -119,7 +173,7 @@ class Instruction:
         parsed = self._exec_form
         return list(parsed) if parsed is not None else None
 
-    @cached_property
+    @text_property
     def _exec_form(self) -> tuple[str, ...] | None:
         text = self.value.strip()
         if not text.startswith("["):
@@ -132,7 +186,7 @@ class Instruction:
             return tuple(parsed)
         return None
 
-    @cached_property
+    @text_property
     def shell_script(self) -> str | None:
         """The shell script of a RUN in shell form (after its --flags), None for the exec form."""
         if self.keyword != "RUN" or self._exec_form is not None:

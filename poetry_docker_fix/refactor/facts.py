@@ -6,7 +6,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from .document import Document, Instruction, Stage, expand, per_document, per_object
+from .document import Document, Instruction, Stage, expand, per_document, per_object, per_text
 from .project import PoetryProject
 from .shell import Command, poetry_installs, poetry_subcommand, run_commands
 from .versions import LATEST_KNOWN, Version
@@ -119,7 +119,7 @@ def poetry_config_commands(instruction: Instruction) -> list[list[str]]:
     return [list(arguments) for arguments in _poetry_config_commands(instruction)]
 
 
-@per_object
+@per_text
 def _poetry_config_commands(instruction: Instruction) -> tuple[tuple[str, ...], ...]:
     found = []
     for command in run_commands(instruction):
@@ -199,7 +199,7 @@ def copy_sources(instruction: Instruction) -> list[str] | None:
     return list(sources) if sources is not None else None
 
 
-@per_object
+@per_text
 def _copy_sources(instruction: Instruction) -> tuple[str, ...] | None:
     if instruction.keyword not in ("COPY", "ADD"):
         return None

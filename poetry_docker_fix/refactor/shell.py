@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .document import Document, Instruction, per_object
+from .document import Document, Instruction, per_text
 
 OPERATORS = ("&&", "||", ";", "|", "&")
 
@@ -92,7 +92,7 @@ def run_commands(instruction: Instruction) -> list[Command]:
     return list(_run_commands(instruction))
 
 
-@per_object
+@per_text
 def _run_commands(instruction: Instruction) -> tuple[Command, ...]:
     script = instruction.shell_script
     if script is None:
@@ -123,7 +123,7 @@ def poetry_installs(instruction: Instruction) -> list[list[str]]:
     return [list(arguments) for arguments in _poetry_installs(instruction)]
 
 
-@per_object
+@per_text
 def _poetry_installs(instruction: Instruction) -> tuple[tuple[str, ...], ...]:
     script = instruction.shell_script
     if script is None or "poetry" not in script:
@@ -141,7 +141,7 @@ def _installs_in(script: str) -> tuple[tuple[str, ...], ...]:
     return tuple(found)
 
 
-@per_object
+@per_text
 def uses_poetry(instruction: Instruction) -> bool:
     return any(poetry_subcommand(command) for command in _run_commands(instruction))
 
