@@ -8,7 +8,9 @@ import pkgutil
 import pytest
 
 import poetry_docker_fix.transforms as transforms
-from poetry_docker_fix.refactor.pipeline import Status
+from poetry_docker_fix.refactor.facts import Context, Options
+from poetry_docker_fix.refactor.pipeline import Status, refactor, select_passes
+from poetry_docker_fix.refactor.project import load_project
 from poetry_docker_fix.refactor.versions import Version
 from tests.helpers import CLASSIC, LOCK_1_1, LOCK_2_5, fix, make_project, notes
 
@@ -312,6 +314,18 @@ def test_multi_stage_fixes_and_moves_runtime_instructions(tmp_path):
         "ENV VIRTUAL_ENV=/app/.venv \\", '    PATH="/app/.venv/bin:$PATH"', "",
         "COPY --from=builder /app/.venv /app/.venv", "ENV PYTHONUNBUFFERED=1", "COPY app ./app", "EXPOSE 8000",
         "# the server", "CMD python -m app.main"]
+
+
+@pytest.mark.parametrize("ending", ["\n", "\n\n", "\n  \n\t\n", ""])
+def test_multi_stage_keeps_the_blank_lines_that_end_the_file(tmp_path, ending):
+    make_project(tmp_path)
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n"
+              "COPY pyproject.toml poetry.lock ./\nRUN poetry install --only main --no-root\nCOPY app ./app\n\n"
+              'CMD ["python", "-m", "app.main"]' + ending)
+    context = Context(load_project(tmp_path), Options())  # not `fix`: its dedent would blank the "  " line
+    refactoring = refactor(source, context, select_passes(["multi-stage"]))
+    assert refactoring.changed
+    assert refactoring.output.endswith('\nCMD ["python", "-m", "app.main"]' + ending)
 
 
 @pytest.mark.parametrize(("image", "runtime"), [

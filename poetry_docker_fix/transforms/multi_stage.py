@@ -181,11 +181,13 @@ class MultiStage(Pass):
                 edits.append(delete_block(document.lines, block_start, instruction.end))
 
         # Everything after the last install (code COPYs and runtime instructions, checked in `run`) moves.
-        tail = document.lines[last_install.end + 1 :]
+        after = document.lines[last_install.end + 1 :]
+        trailing = 0  # blank lines at the end of the file stay where they are, byte for byte
+        while trailing < len(after) and after[len(after) - 1 - trailing].strip() == "":
+            trailing += 1
+        tail = after[: len(after) - trailing]
         while tail and tail[0].strip() == "":
             tail = tail[1:]
-        while tail and tail[-1].strip() == "":
-            tail = tail[:-1]
         tail = _without_poetry_run(tail)
         runtime = header + carried
         if tail and not tail[0].lstrip().upper().startswith(("COPY", "ADD")):
@@ -196,7 +198,7 @@ class MultiStage(Pass):
             result.notes.append(f"the runtime stage would still call Poetry (`{problem}`), which it does not have; "
                                 "left single-stage")
             return PassResult(notes=result.notes)
-        edits.append(Edit(last_install.end + 1, len(document.lines), tuple(runtime)))
+        edits.append(Edit(last_install.end + 1, len(document.lines) - trailing, tuple(runtime)))
         result.change(edits, from_instruction.line_number, f"builder stage + runtime stage on {runtime_image}",
                       "Poetry, compilers and caches stay in the builder; the runtime gets only the virtualenv and "
                       f"the code; {image_reason}; `poetry run` is dropped since the venv's bin is on PATH")
