@@ -64,10 +64,10 @@ def poetry_setup(document: Document, stage: Stage) -> PoetrySetup | None:
     for instruction in stage.instructions:
         if instruction.keyword != "RUN":
             continue
-        env = document.stage_env(stage, before_line=instruction.start)
         script = " ".join(document.raw(instruction))
         commands = run_commands(instruction)
         if INSTALLER_HOST in script or "get-poetry.py" in script:
+            env = document.stage_env(stage, before_line=instruction.start)
             inline = {a.split("=", 1)[0]: a.split("=", 1)[1] for c in commands for a in c.assignments}
             text = None
             for command in commands:
@@ -91,7 +91,7 @@ def poetry_setup(document: Document, stage: Stage) -> PoetrySetup | None:
                 spec = match.group("spec")
                 version = None
                 if spec and spec.startswith("=="):
-                    resolved = expand(spec[2:], env)
+                    resolved = expand(spec[2:], document.stage_env(stage, before_line=instruction.start))
                     version = Version.parse(resolved) if resolved else None
                 return PoetrySetup(instruction, kind, spec, version)
     return None

@@ -32,7 +32,7 @@ class FileReport:
     refactoring: Refactoring | None = None
     error: str | None = None  # input error: one line naming the file
     context: Path | None = None
-    diff: str | None = None  # the unified diff of a changed file, once worked out (see `unified_diff`)
+    diff: str | None = field(default=None, compare=False)  # worked out once, see `unified_diff`
 
     def unified_diff(self) -> str:
         """The diff a changed file would get, named as `display_name` shows its path ("" when unchanged).
