@@ -111,6 +111,87 @@ def test_import_scan_follows_local_modules_transitively(tmp_path):
     assert scan.local == {"a.py", "b", "e"} and scan.unreadable == []
 
 
+EVERY_PLACE_AN_IMPORT_CAN_BE = """\
+import a1, a2.sub as x
+from b1.c import d
+from . import relative
+from .e import f
+if cond: import c1
+if cond:
+    import c2
+elif other:
+    import c3
+else:
+    import c4
+try:
+    import d1
+except ImportError:
+    import d2
+else:
+    import d4
+finally:
+    import d5
+try:
+    pass
+except* ValueError:
+    import d3
+for i in range(3):
+    import e1
+else:
+    import e2
+while cond:
+    import f1
+else:
+    import f2
+with ctx() as handle, other():
+    import g1
+@decorator(lambda: __import__("not_an_import_statement"))
+def fn():
+    def inner():
+        import h1
+    class Inside:
+        import h2
+async def coro():
+    async with ctx():
+        import i1
+    async for item in it:
+        import i2
+class K(Base):
+    import j1; import j2
+match command:
+    case [x, y]:
+        import k1
+    case _:
+        if deep:
+            while deeper:
+                import k2
+value = [n for n in range(3)]
+"""
+
+
+def test_import_statements_are_found_wherever_they_are_nested():
+    import libcst as cst
+
+    from poetry_docker_fix.refactor.imports import _top_level_names, import_statements
+
+    module = cst.parse_module(EVERY_PLACE_AN_IMPORT_CAN_BE)
+    seen = []
+
+    class Everything(cst.CSTVisitor):  # the slow, obviously complete way: every node of the tree
+        def visit_Import(self, node):
+            seen.append(node)
+
+        def visit_ImportFrom(self, node):
+            seen.append(node)
+
+    module.visit(Everything())
+    assert {id(node) for node in import_statements(module)} == {id(node) for node in seen}
+    assert len(seen) == 26
+    assert _top_level_names(EVERY_PLACE_AN_IMPORT_CAN_BE) == {
+        "a1", "a2", "b1", "c1", "c2", "c3", "c4", "d1", "d2", "d3", "d4", "d5", "e1", "e2", "f1", "f2", "g1", "h1",
+        "h2", "i1", "i2", "j1", "j2", "k1", "k2"}
+
+
 def test_import_scan_reports_unparsable_files(tmp_path):
     (tmp_path / "main.py").write_text("import helpers\ndef broken(:\n")
     assert scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path).unreadable == ["main.py"]

@@ -28,19 +28,42 @@ def _top_level_names(source: str) -> set[str] | None:
     except cst.ParserSyntaxError:
         return None
     names: set[str] = set()
-
-    class Collector(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> None:
+    for node in import_statements(module):
+        if isinstance(node, cst.Import):
             for alias in node.names:
                 names.add(_dotted(alias.name).split(".")[0])
-
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-            if node.relative or node.module is None:
-                return
+        elif not node.relative and node.module is not None:
             names.add(_dotted(node.module).split(".")[0])
-
-    module.visit(Collector())
     return names
+
+
+def import_statements(module) -> list:
+    """Every `import` / `from ... import` statement of a libcst Module, wherever it is nested.
+
+    Only statements are walked, never expressions: an import is a simple statement, so it sits in the module's
+    body or in a suite (an indented block or a one-line `if x: import y`), and every suite belongs to a compound
+    statement or one of its clauses (else, except, except*, finally, case). A CSTVisitor would reach the same
+    statements through every expression node too, which costs as much again as parsing."""
+    import libcst as cst
+
+    clauses = tuple(getattr(cst, name) for name in ("BaseCompoundStatement", "Else", "ExceptHandler",
+                                                     "ExceptStarHandler", "Finally", "MatchCase")
+                    if hasattr(cst, name))
+    found = []
+    statements = list(module.body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, cst.SimpleStatementLine):
+            found.extend(small for small in node.body if isinstance(small, (cst.Import, cst.ImportFrom)))
+        elif isinstance(node, clauses):
+            for child in node.children:
+                if isinstance(child, cst.IndentedBlock):
+                    statements.extend(child.body)
+                elif isinstance(child, cst.SimpleStatementSuite):
+                    found.extend(small for small in child.body if isinstance(small, (cst.Import, cst.ImportFrom)))
+                elif isinstance(child, clauses):
+                    statements.append(child)
+    return found
 
 
 def _dotted(node: object) -> str:
