@@ -111,7 +111,7 @@ def run(
                                                 "searches (repeatable)."),
     jobs: int = typer.Option(0, "-j", "--jobs", metavar="N", show_default=False, help="Files processed in parallel (default: all "
                              "cores). Output order is always sorted by path."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="A progress line on stderr "
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="A progress bar on stderr "
                                             "(default: on a terminal, for more than 50 files)."),
     verify: bool = typer.Option(False, "--verify", help="Build the original and the rewrite with Docker, run "
                                 "both, and compare size, rebuild time and behaviour; exit 1 when the rewrite "
@@ -257,6 +257,9 @@ def _collect(paths: list[str], exclude: list[str], quiet: bool) -> Iterator[Path
             yield path
 
 
+PROGRESS_WIDTH = 30
+
+
 def _progress_printer(enabled: Optional[bool]):
     """Progress on stderr: with --progress, or by default on a terminal once there are more than 50 files."""
     if enabled is False or (enabled is None and not sys.stderr.isatty()):
@@ -265,7 +268,9 @@ def _progress_printer(enabled: Optional[bool]):
     def report(done: int, total: int) -> None:
         if enabled is None and total <= 50:
             return
-        sys.stderr.write(f"\r{done}/{total} files" + ("\n" if done == total else ""))
+        filled = PROGRESS_WIDTH * done // total if total else PROGRESS_WIDTH
+        bar = "#" * filled + "." * (PROGRESS_WIDTH - filled)
+        sys.stderr.write(f"\r[{bar}] {done}/{total} files" + ("\n" if done == total else ""))
         sys.stderr.flush()
 
     return report

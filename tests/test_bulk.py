@@ -70,6 +70,20 @@ def test_a_folder_streams_into_the_workers_while_it_is_walked(repos):
     assert [r.path for r in reports] == find_dockerfiles(repos)
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_progress_bar_when_asked(repos, jobs):
+    code, _, err = run_cli(["--check", "--progress", "--jobs", jobs, str(repos)])
+    assert code == 1
+    progress = err.decode().split("\r")
+    assert progress[-1].startswith("[" + "#" * 30 + "] 5/5 files\n")  # ends full, on its own line
+    assert all(part.startswith("[") for part in progress[1:])
+
+
+def test_no_progress_in_a_pipe_unless_asked(repos):
+    _, _, err = run_cli(["--check", str(repos)])  # CliRunner's stderr is not a terminal
+    assert "\r" not in err.decode() and "[#" not in err.decode()
+
+
 def test_summary_counts_and_groups_skip_reasons(repos):
     code, out, err = run_cli(["--check", "--jobs", "1", str(repos)])
     assert code == 1
