@@ -84,6 +84,42 @@ def test_no_progress_in_a_pipe_unless_asked(repos):
     assert "\r" not in err.decode() and "[#" not in err.decode()
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_bug_on_one_file_fails_that_file_and_the_run_goes_on(repos, monkeypatch, jobs):
+    from poetry_docker_fix.transforms.no_dev import NoDev
+
+    original = NoDev.run
+
+    def broken(self, document, context):
+        if "epsilon" in str(context.project.root):
+            raise ZeroDivisionError("boom")
+        return original(self, document, context)
+
+    monkeypatch.setattr(NoDev, "run", broken)  # the pool's workers are forked after this
+    before = (repos / "epsilon" / "docker" / "Dockerfile").read_bytes()
+    code, out, err = run_cli(["--apply", "--jobs", jobs, str(repos)])
+    assert code == 3  # the internal-error exit code, not a crash
+    message = err.decode()
+    assert "epsilon/docker/Dockerfile: failed: internal error: ZeroDivisionError: boom" in message
+    assert "a bug in poetry-docker-fix; please report it" in message
+    assert (repos / "epsilon" / "docker" / "Dockerfile").read_bytes() == before  # untouched
+    assert "AS runtime" in (repos / "alpha" / "Dockerfile").read_text()  # the other files were rewritten
+    assert "1 failed" in message
+
+
+def test_a_bug_is_located_in_the_tool(tmp_path, monkeypatch):
+    from poetry_docker_fix.refactor import facts
+    from poetry_docker_fix.refactor.facts import Context, Options
+    from poetry_docker_fix.refactor.pipeline import Status, refactor, select_passes
+    from poetry_docker_fix.refactor.project import load_project
+
+    make_project(tmp_path)
+    monkeypatch.setattr(facts, "truthy", lambda value: [][0])  # an IndexError inside the tool's code
+    result = refactor(NAIVE, Context(load_project(tmp_path), Options()), select_passes())
+    assert result.status is Status.FAILED and result.output == NAIVE
+    assert result.reason.startswith("internal error: IndexError: list index out of range at poetry_docker_fix/")
+
+
 def test_summary_counts_and_groups_skip_reasons(repos):
     code, out, err = run_cli(["--check", "--jobs", "1", str(repos)])
     assert code == 1

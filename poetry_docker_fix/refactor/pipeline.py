@@ -151,8 +151,30 @@ def check_parse(document: Document) -> None:
         raise InternalError(f"the instruction near line {line} is read differently by dockerfile-parse")
 
 
+def describe_bug(error: BaseException) -> str:
+    """One line for an exception the tool did not expect: what, where in the tool, and that it is a bug."""
+    import traceback
+
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if "poetry_docker_fix" in frame.filename]
+    where = ""
+    if frames:
+        filename = frames[-1].filename.replace("\\", "/")
+        where = f" at {filename[filename.rindex('poetry_docker_fix'):]}:{frames[-1].lineno}"
+    return f"{type(error).__name__}: {error}{where} (a bug in poetry-docker-fix; please report it)"
+
+
 def refactor(text: str, context: Context, passes: list[type] | None = None) -> Refactoring:
-    """Apply `passes` (default: all) to the Dockerfile `text` read with the facts in `context`."""
+    """Apply `passes` (default: all) to the Dockerfile `text` read with the facts in `context`.
+
+    Never raises: an exception the tool did not expect (a bug) makes this one file `failed`, untouched, with
+    the exception named, so a run over many files goes on and ends with the internal-error exit code."""
+    try:
+        return _refactor(text, context, passes)
+    except Exception as error:  # noqa: BLE001 - one file's bug must not stop the run
+        return Refactoring(Status.FAILED, text, text, reason=f"internal error: {describe_bug(error)}")
+
+
+def _refactor(text: str, context: Context, passes: list[type] | None) -> Refactoring:
     if passes is None:
         passes = select_passes()
     if not text.strip("\ufeff \t\r\n"):

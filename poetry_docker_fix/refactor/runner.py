@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .config import ToolConfig
 from .facts import Context, Options
-from .pipeline import PassOutcome, Refactoring, Status, refactor, select_passes
+from .pipeline import PassOutcome, Refactoring, Status, describe_bug, refactor, select_passes
 from .project import PoetryProject, ProjectError, load_project
 from .writer import InputError, read_dockerfile
 
@@ -183,8 +183,10 @@ def settings_for(project: PoetryProject | None, request: Request) -> tuple[Optio
 
 
 def process(path: Path, request: Request) -> FileReport:
-    """One Dockerfile as the CLI runs it: context found, project configuration applied."""
+    """One Dockerfile as the CLI runs it: context found, project configuration applied. An exception the tool
+    did not expect (a bug) makes this file `failed` and leaves it untouched; the other files go on."""
     context = request.context or discover_context(path)
+    text = ""
     try:
         text = read_dockerfile(path)
         project = load_project(context)
@@ -192,6 +194,8 @@ def process(path: Path, request: Request) -> FileReport:
         refactoring = refactor(text, Context(project, options), passes)
     except (InputError, ProjectError) as error:
         return FileReport(path, error=str(error), context=context)
+    except Exception as error:  # noqa: BLE001 - one file's bug must not stop the run
+        refactoring = Refactoring(Status.FAILED, text, text, reason=f"internal error: {describe_bug(error)}")
     return FileReport(path, refactoring, context=context)
 
 
