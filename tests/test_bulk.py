@@ -107,6 +107,29 @@ def test_a_bug_on_one_file_fails_that_file_and_the_run_goes_on(repos, monkeypatc
     assert "1 failed" in message
 
 
+def test_a_worker_that_dies_loses_no_file(repos, monkeypatch):
+    import os
+
+    from poetry_docker_fix.refactor import runner
+
+    parent = os.getpid()
+    original = runner.process
+
+    def dies_in_a_worker(path, request):
+        if os.getpid() != parent and "alpha" in str(path):
+            os._exit(9)  # as if killed, out of memory, or crashed in native code
+        return original(path, request)
+
+    monkeypatch.setattr(runner, "process", dies_in_a_worker)
+    expected = [(r.path, r.status, r.refactoring.output) for r in runner.process_many(
+        runner.find_dockerfiles(repos), runner.Request(), jobs=1)]
+    warnings: list[str] = []
+    with runner.Workers(2, start_now=True, warn=warnings.append) as workers:
+        reports = workers.map(runner.iter_dockerfiles(repos), runner.Request())
+    assert [(r.path, r.status, r.refactoring.output) for r in reports] == expected
+    assert warnings == ["a worker process died; its files and the rest are processed in the main process"]
+
+
 def test_a_bug_is_located_in_the_tool(tmp_path, monkeypatch):
     from poetry_docker_fix.refactor import facts
     from poetry_docker_fix.refactor.facts import Context, Options

@@ -6,6 +6,7 @@ import fnmatch
 import gc
 import os
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
@@ -222,8 +223,11 @@ class Workers:
     """A pool of worker processes, started before the files are known: forking and importing then overlap the
     directory walk. `jobs <= 1` (or too few files, see SERIAL_BELOW) processes in this process instead."""
 
-    def __init__(self, jobs: int, start_now: bool = False) -> None:
+    def __init__(self, jobs: int, start_now: bool = False,
+                 warn: Callable[[str], None] = lambda message: print(f"warning: {message}", file=sys.stderr)) -> None:
         self.jobs = jobs
+        self.warn = warn
+        self.broken = False
         self.pool: "ProcessPoolExecutor | None" = None
         if start_now and jobs > 1:
             self._start()
@@ -257,10 +261,19 @@ class Workers:
                     if progress:
                         progress(done, len(paths))
                 return reports
+        from concurrent.futures.process import BrokenProcessPool
+
         pool = self._start()
         fewer_collections()
         seen: set[Path] = set()
-        batches: list["Future"] = []
+        batches: list[tuple[list[Path], "Future | None"]] = []
+
+        def submit(batch: list[Path]) -> None:
+            try:
+                batches.append((batch, pool.submit(_process_batch, batch, request)))
+            except BrokenProcessPool:
+                batches.append((batch, None))
+
         batch: list[Path] = []
         for path in paths:
             if path in seen:
@@ -268,13 +281,24 @@ class Workers:
             seen.add(path)
             batch.append(path)
             if len(batch) == BATCH:
-                batches.append(pool.submit(_process_batch, batch, request))
+                submit(batch)
                 batch = []
         if batch:
-            batches.append(pool.submit(_process_batch, batch, request))
+            submit(batch)
         reports: list[FileReport] = []
-        for future in batches:
-            reports.extend(future.result())
+        for batch, future in batches:
+            try:
+                done = future.result() if future is not None else None
+            except BrokenProcessPool:
+                done = None
+            if done is None:
+                # A worker died (killed, out of memory, a crash in native code): no file is lost, the ones it
+                # had and all that follow are processed here instead.
+                if not self.broken:
+                    self.broken = True
+                    self.warn("a worker process died; its files and the rest are processed in the main process")
+                done = [process(path, request) for path in batch]
+            reports.extend(done)
             if progress:
                 progress(len(reports), len(seen))
         return sorted(reports, key=lambda report: report.path)
