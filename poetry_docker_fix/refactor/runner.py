@@ -6,6 +6,7 @@ import fnmatch
 import gc
 import os
 import re
+import signal
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -204,6 +205,9 @@ def _warm_up() -> None:
     """Worker start-up: import what processing needs (libcst takes ~80 ms) while the parent still walks the
     tree, and collect garbage rarely (see `fewer_collections`)."""
     fewer_collections()
+    # Ctrl-C reaches the whole process group: the parent stops the pool and exits; a worker printing its own
+    # KeyboardInterrupt traceback would only bury that.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .. import transforms  # noqa: F401
 
     try:
