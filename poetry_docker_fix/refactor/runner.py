@@ -202,7 +202,7 @@ def process(path: Path, request: Request) -> FileReport:
 
 
 def _warm_up() -> None:
-    """Worker start-up: import what processing needs (libcst takes ~80 ms) while the parent still walks the
+    """Worker start-up: import what processing needs (libcst takes about 0.1 s) while the parent still walks the
     tree, and collect garbage rarely (see `fewer_collections`)."""
     fewer_collections()
     # Ctrl-C reaches the whole process group: the parent stops the pool and exits; a worker printing its own
@@ -310,7 +310,7 @@ class Workers:
 
 def process_many(paths: list[Path], request: Request, jobs: int,
                  progress: Callable[[int, int], None] | None = None) -> list[FileReport]:
-    """Process files in parallel (`jobs` processes); the reports come back in the order of `paths`."""
+    """Process files in parallel (`jobs` processes); one report per file, sorted by path."""
     with Workers(jobs) as workers:
         return workers.map(paths, request, progress)
 
