@@ -154,15 +154,7 @@ def load_case(name: str) -> Case:
 
 
 def docker(*arguments: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [docker_engine.docker_binary(), *arguments],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=timeout,
-        check=False,
-    )
+    return docker_engine.docker_command([docker_engine.docker_binary(), *arguments], timeout=timeout)
 
 
 def prune_cache_mounts() -> None:

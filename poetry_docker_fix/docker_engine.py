@@ -58,6 +58,20 @@ def docker_required() -> bool:
     return os.environ.get(REQUIRE_DOCKER_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def docker_command(arguments: list[str], *, timeout: float = COMMAND_TIMEOUT_SECONDS) -> subprocess.CompletedProcess:
+    """Run a Docker client command (``arguments[0]`` is the client) with no stdin, its output captured as text
+    (undecodable bytes replaced). Raises ``subprocess.TimeoutExpired`` and ``OSError`` as subprocess does."""
+    return subprocess.run(
+        arguments,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        check=False,
+    )
+
+
 def docker_available(docker: str | None = None, *, timeout: float = INFO_TIMEOUT_SECONDS) -> tuple[bool, str]:
     """Tell whether the client exists and ``docker info`` reaches an engine within ``timeout`` seconds.
 
@@ -68,15 +82,7 @@ def docker_available(docker: str | None = None, *, timeout: float = INFO_TIMEOUT
     if resolved is None:
         return False, f"Docker client {docker!r} not found (set {DOCKER_BINARY_ENV} to name another)"
     try:
-        completed = subprocess.run(
-            [resolved, "info"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
+        completed = docker_command([resolved, "info"], timeout=timeout)
     except subprocess.TimeoutExpired:
         return False, f"`{docker} info` did not answer within {timeout:g} s"
     except OSError as error:
