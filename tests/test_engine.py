@@ -7,7 +7,7 @@ import pytest
 from poetry_docker_fix.refactor import entrypoint
 from poetry_docker_fix.refactor.document import Document, DocumentError, expand
 from poetry_docker_fix.refactor.edits import Edit, EditConflict, apply_edits
-from poetry_docker_fix.refactor.imports import scan_imports
+from poetry_docker_fix.refactor.imports import ImportScan, importable_names, scan_imports
 from poetry_docker_fix.refactor.project import load_project
 from poetry_docker_fix.refactor.versions import Version, newest_release_satisfying, satisfies
 from tests.helpers import CLASSIC, LOCK_1_1, LOCK_2_5, make_project
@@ -194,13 +194,78 @@ def test_import_statements_are_found_wherever_they_are_nested():
 
 def test_import_scan_reports_unparsable_files(tmp_path):
     (tmp_path / "main.py").write_text("import helpers\ndef broken(:\n")
+    (tmp_path / "helpers.py").write_text("")
     assert scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path).unreadable == ["main.py"]
+
+
+def _without_libcst(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "libcst", None)  # importing it now would raise
+
+
+def test_import_scan_reads_only_files_that_name_a_local_module(tmp_path, monkeypatch):
+    # Neither file spells `helpers`, so neither can import it: libcst is not asked (nor loaded), and the
+    # syntax error no longer hides what the scan needs to know.
+    (tmp_path / "main.py").write_text("import os\nimport json as helpers_json\ndef broken(:\n")
+    (tmp_path / "other.py").write_text("# my_helpers, helpers2: other names\nimport sys\n")
+    (tmp_path / "helpers.py").write_text("")
+    _without_libcst(monkeypatch)
+    scan = scan_imports([tmp_path / "main.py", tmp_path / "other.py"], [tmp_path], tmp_path,
+                        known={"main.py", "other.py"})
+    assert scan.local == set() and scan.unreadable == []
+
+
+def test_import_scan_skips_files_that_only_name_known_entries(tmp_path, monkeypatch):
+    # A Django-style project: the package is copied anyway (known); only `manage` is worth looking for.
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "__init__.py").write_text("")
+    (tmp_path / "site" / "views.py").write_text("from site.models import Thing\ndef broken(:\n")
+    (tmp_path / "manage.py").write_text("import site\n")
+    _without_libcst(monkeypatch)
+    scan = scan_imports([tmp_path / "site" / "views.py"], [tmp_path], tmp_path, known={"site"})
+    assert scan.local == set() and scan.unreadable == []
+
+
+def test_import_scan_with_nothing_else_local_reads_nothing(tmp_path, monkeypatch):
+    (tmp_path / "main.py").write_text("import main\ndef broken(:\n")
+    _without_libcst(monkeypatch)
+    assert scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path, known={"main.py"}) == ImportScan()
+
+
+@pytest.mark.parametrize("source", [
+    "import helpers\n",
+    "import os, helpers as h\n",
+    "from helpers import VALUE\n",
+    "from \\\n    helpers import VALUE\n",
+    "import helpers.sub\n",
+    "if True: import helpers\n",
+    "# café\nimport helpers\n",
+    "import \uff48\uff45\uff4c\uff50\uff45\uff52\uff53\n",  # full-width letters: Python imports `helpers`
+])
+def test_import_scan_still_finds_every_spelling_of_an_import(tmp_path, source):
+    (tmp_path / "main.py").write_text(source, encoding="utf-8")
+    (tmp_path / "helpers.py").write_text("")
+    (tmp_path / "unused.py").write_text("")
+    assert scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path, known={"main.py"}).local == {"helpers.py"}
+
+
+def test_import_scan_looks_for_namespace_packages_and_src_layout_modules(tmp_path):
+    # A folder with Python only below it is still importable (a namespace package); src/ is a search root.
+    (tmp_path / "ns" / "deep").mkdir(parents=True)
+    (tmp_path / "ns" / "deep" / "mod.py").write_text("")
+    (tmp_path / "src" / "lib").mkdir(parents=True)
+    (tmp_path / "src" / "lib" / "__init__.py").write_text("")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "data.json").write_text("{}")
+    (tmp_path / "main.py").write_text("import ns.deep.mod\nimport lib\nimport data\n")
+    roots = [tmp_path, tmp_path / "src"]
+    assert importable_names(roots, tmp_path, known={"main.py"}) == {"ns", "lib", "src"}  # src: a namespace too
+    assert scan_imports([tmp_path / "main.py"], roots, tmp_path, known={"main.py"}).local == {"ns", "src"}
 
 
 def test_import_scan_skips_files_that_import_nothing(tmp_path, monkeypatch):
     # A file without the word `import` cannot import anything: libcst is not even asked (nor loaded).
     (tmp_path / "main.py").write_text("VALUE = 1\ndef broken(:\n")
-    monkeypatch.setitem(__import__("sys").modules, "libcst", None)  # importing it now would raise
+    _without_libcst(monkeypatch)
     scan = scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path)
     assert scan.local == set() and scan.unreadable == []
 

@@ -110,6 +110,21 @@ def test_narrow_copy_follows_imports_of_the_entrypoint(tmp_path):
     assert "COPY README.md" not in output  # package-mode = false: no root install, no README needed
 
 
+def test_narrow_copy_reads_only_modules_that_could_import_a_top_level_script(tmp_path, monkeypatch):
+    # A Django-style layout: the app package plus a top-level manage.py. Only a module that spells a top-level
+    # module's name can import it, so libcst reads none here (it used to read the whole package) ...
+    modules = {f"app/mod{i}.py": f"from app import mod{i + 1}\nimport os\n" for i in range(50)}
+    make_project(tmp_path, files={**modules, "manage.py": "import app\n"})
+    monkeypatch.setitem(__import__("sys").modules, "libcst", None)  # importing it now would raise
+    _, result = fix(tmp_path, NAIVE, select=["narrow-copy"])
+    assert "manage.py, which the tool cannot tell the app does not need" in result.outcomes[0].changes[0].reason
+    # ... and the one module that does import it still brings it into the image.
+    monkeypatch.undo()
+    (tmp_path / "app" / "mod7.py").write_text("from manage import setup\n")
+    output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])
+    assert "COPY manage.py ./" in output and "COPY . ." not in output
+
+
 def test_narrow_copy_keeps_broad_copy_for_unknown_entries(tmp_path):
     make_project(tmp_path, files={"templates/page.html": "<p>", "settings.yaml": "a: 1"})
     output, result = fix(tmp_path, NAIVE, select=["narrow-copy"])

@@ -211,7 +211,7 @@ class NarrowCopy(Pass):
             for entry_name in sorted(top_level):
                 path = root / entry_name
                 start_files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
-            scan = scan_imports(start_files, search_roots, root)
+            scan = scan_imports(start_files, search_roots, root, known=top_level)
         else:
             scan = ImportScan()
         imported = sorted(scan.local - top_level)
