@@ -33,6 +33,11 @@ def repos(tmp_path: Path) -> Path:
     (root / "epsilon" / ".venv").mkdir()
     (root / "epsilon" / ".venv" / "pyvenv.cfg").write_text("home = /usr\n")
     (root / "epsilon" / ".venv" / "Dockerfile").write_text(NAIVE)
+    # A virtualenv under a name no skip list knows: pyvenv.cfg gives it away, at any depth below it.
+    (root / "tools-py311" / "lib" / "site-packages" / "pkg").mkdir(parents=True)
+    (root / "tools-py311" / "pyvenv.cfg").write_text("home = /usr\n")
+    (root / "tools-py311" / "Dockerfile").write_text(NAIVE)
+    (root / "tools-py311" / "lib" / "site-packages" / "pkg" / "Dockerfile").write_text(NAIVE)
     return root
 
 

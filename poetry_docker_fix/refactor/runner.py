@@ -118,10 +118,12 @@ def iter_dockerfiles(directory: Path, exclude: Iterable[str] = ()) -> Iterator[P
     # os.walk's own loop, with strings instead of Path objects: a tree of thousands of projects has tens of
     # thousands of entries.
     for root, directories, files in os.walk(top):
+        if root != top and "pyvenv.cfg" in files:
+            directories[:] = []  # a virtualenv, whatever its name: nothing below it is the project's
+            continue
         directories[:] = sorted(
             d for d in directories
-            if d not in SKIP_DIRECTORIES and not d.endswith(".egg-info")
-            and not excluded(os.path.join(root, d), d) and not os.path.exists(os.path.join(root, d, "pyvenv.cfg"))
+            if d not in SKIP_DIRECTORIES and not d.endswith(".egg-info") and not excluded(os.path.join(root, d), d)
         )
         for name in sorted(files):
             if is_dockerfile_name(name):
