@@ -296,6 +296,11 @@ def test_split_install_package_mode_false_just_moves_the_install(tmp_path):
     pytest.param(SPLIT_INPUT.replace("COPY README.md ./\nCOPY app ./app\n", "") + "COPY app ./app\n", id="already"),
     pytest.param(SPLIT_INPUT.replace("RUN poetry install --only main", "RUN poetry install && python -m app.build"),
                  id="chained"),
+    # Poetry commands that read the code: moving them above the code COPY breaks the build.
+    pytest.param(SPLIT_INPUT.replace("RUN poetry install --only main",
+                                     "RUN poetry install && poetry run python -m app.build"), id="chained-poetry-run"),
+    pytest.param(SPLIT_INPUT.replace("RUN poetry install --only main", "RUN poetry install; poetry build"),
+                 id="chained-poetry-build"),
     pytest.param(SPLIT_INPUT.replace("COPY app ./app\n", "COPY app ./app\nRUN python -m app.prepare\n"), id="run-between"),
 ])
 def test_split_install_noop(tmp_path, source):
@@ -447,6 +452,26 @@ def test_split_install_goes_after_the_last_manifest_copy(tmp_path):
     output, _ = fix(tmp_path, source, select=["split-install"])
     assert output.splitlines()[3:6] == [
         "COPY pyproject.toml ./", "COPY poetry.lock ./", "RUN poetry install --only main --no-root"]
+
+
+@pytest.mark.parametrize("setup", ["poetry config virtualenvs.in-project true", "poetry --version",
+                                   "python -m poetry config installer.max-workers 4", "poetry self add poetry-plugin-x"])
+def test_split_install_moves_poetry_setup_chained_with_the_install(tmp_path, setup):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("RUN poetry install --only main", f"RUN {setup} && poetry install --only main")
+    output, _ = fix(tmp_path, source, select=["split-install"])
+    assert output.splitlines()[4] == f"RUN {setup} && poetry install --only main --no-root"
+
+
+@pytest.mark.parametrize("chained", ["poetry run python -m app.collect", "poetry build", "poetry export -o r.txt"])
+def test_multi_stage_keeps_one_stage_when_the_install_runs_code_or_makes_files(tmp_path, chained):
+    # The builder's only product is the virtualenv: what `poetry run`/`build`/`export` make would be lost.
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("RUN poetry install --only main", f"RUN poetry install --only main && {chained}")
+    source = source.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source
+    assert any("left single-stage" in note for note in notes(result))
 
 
 @pytest.mark.parametrize("cleanup", ["rm -rf tests", "rm -rf /app/docs"])

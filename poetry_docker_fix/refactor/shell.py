@@ -118,6 +118,26 @@ def poetry_subcommand(command: Command) -> tuple[str, list[str]] | None:
     return arguments[0], arguments[1:]
 
 
+# Poetry subcommands that configure Poetry or fill the virtualenv from the manifests, and read no code nor leave
+# anything outside the virtualenv: a RUN made of these (and the install) may move above the code COPY, and may
+# run in a builder stage whose only product is the virtualenv. `run`, `build`, `export`, `publish`, `shell` do
+# not qualify: they read the code, or make files the runtime stage would not get.
+SETUP_SUBCOMMANDS = frozenset({"install", "config", "self", "plugin", "env", "check", "lock", "show", "source",
+                               "about", "debug", "cache", "version", "list", "help"})
+
+
+def is_poetry_setup(command: Command) -> bool:
+    """`poetry config …`, `poetry install …`, `poetry --version` and the like (see SETUP_SUBCOMMANDS)."""
+    parsed = poetry_subcommand(command)
+    if parsed is None:
+        tokens = list(command.tokens)
+        if tokens[:1] and _PYTHON.match(tokens[0]) and tokens[1:3] == ["-m", "poetry"]:
+            tokens = tokens[2:]
+        # `poetry --version`: options only, no subcommand
+        return bool(tokens) and _POETRY.match(tokens[0]) is not None and all(t.startswith("-") for t in tokens[1:])
+    return parsed[0] in SETUP_SUBCOMMANDS
+
+
 def poetry_installs(instruction: Instruction) -> list[list[str]]:
     """The argument lists of every `poetry install` in a RUN."""
     return [list(arguments) for arguments in _poetry_installs(instruction)]

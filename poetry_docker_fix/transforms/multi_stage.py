@@ -20,7 +20,7 @@ from ..refactor.facts import (
     project_dir,
     venv_in_project,
 )
-from ..refactor.shell import poetry_subcommand, run_commands
+from ..refactor.shell import is_poetry_setup, run_commands
 from .base import Pass, PassResult
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
@@ -55,7 +55,7 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction) ->
     if INSTALLER_HOST in script:
         return True
     for command in commands:
-        if poetry_subcommand(command) is not None:
+        if is_poetry_setup(command):
             continue
         if command.tokens[:1] in (("touch",), ("mkdir",)) or is_cache_cleanup(command):
             continue

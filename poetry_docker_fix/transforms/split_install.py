@@ -16,7 +16,7 @@ from ..refactor.facts import (
     is_manifest_copy,
 )
 from ..refactor.project import PoetryProject
-from ..refactor.shell import POETRY_INSTALL, locate, poetry_installs, run_commands
+from ..refactor.shell import POETRY_INSTALL, is_poetry_setup, locate, poetry_installs, run_commands
 from ..refactor.versions import PoetryCapabilities
 from .base import Pass, PassResult
 
@@ -119,10 +119,11 @@ class SplitInstall(Pass):
             result.notes.append("path dependencies need their code before the dependency install; left alone")
             return result
         commands = run_commands(first)
-        others = [c for c in commands if not is_cache_cleanup(c) and not (c.tokens and "poetry" in c.tokens[0])]
+        others = [c for c in commands if not is_cache_cleanup(c) and not is_poetry_setup(c)]
         if len(poetry_installs(first)) != 1 or others:
-            result.notes.append(f"line {first.line_number}: `poetry install` is chained with other commands; "
-                                "left alone")
+            chained = " ".join(others[0].tokens[:3]) if others else "poetry install"
+            result.notes.append(f"line {first.line_number}: `poetry install` is chained with `{chained}`, which "
+                                "may need the code; left alone")
             return result
 
         located = locate(document, first, _INSTALL_WITH_ARGS)
