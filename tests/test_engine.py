@@ -248,6 +248,50 @@ def test_import_scan_still_finds_every_spelling_of_an_import(tmp_path, source):
     assert scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path, known={"main.py"}).local == {"helpers.py"}
 
 
+@pytest.mark.parametrize(("cookie", "body"), [
+    # Pure ASCII bytes that Python decodes into an import of `tests` (a review found these).
+    ("unicode_escape", b"import \\u0074ests\n"),
+    ("utf-7", b"import +AHQ-ests\n"),
+    ("latin-1", b"import tests  # caf\xe9\n"),
+])
+def test_import_scan_reads_files_as_their_coding_cookie_says(tmp_path, cookie, body):
+    (tmp_path / "main.py").write_bytes(f"# coding: {cookie}\n".encode() + body)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    scan = scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path, known={"main.py"})
+    assert scan.local == {"tests"} and scan.unreadable == []
+
+
+def test_import_scan_reports_a_cookie_naming_no_codec(tmp_path):
+    (tmp_path / "main.py").write_bytes(b"# coding: no-such-codec\nimport helpers\n")
+    (tmp_path / "helpers.py").write_text("")
+    assert scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path, known={"main.py"}).unreadable == ["main.py"]
+
+
+@pytest.mark.parametrize("name", [
+    "\u0939\u093f\u0902\u0926\u0940",  # Hindi: ends in a vowel sign, which regular expressions do not count as \w
+    "\u2118util",  # script capital P: an identifier start that is not \w
+    "foo\u00b7",  # middle dot: an identifier character that is not \w
+])
+def test_import_scan_finds_modules_whose_names_do_not_end_in_word_characters(tmp_path, name):
+    (tmp_path / "main.py").write_text(f"import {name}\n", encoding="utf-8")
+    (tmp_path / f"{name}.py").write_text("", encoding="utf-8")
+    assert scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path, known={"main.py"}).local == {f"{name}.py"}
+
+
+def test_import_scan_survives_a_symlink_loop_in_the_context(tmp_path):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "main.py").write_text("import helpers\n")
+    (tmp_path / "helpers.py").write_text("")
+    assert scan_imports([tmp_path / "main.py"], [tmp_path], tmp_path, known={"main.py"}).local == {"helpers.py"}
+
+
+def test_import_scan_counts_a_folder_named_like_a_module_as_python(tmp_path):
+    (tmp_path / "pkg" / "sub.py").mkdir(parents=True)  # `import pkg` works: a namespace package
+    (tmp_path / "main.py").write_text("import pkg\n")
+    assert "pkg" in importable_names([tmp_path], tmp_path, known={"main.py"})
+
+
 def test_import_scan_looks_for_namespace_packages_and_src_layout_modules(tmp_path):
     # A folder with Python only below it is still importable (a namespace package); src/ is a search root.
     (tmp_path / "ns" / "deep").mkdir(parents=True)

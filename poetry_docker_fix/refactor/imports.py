@@ -6,12 +6,14 @@ context, transitively.
 
 libcst is asked only about files that could change the answer. An import statement names its module, so a
 file whose text never contains the name of a local module the scan is looking for cannot import one: it is
-not parsed (see `_mentions`). In a Django-style project (a package of hundreds of modules and a top-level
+not parsed (see `_source_if_it_could_import`). In a Django-style project (a package of hundreds of modules and a top-level
 `manage.py` nothing imports) that is the difference between seconds of parsing and none.
 """
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import re
 import unicodedata
@@ -98,7 +100,7 @@ def _python_files(path: Path) -> list[Path]:
 def _holds_python(folder: str) -> bool:
     """Whether a .py file lies anywhere below `folder` (the folders `_python_files` skips aside)."""
     for current, folders, files in os.walk(folder):
-        if any(name.endswith(".py") for name in files):
+        if any(name.endswith(".py") for name in files) or any(name.endswith(".py") for name in folders):
             return True
         folders[:] = [name for name in folders if name not in _SKIP]
     return False
@@ -117,39 +119,62 @@ def importable_names(search_roots: list[Path], context: Path, known: Iterable[st
         for child in children:
             if child.name.endswith(".py"):
                 name = child.name[:-3]
-            elif child.name not in _SKIP and child.is_dir() and _holds_python(child.path):
-                name = child.name
-            else:
+            elif child.name in _SKIP:
                 continue
+            else:
+                try:
+                    holds = child.is_dir() and _holds_python(child.path)
+                except OSError:  # a symlink loop, a folder it may not read: it might hold Python
+                    holds = True
+                if not holds:
+                    continue
+                name = child.name
             relative = Path(child.path).relative_to(context)
             if relative.parts and relative.parts[0] not in known:
                 names.add(name)
     return names
 
 
-def _mentions(names: Iterable[str]):
-    """A test `data -> bool`: could the Python source `data` (bytes) import one of the modules `names`?
+def _encoding(data: bytes) -> str:
+    """The encoding Python reads a source file in: its BOM or PEP 263 coding cookie, else UTF-8. Raises
+    SyntaxError (as `tokenize.detect_encoding` does) for a cookie naming no codec."""
+    if data.startswith(codecs.BOM_UTF8) or b"coding" in b"\n".join(data.split(b"\n", 2)[:2]):
+        import tokenize
 
-    An import statement spells its module's name, and Python reads identifiers NFKC-normalised. So an ASCII
-    file (no escapes exist in identifiers; NFKC leaves ASCII alone) can import a module only if the name is
-    one of its words; any other UTF-8 file is normalised first, which turns `ｈｅｌｐｅｒｓ` into `helpers`.
-    A file that is not UTF-8 answers True: reading it reports it as unreadable."""
+        return tokenize.detect_encoding(io.BytesIO(data).readline)[0]
+    return "utf-8"
+
+
+def _source_if_it_could_import(names: Iterable[str]):
+    """A reader `data -> str | None`: the source text Python would read from `data` (bytes), or None when that
+    text cannot import any of the modules `names`. Raises UnicodeDecodeError, SyntaxError or LookupError when
+    Python could not read the file either.
+
+    An import statement spells its module's name, and Python reads identifiers NFKC-normalised after decoding
+    the file as its coding cookie says (`# coding: unicode_escape` makes `import \\u0074ests` import tests). So:
+    an ASCII file read as UTF-8 can import a module only if the name is one of its words (no escapes exist in
+    identifiers, NFKC leaves ASCII alone); any other file is decoded, NFKC-normalised, and looked through for
+    the name anywhere, word or not (an identifier may begin or end with characters, such as combining marks,
+    that regular expressions do not count as word characters)."""
     names = sorted({unicodedata.normalize("NFKC", name) for name in names if name.isidentifier()})
     ascii_names = [name for name in names if name.isascii()]
     in_ascii = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in ascii_names) + rb")\b") \
         if ascii_names else None
-    in_text = re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")\b") if names else None
+    in_text = re.compile("|".join(re.escape(n) for n in names)) if names else None
 
-    def could_import(data: bytes) -> bool:
-        if data.isascii():
-            return in_ascii is not None and in_ascii.search(data) is not None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            return True
-        return in_text is not None and in_text.search(unicodedata.normalize("NFKC", text)) is not None
+    def read(data: bytes) -> str | None:
+        encoding = _encoding(data)
+        if encoding == "utf-8" and data.isascii():
+            if in_ascii is None or in_ascii.search(data) is None:
+                return None
+            text = data.decode("ascii")
+        else:
+            text = data.decode(encoding)
+            if in_text is None or in_text.search(unicodedata.normalize("NFKC", text)) is None:
+                return None
+        return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as read_text has them
 
-    return could_import
+    return read
 
 
 def scan_imports(start_files: list[Path], search_roots: list[Path], context: Path,
@@ -163,7 +188,7 @@ def scan_imports(start_files: list[Path], search_roots: list[Path], context: Pat
     wanted = importable_names(search_roots, context, known)
     if not wanted:
         return scan
-    could_import = _mentions(wanted)
+    source_if_it_could_import = _source_if_it_could_import(wanted)
     seen_files: set[Path] = set()
     queue = list(start_files)
     while queue:
@@ -172,13 +197,11 @@ def scan_imports(start_files: list[Path], search_roots: list[Path], context: Pat
             continue
         seen_files.add(current)
         try:
-            data = current.read_bytes()
-            if not could_import(data):
-                continue
-            # As read_text would: universal newlines.
-            source = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-        except (OSError, UnicodeDecodeError):
+            source = source_if_it_could_import(current.read_bytes())
+        except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
             scan.unreadable.append(str(current.relative_to(context)))
+            continue
+        if source is None:
             continue
         names = _top_level_names(source)
         if names is None:
