@@ -133,6 +133,27 @@ def test_narrow_copy_keeps_broad_copy_for_unknown_entries(tmp_path):
     assert "settings.yaml" in reason and "templates/" in reason
 
 
+@pytest.mark.parametrize(("files", "kept_for"), [
+    ({"docker/Dockerfile": "FROM python:3.11\n", "docker/compose.yaml": "services: {}\n"}, None),
+    ({"env311/pyvenv.cfg": "home = /usr\n", "env311/lib/x.py": ""}, None),  # a virtualenv under any name
+    ({"docker/Dockerfile": "FROM python:3.11\n", "docker/entrypoint.sh": "exec \"$@\"\n"}, "docker/"),
+])
+def test_narrow_copy_leaves_out_folders_the_image_never_needs(tmp_path, files, kept_for):
+    make_project(tmp_path, files={name: text for name, text in files.items() if text is not None})
+    output, result = fix(tmp_path, NAIVE, select=["narrow-copy"])
+    if kept_for is None:
+        assert "COPY . ." not in output
+    else:
+        assert "COPY . ." in output and kept_for in result.outcomes[0].changes[0].reason
+
+
+def test_narrow_copy_keeps_an_empty_folder_the_app_may_write_to(tmp_path):
+    make_project(tmp_path)
+    (tmp_path / "uploads").mkdir()
+    output, result = fix(tmp_path, NAIVE, select=["narrow-copy"])
+    assert "COPY . ." in output and "uploads/" in result.outcomes[0].changes[0].reason
+
+
 def test_narrow_copy_respects_dockerignore(tmp_path):
     make_project(tmp_path, files={"data/x.csv": "1", ".dockerignore": "data\n*.md\n"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

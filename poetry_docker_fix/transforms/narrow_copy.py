@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from pathlib import Path
 
@@ -37,6 +38,27 @@ _NOT_NEEDED = re.compile("|".join(fnmatch.translate(pattern) for pattern in NOT_
 
 def _not_needed(name: str) -> bool:
     return _NOT_NEEDED.match(name) is not None
+
+
+def _not_needed_entry(project: PoetryProject, name: str) -> bool:
+    """A top-level entry of the context the image never needs: one NOT_NEEDED names, a virtualenv under any
+    name (it holds pyvenv.cfg), or a folder holding nothing but such files (a `docker/` folder with the
+    Dockerfile and compose files). A folder with anything else (an entrypoint script, a config file) is needed."""
+    if _not_needed(name):
+        return True
+    if not project.is_dir(name):
+        return False
+    folder = project.root / name
+    if (folder / "pyvenv.cfg").is_file():
+        return True
+    seen = 0
+    for _current, folders, files in os.walk(folder):
+        for file in files:
+            seen += 1
+            if not _not_needed(file) or seen > 1000:
+                return False
+        folders[:] = [d for d in folders if not _not_needed(d)]
+    return seen > 0  # an empty folder may be where the app writes: keep it
 
 
 def broad_copy_sources(instruction: Instruction) -> tuple[list[str], str] | None:
@@ -222,7 +244,8 @@ class NarrowCopy(Pass):
             return None, [], [f"cannot read {scan.unreadable[0]} with libcst, so its imports are unknown"]
 
         placed = set(project.manifests) | set(readmes) | top_level
-        unknown = [name for name in project.context_entries() if name not in placed and not _not_needed(name)]
+        unknown = [name for name in project.context_entries()
+                   if name not in placed and not _not_needed_entry(project, name)]
         # A declared README the root install does not need is still a README: not needed.
         unknown = [name for name in unknown if name not in project.readme]
         files = sorted(name for name in top_level if not project.is_dir(name) and (root / name).is_file())
