@@ -227,6 +227,41 @@ def test_instruction_ignore_pragma_blocks_only_that_pass(tmp_path):
     assert again == output
 
 
+def test_pragma_messages_name_the_line_of_the_file_as_given(tmp_path):
+    # cache-mount runs after split-install has moved the install (and its pragma) up: the note must still
+    # speak of the line in the file the user has, not of the half-rewritten one.
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN poetry install", "# Poetry-Docker-Fix: IGNORE=all\nRUN poetry install")
+    lines = source.splitlines()
+    install_line = lines.index("RUN poetry install") + 1
+    _, result = fix(tmp_path, source)
+    blocked = [note for note in notes(result) if "not applied" in note]
+    assert blocked and all(f"line {install_line} is marked `# Poetry-Docker-Fix: IGNORE=all`" in note
+                           for note in blocked)
+
+
+def test_a_pragma_naming_no_pass_skips_the_file_with_the_reason(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN pip install poetry", "# poetry-docker-fix: ignore=pin-poety\nRUN pip install poetry")
+    output, result = fix(tmp_path, source)
+    assert output == source and result.status.value == "skipped"
+    assert result.reason.startswith("line 2: `# poetry-docker-fix: ignore=pin-poety` names no pass called pin-poety")
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in GOLDEN.iterdir() if (p / "expected.Dockerfile").is_file()))
+def test_every_change_and_note_points_at_an_instruction_of_the_input(case):
+    # What reviewers see in annotations: the line a change or note names must be an instruction line of the
+    # file as given, never a blank line, a comment, or a line number the input does not have.
+    source = (GOLDEN / case / "Dockerfile").read_text()
+    lines = source.splitlines()
+    _, result = fix(GOLDEN / case, source)
+    numbers = [change.original_line for outcome in result.outcomes for change in outcome.changes]
+    numbers += [int(n) for note in notes(result) for n in __import__("re").findall(r"\bline (\d+)\b", note)]
+    for number in numbers:
+        assert number is not None and 1 <= number <= len(lines), (case, number)
+        assert lines[number - 1].strip() and not lines[number - 1].lstrip().startswith("#"), (case, number)
+
+
 def test_request_explicit_flags_beat_configuration(tmp_path):
     make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry-docker-fix]\npoetry-version = "1.8.2"\n')
     (tmp_path / "Dockerfile").write_text(NAIVE)

@@ -6,7 +6,7 @@ every edit's range are carried over unchanged, which is what keeps untouched byt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class EditConflict(Exception):
@@ -18,14 +18,18 @@ class Edit:
     start: int
     end: int
     lines: tuple[str, ...]
+    # For lines moved rather than written: the index (in the document the edit applies to) each new line comes
+    # from, or None for a new one. Only reports use it, to name a moved line by the place it came from.
+    sources: tuple[int | None, ...] | None = field(default=None, compare=False)
 
     @classmethod
     def replace(cls, start: int, end_inclusive: int, lines: list[str] | tuple[str, ...]) -> "Edit":
         return cls(start, end_inclusive + 1, tuple(lines))
 
     @classmethod
-    def insert(cls, before: int, lines: list[str] | tuple[str, ...]) -> "Edit":
-        return cls(before, before, tuple(lines))
+    def insert(cls, before: int, lines: list[str] | tuple[str, ...],
+               sources: tuple[int | None, ...] | None = None) -> "Edit":
+        return cls(before, before, tuple(lines), sources)
 
     @classmethod
     def delete(cls, start: int, end_inclusive: int) -> "Edit":

@@ -67,7 +67,7 @@ PRAGMA = re.compile(r"^\s*#\s*poetry-docker-fix:\s*ignore(?:\s*=\s*(?P<passes>[\
 
 def file_ignored(document: Document) -> bool:
     """`# poetry-docker-fix: ignore` (without `=`) on a comment line anywhere outside an instruction."""
-    if not any("poetry-docker-fix" in line for line in document.lines):
+    if not any("poetry-docker-fix" in line.lower() for line in document.lines):
         return False
     inside = {line for i in document.instructions for line in range(i.start, i.end + 1)}
     return any(
@@ -76,18 +76,53 @@ def file_ignored(document: Document) -> bool:
     )
 
 
-def protected_ranges(document: Document, pass_name: str) -> list[tuple[int, int]]:
-    """Line ranges of instructions preceded by `# poetry-docker-fix: ignore=<pass>[,<pass>]` naming `pass_name`
-    (or `all`); the comment may sit anywhere in the comment block directly above the instruction."""
+def protected_ranges(document: Document, pass_name: str) -> list[tuple[int, int, int]]:
+    """(first, last, pragma) line indexes of instructions preceded by `# poetry-docker-fix: ignore=<pass>[,<pass>]`
+    naming `pass_name` (or `all`); the comment (line `pragma`) may sit anywhere in the comment block directly above
+    the instruction."""
     ranges = []
     for instruction in document.instructions:
         for line in range(document.comment_block_start(instruction), instruction.start):
             match = PRAGMA.match(document.lines[line])
             if match and match.group("passes"):
-                names = {name.strip() for name in match.group("passes").split(",")}
+                names = {name.strip().lower() for name in match.group("passes").split(",")}
                 if pass_name in names or "all" in names:
-                    ranges.append((instruction.start, instruction.end))
+                    ranges.append((instruction.start, instruction.end, line))
+                    break
     return ranges
+
+
+def unknown_pragma_passes(document: Document) -> str | None:
+    """Why the file cannot be trusted to the passes: a pragma naming a pass that does not exist (a typo would
+    otherwise leave the instruction it protects open to that pass). None when every name is known."""
+    from ..transforms import PASS_NAMES
+
+    for index, line in enumerate(document.lines):
+        if "poetry-docker-fix" not in line.lower():
+            continue
+        match = PRAGMA.match(line)
+        if match and match.group("passes"):
+            unknown = [name.strip() for name in match.group("passes").split(",")
+                       if name.strip() and name.strip().lower() not in (*PASS_NAMES, "all")]
+            if unknown:
+                return (f"line {index + 1}: `{line.strip()}` names no pass called {', '.join(unknown)} "
+                        f"(passes: {', '.join(PASS_NAMES)}, or all)")
+    return None
+
+
+_LINE_REFERENCE = re.compile(r"\bline (\d+)\b")
+
+
+def _as_original_lines(note: str, origin: list) -> str:
+    """A pass's note speaks of the document it was given; say `line N` of the file as it was read instead
+    (a line an earlier pass added is counted at the original line where it was added)."""
+    def original(match: re.Match) -> str:
+        index = int(match.group(1)) - 1
+        if 0 <= index < len(origin) and origin[index] is not None:
+            return f"line {origin[index] + 1}"
+        return match.group(0)
+
+    return _LINE_REFERENCE.sub(original, note)
 
 
 def _touches(edit: Edit, first: int, last: int) -> bool:
@@ -99,22 +134,24 @@ def _touches(edit: Edit, first: int, last: int) -> bool:
 def _run_passes(document: Document, context: Context, passes: list[type]) -> tuple[Document, list[PassOutcome]]:
     outcomes: list[PassOutcome] = []
     origin = list(range(len(document.lines)))  # for each current line, the original line it stands for
-    has_pragmas = any("poetry-docker-fix" in line for line in document.lines)
+    has_pragmas = any("poetry-docker-fix" in line.lower() for line in document.lines)
     for pass_class in passes:
         result = pass_class().run(document, context)
         outcome = PassOutcome(pass_class.name, pass_class.safe, result.changes, result.notes)
         outcomes.append(outcome)
         blocked = [
-            (first, last) for first, last in protected_ranges(document, pass_class.name)
+            (first, last, pragma) for first, last, pragma in protected_ranges(document, pass_class.name)
             if any(_touches(edit, first, last) for edit in result.edits)
         ] if has_pragmas and result.edits else []
         if blocked:
             # Never half-apply a pass: one protected instruction drops all of this pass's edits.
             outcome.changes = []
             outcome.notes = result.notes + [
-                f"not applied: line {first + 1} is marked `# poetry-docker-fix: ignore={pass_class.name}`"
-                for first, _last in blocked
+                f"not applied: line {first + 1} is marked `{document.lines[pragma].strip()}`"
+                for first, _last, pragma in blocked
             ]
+        outcome.notes = [_as_original_lines(note, origin) for note in outcome.notes]
+        if blocked:
             continue
         for change in result.changes:
             index = min(max(change.line - 1, 0), len(origin) - 1) if origin else 0
@@ -134,9 +171,16 @@ def _run_passes(document: Document, context: Context, passes: list[type]) -> tup
 
 
 def _origin_edit(edit: Edit, origin: list) -> Edit:
-    """The same edit on the origin map: new lines stand for the original line where the edit starts."""
-    anchor = origin[edit.start] if edit.start < len(origin) else (origin[-1] if origin else None)
-    return Edit(edit.start, edit.end, tuple(anchor for _ in edit.lines))
+    """The same edit on the origin map. A moved line keeps the original line it came from; a new line stands
+    for the original line it replaces, or, when inserted, for the line it follows (an ENV block inserted after
+    the Poetry install is about that install, not about the blank line below it)."""
+    if edit.start == edit.end and edit.start > 0:
+        anchor = origin[min(edit.start, len(origin)) - 1]
+    else:
+        anchor = origin[edit.start] if edit.start < len(origin) else (origin[-1] if origin else None)
+    sources = edit.sources or (None,) * len(edit.lines)
+    return Edit(edit.start, edit.end, tuple(
+        origin[source] if source is not None and 0 <= source < len(origin) else anchor for source in sources))
 
 
 def check_parse(document: Document) -> None:
@@ -193,6 +237,9 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
         return Refactoring(Status.SKIPPED, text, text, reason=reason)
     if file_ignored(document):
         return Refactoring(Status.SKIPPED, text, text, reason="marked `# poetry-docker-fix: ignore`")
+    typo = unknown_pragma_passes(document)
+    if typo:
+        return Refactoring(Status.SKIPPED, text, text, reason=typo)
     if not document.stages:
         return Refactoring(Status.SKIPPED, text, text, reason="no FROM instruction: not a Dockerfile")
     if install_stage(document) is None:

@@ -162,7 +162,8 @@ class PoetryEnv(Pass):
                   "and a fixed cache dir gives the cache mount a literal target")
         if converted:
             reason += "; VIRTUAL_ENV and PATH let `python` and the app's commands find the dependencies"
-        result.change(edit, (setup.instruction.end + 2) if setup else first_poetry_use.line_number,
+        # Reported on the instruction that installs Poetry (the block goes right after it), else on the first use.
+        result.change(edit, setup.instruction.line_number if setup else first_poetry_use.line_number,
                       "set " + ", ".join(a.split("=")[0] for a in wanted), reason)
         return result
 

@@ -139,7 +139,7 @@ class SplitInstall(Pass):
         block_start = document.comment_block_start(first)
         moved = document.lines[block_start : first.start] + dependency_lines
 
-        edits = [Edit.insert(manifest_copy.end + 1, moved)]
+        edits = [Edit.insert(manifest_copy.end + 1, moved, sources=tuple(range(block_start, first.end + 1)))]
         version, _known = effective_poetry(document, stage, context)
         blocker = None
         if root_needed:
