@@ -164,6 +164,13 @@ def run(
         if pinned is None or poetry_version.count(".") != 2:
             _echo_err(f"error: --poetry-version wants X.Y.Z, got {poetry_version!r}")
             raise typer.Exit(EXIT_INPUT)
+    if runtime_image is not None:
+        from .refactor.config import image_problem
+
+        problem = image_problem(runtime_image)
+        if problem:
+            _echo_err(f"error: --runtime-image {problem}")
+            raise typer.Exit(EXIT_INPUT)
     if context is not None and not context.is_dir():
         _echo_err(f"error: --context {context}: not a folder")
         raise typer.Exit(EXIT_INPUT)

@@ -204,6 +204,37 @@ def test_bad_configuration_is_an_input_error(tmp_path):
     assert code == 2 and "unknown key skipp" in err.decode()
 
 
+@pytest.mark.parametrize("image", ["", " ", "python:3.11-slim AS x", "python:3.11\nRUN id", "Python:3.11",
+                                   "python:3.11-slim bookworm"])
+def test_a_runtime_image_that_is_not_an_image_name_is_an_input_error(tmp_path, image):
+    make_project(tmp_path)
+    (tmp_path / "Dockerfile").write_text(NAIVE)
+    code, out, err = run_cli(["--runtime-image", image, str(tmp_path / "Dockerfile")])
+    assert code == 2 and "--runtime-image" in err.decode() and out == b""
+    make_project(tmp_path, pyproject=CLASSIC + f'\n[tool.poetry-docker-fix]\nruntime-image = {json.dumps(image)}\n')
+    code, out, err = run_cli([str(tmp_path / "Dockerfile")])
+    assert code == 2 and f"{tmp_path / 'pyproject.toml'}: [tool.poetry-docker-fix] runtime-image" in err.decode()
+
+
+@pytest.mark.parametrize("image", ["python:3.12-slim", "gcr.io/distroless/python3", "${RUNTIME_IMAGE}",
+                                   "localhost:5000/team/py:3.11@sha256:" + "0" * 64])
+def test_runtime_image_names_docker_accepts(tmp_path, image):
+    make_project(tmp_path)
+    (tmp_path / "Dockerfile").write_text(NAIVE)
+    code, out, _ = run_cli(["--runtime-image", image, str(tmp_path / "Dockerfile")])
+    assert code == 0 and f"+FROM {image} AS runtime" in out.decode()
+
+
+@pytest.mark.parametrize("key", ["select", "skip"])
+def test_an_unknown_pass_in_the_configuration_names_the_file_even_with_select_given(tmp_path, key):
+    make_project(tmp_path, pyproject=CLASSIC + f'\n[tool.poetry-docker-fix]\n{key} = ["cache-mounts"]\n')
+    (tmp_path / "Dockerfile").write_text(NAIVE)
+    code, _, err = run_cli(["--select", "pin-poetry", str(tmp_path / "Dockerfile")])
+    assert code == 2
+    assert f"{tmp_path / 'pyproject.toml'}: [tool.poetry-docker-fix] {key} names unknown pass cache-mounts" \
+        in err.decode()
+
+
 def test_runtime_image_option(tmp_path):
     make_project(tmp_path)
     output, _ = fix(tmp_path, NAIVE, runtime_image="gcr.io/distroless/python3")
