@@ -76,7 +76,7 @@ def run(
     paths: List[str] = typer.Argument(
         None, metavar="PATH", show_default=False,
         help="Dockerfiles, or folders searched for Dockerfile, Dockerfile.*, *.Dockerfile, *.dockerfile, "
-             "Containerfile. `-` reads a Dockerfile from stdin and writes the result to stdout.",
+             "Containerfile, dockerfile. `-` reads a Dockerfile from stdin and writes the result to stdout.",
     ),
     apply: bool = typer.Option(False, "--apply", help="Rewrite the files in place (atomically, mode kept)."),
     check: bool = typer.Option(False, "--check", help="Change nothing; print the diffs and exit 1 when a file would "
@@ -253,7 +253,7 @@ def _collect(paths: list[str], exclude: list[str], quiet: bool) -> Iterator[Path
 
     for raw in paths:
         path = Path(raw)
-        if path.is_dir() and not path.is_symlink():
+        if path.is_dir():  # a folder named on the command line is searched, through a symlink too
             found = False
             for dockerfile in iter_dockerfiles(path, exclude):
                 found = True

@@ -49,6 +49,51 @@ def test_discovery_skips_virtualenvs_and_honours_exclude(repos):
                                           for p in find_dockerfiles(repos, ["delta"])]
 
 
+def test_discovery_names_docker_accepts_and_not_its_ignore_files(tmp_path):
+    for name in ("dockerfile", "Dockerfile.dockerignore", "api.Dockerfile", "Containerfile", "notes.txt"):
+        (tmp_path / name).write_text(NAIVE)
+    assert [p.name for p in find_dockerfiles(tmp_path)] == ["Containerfile", "api.Dockerfile", "dockerfile"]
+
+
+@pytest.mark.parametrize("pattern", ["delta", "delta/", "./delta", "./delta/"])
+def test_exclude_means_the_folder_however_it_is_spelled(repos, pattern):
+    assert "delta/Dockerfile.dev" not in [p.relative_to(repos).as_posix() for p in find_dockerfiles(repos, [pattern])]
+
+
+def test_a_symlinked_dockerfile_is_processed_once_under_its_own_name(tmp_path):
+    make_project(tmp_path)
+    (tmp_path / "Dockerfile.prod").write_text(NAIVE)
+    (tmp_path / "Dockerfile").symlink_to("Dockerfile.prod")
+    assert [p.name for p in find_dockerfiles(tmp_path)] == ["Dockerfile.prod"]
+    code, out, err = run_cli(["--apply", str(tmp_path)])
+    assert code == 0 and "1 rewritten, 0 unchanged." in err.decode(), err
+    assert (tmp_path / "Dockerfile").is_symlink()
+
+
+def test_a_symlinked_folder_named_on_the_command_line_is_searched(repos, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(repos)
+    _, direct, _ = run_cli(["--check", "-q", str(repos)])
+    for spelling in (str(link), str(link) + "/"):
+        code, out, err = run_cli(["--check", "-q", spelling])
+        assert code == 1 and out.count(b"+++ b/") == direct.count(b"+++ b/") == 2, err
+
+
+def test_one_file_named_twice_is_processed_once(tmp_path, monkeypatch):
+    make_project(tmp_path)
+    (tmp_path / "Dockerfile").write_text(NAIVE)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(["--check", "Dockerfile", "./Dockerfile", str(tmp_path / "Dockerfile")])
+    assert code == 1 and out.count(b"+++ b/") == 1 and "1 would be rewritten" in err.decode()
+
+
+def test_the_summary_keeps_input_errors_apart_from_internal_errors(repos):
+    (repos / "beta" / "Dockerfile").write_bytes(b"\x00\x01binary")
+    code, _, err = run_cli(["--check", str(repos)])
+    assert code == 2 and "1 not processed (input error, see above)." in err.decode()
+    assert "failed" not in err.decode().splitlines()[-1]
+
+
 def test_context_of_a_dockerfile_in_a_subfolder_is_the_project_root(repos):
     assert discover_context(repos / "epsilon" / "docker" / "Dockerfile") == (repos / "epsilon").resolve()
     assert discover_context(repos / "alpha" / "Dockerfile") == repos / "alpha"

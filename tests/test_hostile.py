@@ -400,5 +400,5 @@ def test_a_folder_run_goes_past_bad_files_and_counts_them(tmp_path):
     for name in bad:
         assert sum(1 for line in error_lines if f"{name}/" in line) == 1, (name, error_lines)
     summary = lines(err)[-1]
-    assert summary.startswith("1 rewritten") and f"{len(bad)} failed" in summary, summary
+    assert summary.startswith("1 rewritten") and f"{len(bad)} not processed (input errors" in summary, summary
     assert temp_leftovers(tmp_path) == []

@@ -23,15 +23,20 @@ def display_name(path: Path) -> str:
 
 
 def summary(reports: list[FileReport], verb: str) -> str:
-    """`2 would be rewritten, 5 unchanged, 3 skipped (2 × heredoc …; 1 × …), 1 failed.`"""
+    """`2 would be rewritten, 5 unchanged, 3 skipped (2 × heredoc …; 1 × …), 1 not processed (input error, see
+    above), 1 failed (internal error).`"""
     counts = Counter(report.status for report in reports)
     parts = [f"{counts[Status.CHANGED]} {verb}", f"{counts[Status.UNCHANGED]} unchanged"]
     if counts[Status.SKIPPED]:
         reasons = Counter(_reason_kind(r.refactoring.reason or "") for r in reports if r.status is Status.SKIPPED)
         grouped = "; ".join(f"{n} × {reason}" for reason, n in reasons.most_common())
         parts.append(f"{counts[Status.SKIPPED]} skipped ({grouped})")
-    if counts[Status.FAILED]:
-        parts.append(f"{counts[Status.FAILED]} failed")
+    # Files the tool could not read (exit 2) are not failures of the tool (exit 3): the summary keeps them apart.
+    errors = sum(1 for report in reports if report.error is not None)
+    if errors:
+        parts.append(f"{errors} not processed (input error{'s' if errors > 1 else ''}, see above)")
+    if counts[Status.FAILED] - errors:
+        parts.append(f"{counts[Status.FAILED] - errors} failed (internal error)")
     return ", ".join(parts) + "."
 
 

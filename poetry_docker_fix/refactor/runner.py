@@ -21,7 +21,10 @@ from .writer import InputError, read_dockerfile
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
-DOCKERFILE_PATTERNS = ("Dockerfile", "Dockerfile.*", "*.Dockerfile", "*.dockerfile", "Containerfile")
+# `dockerfile`: what `docker build` falls back to when there is no `Dockerfile`. `Dockerfile.dockerignore` is
+# not one: it is the ignore file BuildKit reads for `Dockerfile`.
+DOCKERFILE_PATTERNS = ("Dockerfile", "Dockerfile.*", "*.Dockerfile", "*.dockerfile", "Containerfile", "dockerfile")
+NOT_DOCKERFILE_PATTERNS = ("*.dockerignore",)
 SKIP_DIRECTORIES = {".git", ".hg", ".svn", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox",
                     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis"}
 SERIAL_BELOW = 8  # fewer files than this are processed in this process: a pool costs more than it saves
@@ -94,7 +97,7 @@ def _unpack_report(path: str, packed, error: str | None, context: str | None, di
 
 
 def is_dockerfile_name(name: str) -> bool:
-    return _DOCKERFILE_NAME.match(name) is not None
+    return _DOCKERFILE_NAME.match(name) is not None and _NOT_DOCKERFILE_NAME.match(name) is None
 
 
 def find_dockerfiles(directory: Path, exclude: Iterable[str] = ()) -> list[Path]:
@@ -105,7 +108,8 @@ def find_dockerfiles(directory: Path, exclude: Iterable[str] = ()) -> list[Path]
 def iter_dockerfiles(directory: Path, exclude: Iterable[str] = ()) -> Iterator[Path]:
     """Dockerfiles below `directory` as the walk finds them (unsorted: a caller can start on the first ones
     while the walk goes on); `exclude` globs match names or paths relative to `directory`."""
-    patterns = tuple(exclude)
+    # `examples/` and `./examples` mean the folder `examples`, as they would to a shell.
+    patterns = tuple(p for p in (_normal_glob(pattern) for pattern in exclude) if p)
     top = os.fspath(directory)
     prefix = len(top.rstrip(os.sep)) + 1
 
@@ -128,11 +132,28 @@ def iter_dockerfiles(directory: Path, exclude: Iterable[str] = ()) -> Iterator[P
         for name in sorted(files):
             if is_dockerfile_name(name):
                 path = os.path.join(root, name)
-                if not excluded(path, name):
+                if not excluded(path, name) and not _links_inside(path, top):
                     yield Path(path)
 
 
+def _normal_glob(pattern: str) -> str:
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    return pattern.rstrip("/")
+
+
+def _links_inside(path: str, top: str) -> bool:
+    """A symlink to a file below `top`: the walk finds that file under its own name (processing both would
+    report one file twice, and --apply never writes through a link)."""
+    if not os.path.islink(path):
+        return False
+    target = os.path.realpath(path)
+    root = os.path.realpath(top)
+    return os.path.isfile(target) and os.path.commonpath([target, root]) == root
+
+
 _DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in DOCKERFILE_PATTERNS))
+_NOT_DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in NOT_DOCKERFILE_PATTERNS))
 
 
 def discover_context(dockerfile: Path) -> Path:
@@ -259,7 +280,8 @@ class Workers:
         """Process each file once; the reports come back sorted by path, whatever finishes first. `paths` may be
         a generator still walking a tree: with the pool started, files go to the workers as they are found."""
         if self.pool is None:
-            paths = sorted(dict.fromkeys(paths))
+            seen_once: set[str] = set()
+            paths = sorted(path for path in paths if not _already(path, seen_once))
             if self.jobs <= 1 or len(paths) < SERIAL_BELOW:
                 reports = []
                 for done, path in enumerate(paths, 1):
@@ -271,7 +293,8 @@ class Workers:
 
         pool = self._start()
         fewer_collections()
-        seen: set[Path] = set()
+        seen: set[str] = set()
+        submitted = 0
         batches: list[tuple[list[Path], "Future | None"]] = []
 
         def submit(batch: list[Path]) -> None:
@@ -282,9 +305,9 @@ class Workers:
 
         batch: list[Path] = []
         for path in paths:
-            if path in seen:
+            if _already(path, seen):
                 continue
-            seen.add(path)
+            submitted += 1
             batch.append(path)
             if len(batch) == BATCH:
                 submit(batch)
@@ -306,8 +329,18 @@ class Workers:
                 done = [process(path, request) for path in batch]
             reports.extend(done)
             if progress:
-                progress(len(reports), len(seen))
+                progress(len(reports), submitted)
         return sorted(reports, key=lambda report: report.path)
+
+
+def _already(path: Path, seen: set[str]) -> bool:
+    """Whether `path` names a file already seen under another spelling (`Dockerfile`, `./Dockerfile`,
+    `/abs/Dockerfile`); records it otherwise."""
+    absolute = os.path.abspath(path)
+    if absolute in seen:
+        return True
+    seen.add(absolute)
+    return False
 
 
 def process_many(paths: list[Path], request: Request, jobs: int,
