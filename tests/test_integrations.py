@@ -27,11 +27,14 @@ def test_hook_definitions_match_the_cli():
     assert hooks["poetry-docker-fix-check"]["entry"] == "poetry-docker-fix --check"
     import re
 
-    pattern = re.compile(hooks["poetry-docker-fix"]["files"])
-    for name in ("Dockerfile", "docker/Dockerfile.dev", "api.Dockerfile", "Containerfile"):
-        assert pattern.search(name), name
-    for name in ("Dockerfile.md/x", "notes.txt", "dockerfile_utils.py"):
-        assert not pattern.search(name), name
+    from poetry_docker_fix.refactor.runner import is_dockerfile_name
+
+    for hook in hooks.values():  # the files pre-commit hands over are the ones a folder search finds
+        files, exclude = re.compile(hook["files"]), re.compile(hook["exclude"])
+        for name in ("Dockerfile", "docker/Dockerfile.dev", "api.Dockerfile", "Containerfile", "dockerfile",
+                     "Dockerfile.dockerignore", "Dockerfile.md/x", "notes.txt", "dockerfile_utils.py", "x.dockerfile"):
+            taken = bool(files.search(name)) and not exclude.search(name)
+            assert taken == is_dockerfile_name(name.rsplit("/", 1)[-1]), (hook["id"], name)
     action = yaml.safe_load((REPOSITORY / "action.yml").read_text())
     assert action["runs"]["using"] == "composite"
     assert "--check --format github" in action["runs"]["steps"][-1]["run"]
