@@ -47,6 +47,17 @@ def test_apply_rewrites_in_place_keeping_mode_and_then_check_is_clean(project):
     assert code == 0 and b"0 would be rewritten, 1 unchanged" in err
 
 
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="only root can give a file to another owner (run as root, e.g. in CI's container)")
+def test_apply_as_root_keeps_the_files_owner(project):
+    dockerfile = project / "Dockerfile"
+    os.chown(dockerfile, 65534, 65534)  # nobody:nogroup, as on a checkout mounted into a root container
+    code, _, err = run_cli(["--apply", str(dockerfile)])
+    assert code == 0, err
+    assert (dockerfile.stat().st_uid, dockerfile.stat().st_gid) == (65534, 65534)
+    assert dockerfile.read_bytes() == (project / "expected.Dockerfile").read_bytes()
+
+
 def test_check_exits_1_and_changes_nothing(project):
     before = (project / "Dockerfile").read_bytes()
     code, out, err = run_cli(["--check", str(project / "Dockerfile")])

@@ -49,15 +49,25 @@ def decode(data: bytes, name: str) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step, keeping its permission bits; no partial file is ever visible."""
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else None
+    """Replace `path` with `text` in one step, keeping its permission bits and, where allowed, its owner and
+    group (a root run on a mounted checkout must not leave root-owned files behind); the text is on disk before
+    the rename, and no partial file is ever visible."""
+    info = path.stat() if path.exists() else None
     directory = path.parent if str(path.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
-        if mode is not None:
-            os.chmod(temporary, mode)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if info is not None:
+            os.chmod(temporary, stat.S_IMODE(info.st_mode))
+            if hasattr(os, "chown") and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.chown(temporary, info.st_uid, info.st_gid)
+                except PermissionError:
+                    pass  # not root: the file becomes ours, as any editor's save would make it
+                os.chmod(temporary, stat.S_IMODE(info.st_mode))  # chown may clear set-id bits
         os.replace(temporary, path)
     except BaseException:
         try:
