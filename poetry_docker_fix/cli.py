@@ -198,7 +198,7 @@ def run(
         if verify:
             _echo_err("error: --verify needs a Dockerfile on disk (its folder is the build context)")
             raise typer.Exit(EXIT_INPUT)
-        raise typer.Exit(_run_stdin(request, mode, explain, quiet))
+        raise typer.Exit(_run_stdin(request, mode, explain, quiet, output, output_format))
     if "-" in paths:
         _echo_err("error: `-` (stdin) cannot be mixed with other paths")
         raise typer.Exit(EXIT_INPUT)
@@ -222,16 +222,24 @@ def _split_command(command: Optional[str]) -> list[str] | None:
         raise typer.Exit(EXIT_INPUT)
 
 
-def _run_stdin(request, mode, explain, quiet) -> int:
+def _run_stdin(request, mode, explain, quiet, output, output_format) -> int:
+    """`-`: the Dockerfile comes from stdin, the build context is --context or the current folder. By default the
+    result goes to stdout; --output writes it to a file, --check prints the diff, --format a report."""
     from .refactor.facts import Context
     from .refactor.pipeline import Status, refactor
     from .refactor.project import ProjectError, load_project
-    from .refactor.runner import settings_for
-    from .refactor.writer import InputError, decode
+    from .refactor.report import to_github, to_json, to_sarif
+    from .refactor.runner import FileReport, settings_for
+    from .refactor.writer import InputError, decode, write_atomically
 
+    if mode is WriteBack.APPLY:
+        _echo_err("error: --apply cannot write back to stdin; without it the result goes to stdout "
+                  "(or to a file with -o FILE)")
+        return EXIT_INPUT
+    context = request.context or Path.cwd()
     try:
         text = decode(sys.stdin.buffer.read(), "<stdin>")
-        project = load_project(request.context or Path.cwd())
+        project = load_project(context)
         options, passes = settings_for(project, request)
         refactoring = refactor(text, Context(project, options), passes)
     except (InputError, ProjectError) as error:
@@ -241,7 +249,23 @@ def _run_stdin(request, mode, explain, quiet) -> int:
         _explain("<stdin>", refactoring)
     if refactoring.reason and not quiet:
         _echo_err(f"<stdin>: {refactoring.status.value}: {refactoring.reason}")
-    sys.stdout.write(refactoring.output)
+    report = FileReport(Path("-"), refactoring, context=context)
+    if mode is WriteBack.OUTPUT:
+        try:
+            write_atomically(output, refactoring.output)
+        except OSError as error:
+            _echo_err(f"error: {output}: cannot write ({error.strerror or error})")
+            return EXIT_INPUT
+    if output_format is Format.JSON:
+        sys.stdout.write(to_json([report]))
+    elif output_format is Format.GITHUB:
+        sys.stdout.write(to_github([report]))
+    elif output_format is Format.SARIF:
+        sys.stdout.write(to_sarif([report], __version__))
+    elif mode is WriteBack.CHECK:
+        sys.stdout.write(report.unified_diff())
+    elif mode is WriteBack.DIFF:
+        sys.stdout.write(refactoring.output)
     if refactoring.status is Status.FAILED:
         return EXIT_INTERNAL
     return EXIT_CHANGES if mode is WriteBack.CHECK and refactoring.changed else EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -86,6 +87,24 @@ def test_stdin_to_stdout_uses_context(project):
     source = (project / "Dockerfile").read_bytes()
     code, out, _ = run_cli(["--context", str(project), "-"], stdin=source)
     assert code == 0 and out == (project / "expected.Dockerfile").read_bytes()
+
+
+def test_stdin_honours_output_check_and_format(project, tmp_path):
+    source = (project / "Dockerfile").read_bytes()
+    expected = (project / "expected.Dockerfile").read_bytes()
+    base = ["--context", str(project)]
+    target = tmp_path / "out.Dockerfile"
+    code, out, _ = run_cli([*base, "-o", str(target), "-"], stdin=source)
+    assert code == 0 and out == b"" and target.read_bytes() == expected
+    code, out, _ = run_cli([*base, "--check", "-"], stdin=source)
+    assert code == 1 and out.startswith(b"--- a/-\n+++ b/-\n")
+    code, out, _ = run_cli([*base, "--check", "-"], stdin=expected)
+    assert code == 0 and out == b""
+    code, out, _ = run_cli([*base, "--format", "json", "-"], stdin=source)
+    report = json.loads(out)
+    assert code == 0 and report["files"][0]["path"] == "-" and report["files"][0]["status"] == "changed"
+    code, out, err = run_cli([*base, "--apply", "-"], stdin=source)
+    assert code == 2 and out == b"" and "--apply cannot write back to stdin" in err.decode()
 
 
 def test_explain_names_each_pass_and_reason(project):
