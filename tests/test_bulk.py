@@ -229,6 +229,37 @@ def test_sarif_report(repos):
     assert run["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 3
 
 
+def test_report_paths_can_be_opened_from_where_the_tool_ran(repos, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the files are outside the current folder: paths must be absolute
+    code, out, _ = run_cli(["--format", "json", "--check", str(repos)])
+    for entry in json.loads(out)["files"]:
+        assert Path(entry["path"]).is_file() and Path(entry["context"]).is_dir(), entry
+    monkeypatch.chdir(repos)  # inside: relative, and still valid
+    code, out, _ = run_cli(["--format", "json", "--check", "."])
+    for entry in json.loads(out)["files"]:
+        assert not Path(entry["path"]).is_absolute() and Path(entry["path"]).is_file(), entry
+
+
+def test_sarif_uris_are_encoded_and_absolute_ones_are_file_uris(tmp_path, monkeypatch):
+    weird = tmp_path / "we ird" / "a,b%c"
+    make_project(weird)
+    (weird / "Dockerfile").write_text(NAIVE)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(["--format", "sarif", "--check", "we ird"])
+    uris = {result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for result in json.loads(out)["runs"][0]["results"]}
+    assert uris == {"we%20ird/a%2Cb%25c/Dockerfile"}
+    monkeypatch.chdir(weird / "app")
+    code, out, _ = run_cli(["--format", "sarif", "--check", str(weird / "Dockerfile")])
+    sarif = json.loads(out)
+    uris = {result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for result in sarif["runs"][0]["results"]}
+    assert uris == {(weird / "Dockerfile").as_uri()}
+    help_text = sarif["runs"][0]["tool"]["driver"]["rules"][0]["help"]["text"]
+    assert "\n    " not in help_text  # the docstring's indentation is gone
+
+
 def test_configuration_in_pyproject(tmp_path):
     make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry-docker-fix]\nskip = ["multi-stage"]\n'
                  'poetry-version = "1.8.2"\nextra-copy = ["config"]\n',

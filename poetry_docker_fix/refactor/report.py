@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections import Counter
 from pathlib import Path
@@ -20,6 +21,29 @@ def display_name(path: Path) -> str:
         return str(path.absolute().relative_to(Path.cwd().absolute()))
     except ValueError:
         return str(path).lstrip("/")
+
+
+def shown_path(path: Path) -> str:
+    """A path a script can open from the current folder: relative when inside it, else absolute."""
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return str(path.absolute().relative_to(Path.cwd().absolute()))
+    except ValueError:
+        return str(path)
+
+
+def artifact_uri(path: Path) -> str:
+    """SARIF artifactLocation.uri: a percent-encoded relative reference when inside the current folder (where
+    code scanning resolves it against the checkout), else an absolute file: URI."""
+    from urllib.parse import quote
+
+    if str(path) == "-":
+        return "-"
+    shown = shown_path(path)
+    if Path(shown).is_absolute():
+        return Path(shown).as_uri()
+    return quote(Path(shown).as_posix(), safe="/")
 
 
 def summary(reports: list[FileReport], verb: str) -> str:
@@ -62,9 +86,9 @@ def to_json(reports: list[FileReport]) -> str:
     for report in reports:
         refactoring = report.refactoring
         entry = {
-            "path": display_name(report.path),
+            "path": shown_path(report.path),
             "status": report.status.value,
-            "context": str(report.context) if report.context else None,
+            "context": shown_path(report.context) if report.context else None,
             "reason": report.error if report.error else (refactoring.reason if refactoring else None),
             "passes_applied": sorted({change["pass"] for change in _changes(report)},
                                      key=lambda name: [c["pass"] for c in _changes(report)].index(name)),
@@ -112,7 +136,7 @@ def to_sarif(reports: list[FileReport], version: str) -> str:
     rules = [
         {"id": p.name, "name": p.__name__, "shortDescription": {"text": p.description},
          "fullDescription": {"text": p.doc().splitlines()[0] if p.doc() else p.description},
-         "help": {"text": p.doc()}, "defaultConfiguration": {"level": "warning"}}
+         "help": {"text": inspect.cleandoc(p.doc())}, "defaultConfiguration": {"level": "warning"}}
         for p in PASSES
     ]
     rules.append({"id": "input-error", "name": "InputError",
@@ -120,7 +144,7 @@ def to_sarif(reports: list[FileReport], version: str) -> str:
                   "defaultConfiguration": {"level": "error"}})
     results = []
     for report in reports:
-        uri = display_name(report.path)
+        uri = artifact_uri(report.path)
         if report.error is not None or report.status is Status.FAILED:
             message = report.error or (report.refactoring.reason if report.refactoring else "failed")
             results.append({"ruleId": "input-error", "level": "error", "message": {"text": message},
