@@ -154,6 +154,16 @@ def test_narrow_copy_keeps_an_empty_folder_the_app_may_write_to(tmp_path):
     assert "COPY . ." in output and "uploads/" in result.outcomes[0].changes[0].reason
 
 
+def test_narrow_copy_reads_the_dockerfiles_own_ignore_file_instead_of_dockerignore(tmp_path):
+    # BuildKit reads Dockerfile.dockerignore, when there is one, instead of .dockerignore.
+    from poetry_docker_fix.refactor.runner import Request, process
+
+    make_project(tmp_path, files={".dockerignore": ".git\n", "data/x.csv": "1", "Dockerfile": NAIVE})
+    assert "COPY . ." in process(tmp_path / "Dockerfile", Request()).refactoring.output  # data/ is in the context
+    (tmp_path / "Dockerfile.dockerignore").write_text("data\n")
+    assert "COPY . ." not in process(tmp_path / "Dockerfile", Request()).refactoring.output  # now it is not
+
+
 def test_narrow_copy_respects_dockerignore(tmp_path):
     make_project(tmp_path, files={"data/x.csv": "1", ".dockerignore": "data\n*.md\n"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

@@ -9,7 +9,7 @@ import fnmatch
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .document import cached_property
@@ -248,18 +248,34 @@ def _default_packages(root: Path, name: str | None, kinds: _Kinds | None = None)
     return (Package(module, ""),)
 
 
-def load_project(context: Path) -> PoetryProject | None:
-    """Read the project in `context`; None when there is no pyproject.toml. Raises ProjectError on bad files."""
+def load_project(context: Path, dockerfile: Path | None = None) -> PoetryProject | None:
+    """Read the project in `context`; None when there is no pyproject.toml. Raises ProjectError on bad files.
+
+    With `dockerfile`: its own ignore file (`<Dockerfile>.dockerignore` beside it), which BuildKit reads
+    instead of the context's .dockerignore, says what the build context holds."""
     pyproject_path = context / "pyproject.toml"
     kinds = _Kinds(context)
     if not kinds.is_file("pyproject.toml"):
         return None
     data = _read_toml(pyproject_path)
     try:
-        return _project(context, pyproject_path, data, kinds)
+        project = _project(context, pyproject_path, data, kinds)
     except (AttributeError, TypeError, ValueError, KeyError) as error:
         # Valid TOML of the wrong shape (`tool = 1`, `scripts = 5`, …): Poetry would reject it too.
         raise ProjectError(f"{pyproject_path}: unexpected structure ({type(error).__name__}: {error})") from None
+    if dockerfile is not None:
+        own = dockerfile.with_name(dockerfile.name + ".dockerignore")
+        if own.is_file():
+            project = replace(project, dockerignore=_ignore_patterns(own))
+    return project
+
+
+def _ignore_patterns(path: Path) -> tuple[str, ...]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ProjectError(f"{path}: cannot read ({error})") from error
+    return tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
 
 
 def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> PoetryProject:
@@ -331,14 +347,7 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
             lock_writer = Version.parse(match.group(1))
         lock_version = _lock_version(lock_path, lock_text)
 
-    dockerignore: tuple[str, ...] = ()
-    ignore_path = context / ".dockerignore"
-    if kinds.is_file(".dockerignore"):
-        try:
-            lines = ignore_path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise ProjectError(f"{ignore_path}: cannot read ({error})") from error
-        dockerignore = tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    dockerignore = _ignore_patterns(context / ".dockerignore") if kinds.is_file(".dockerignore") else ()
 
     requires_poetry = tool.get("requires-poetry")
     return PoetryProject(

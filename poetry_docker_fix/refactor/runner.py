@@ -174,9 +174,11 @@ def discover_context(dockerfile: Path) -> Path:
     return folder
 
 
-def process_text(text: str, context_dir: Path, options: Options, passes: list[type]) -> Refactoring:
-    """Raises ProjectError when the context's pyproject.toml or poetry.lock cannot be read."""
-    project = load_project(context_dir)
+def process_text(text: str, context_dir: Path, options: Options, passes: list[type],
+                 dockerfile: Path | None = None) -> Refactoring:
+    """Raises ProjectError when the context's pyproject.toml or poetry.lock cannot be read. `dockerfile`: where
+    the text comes from, for its own `<Dockerfile>.dockerignore`."""
+    project = load_project(context_dir, dockerfile)
     return refactor(text, Context(project, options), passes)
 
 
@@ -185,7 +187,7 @@ def process_file(path: Path, context_dir: Path | None, options: Options, passes:
     context = context_dir or discover_context(path)
     try:
         text = read_dockerfile(path)
-        refactoring = process_text(text, context, options, passes)
+        refactoring = process_text(text, context, options, passes, path)
     except (InputError, ProjectError) as error:
         return FileReport(path, error=str(error), context=context)
     return FileReport(path, refactoring, context=context)
@@ -214,7 +216,7 @@ def process(path: Path, request: Request) -> FileReport:
     text = ""
     try:
         text = read_dockerfile(path)
-        project = load_project(context)
+        project = load_project(context, path)
         options, passes = settings_for(project, request)
         refactoring = refactor(text, Context(project, options), passes)
     except (InputError, ProjectError) as error:
