@@ -74,7 +74,7 @@ def _list_callback(value: bool) -> None:
 @app.command(context_settings={"help_option_names": ["-h", "--help"]})
 def run(
     paths: List[str] = typer.Argument(
-        None, metavar="PATH", show_default=False,
+        None, metavar="PATH...", show_default=False,
         help="Dockerfiles, or folders searched for Dockerfile, Dockerfile.*, *.Dockerfile, *.dockerfile, "
              "Containerfile, dockerfile. `-` reads a Dockerfile from stdin and writes the result to stdout.",
     ),
@@ -119,9 +119,10 @@ def run(
     verify_command: Optional[str] = typer.Option(None, "--verify-command", metavar="CMD",
                                                  help="With --verify: the command to run in both images "
                                                  "instead of their own CMD."),
-    verify_timeout: float = typer.Option(10.0, "--verify-timeout", metavar="SECONDS",
-                                         help="With --verify: how long the app may run; both still running at "
-                                         "the end counts as the same behaviour (servers)."),
+    verify_timeout: Optional[float] = typer.Option(None, "--verify-timeout", metavar="SECONDS", show_default=False,
+                                                   help="With --verify: how long the app may run (default: 10); "
+                                                   "both still running at the end counts as the same behaviour "
+                                                   "(servers)."),
     docker: Optional[str] = typer.Option(None, "--docker", metavar="PATH", help="With --verify: the Docker "
                                          "client binary (default: POETRY_DOCKER_FIX_DOCKER, /usr/bin/docker or "
                                          "docker on PATH)."),
@@ -181,8 +182,14 @@ def run(
             _echo_err(f"error: --build-arg wants KEY=VALUE, got {item!r}")
             raise typer.Exit(EXIT_INPUT)
         build_args[key] = value
-    if (verify_command or docker or build_args) and not verify:
-        _echo_err("error: --verify-command, --docker and --build-arg go with --verify")
+    if (verify_command or docker or build_args or verify_timeout is not None) and not verify:
+        _echo_err("error: --verify-command, --verify-timeout, --docker and --build-arg go with --verify")
+        raise typer.Exit(EXIT_INPUT)
+    if verify_timeout is not None and not verify_timeout > 0:
+        _echo_err(f"error: --verify-timeout wants a number of seconds above 0, got {verify_timeout:g}")
+        raise typer.Exit(EXIT_INPUT)
+    if jobs < 0:
+        _echo_err(f"error: --jobs wants a number of processes (0: one per core), got {jobs}")
         raise typer.Exit(EXIT_INPUT)
     explicit = {name for name, given in (("poetry_version", pinned is not None),
                                          ("runtime_image", runtime_image is not None),
@@ -204,7 +211,8 @@ def run(
         raise typer.Exit(EXIT_INPUT)
     verification = None
     if verify:
-        verification = {"docker": docker, "build_args": build_args, "timeout": verify_timeout,
+        verification = {"docker": docker, "build_args": build_args,
+                        "timeout": 10.0 if verify_timeout is None else verify_timeout,
                         "command": _split_command(verify_command)}
     raise typer.Exit(_run_paths(paths, request, mode, output, explain, quiet, output_format, exclude or [],
                                 jobs or os.cpu_count() or 1, progress, verification))

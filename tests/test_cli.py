@@ -107,6 +107,16 @@ def test_stdin_honours_output_check_and_format(project, tmp_path):
     assert code == 2 and out == b"" and "--apply cannot write back to stdin" in err.decode()
 
 
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--jobs", "-3"], "--jobs wants a number of processes"),
+    (["--verify-timeout", "5"], "go with --verify"),
+    (["--verify", "--verify-timeout", "-1"], "--verify-timeout wants a number of seconds above 0"),
+])
+def test_bad_numbers_are_usage_errors(project, arguments, message):
+    code, out, err = run_cli([*arguments, str(project / "Dockerfile")])
+    assert code == 2 and message in err.decode() and out == b""
+
+
 def test_explain_names_each_pass_and_reason(project):
     code, _, err = run_cli(["--explain", str(project / "Dockerfile")])
     text = err.decode()

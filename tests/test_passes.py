@@ -164,6 +164,23 @@ def test_narrow_copy_reads_the_dockerfiles_own_ignore_file_instead_of_dockerigno
     assert "COPY . ." not in process(tmp_path / "Dockerfile", Request()).refactoring.output  # now it is not
 
 
+@pytest.mark.parametrize(("extra", "copied", "files"), [
+    (".env", "COPY .env ./", {".env": "A=1\n"}),  # was read as `env`
+    ("./config/", "COPY config ./config", {"config/app.yaml": "a: 1\n"}),
+    ("config/app.yaml", "COPY config ./config", {"config/app.yaml": "a: 1\n"}),
+])
+def test_narrow_copy_extra_copy_paths_as_written(tmp_path, extra, copied, files):
+    make_project(tmp_path, files=files)
+    output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"], extra_copy=(extra,))
+    assert copied in output and "COPY . ." not in output
+
+
+def test_narrow_copy_names_the_whole_missing_extra_copy_path(tmp_path):
+    make_project(tmp_path, files={"does/exist.txt": "x"})
+    output, result = fix(tmp_path, NAIVE, select=["narrow-copy"], extra_copy=("does/not/exist",))
+    assert output == NAIVE and "extra-copy names does/not/exist, which is not in the build context" in notes(result)[0]
+
+
 def test_narrow_copy_respects_dockerignore(tmp_path):
     make_project(tmp_path, files={"data/x.csv": "1", ".dockerignore": "data\n*.md\n"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

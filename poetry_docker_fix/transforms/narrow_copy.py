@@ -40,6 +40,13 @@ def _not_needed(name: str) -> bool:
     return _NOT_NEEDED.match(name) is not None
 
 
+def _relative(path: str) -> str:
+    """`./config/`, `config/` → `config` (a path in the context as extra-copy gives it)."""
+    while path.startswith("./"):
+        path = path[2:]
+    return path.strip("/")
+
+
 def _not_needed_entry(project: PoetryProject, name: str) -> bool:
     """A top-level entry of the context the image never needs: one NOT_NEEDED names, a virtualenv under any
     name (it holds pyvenv.cfg), or a folder holding nothing but such files (a `docker/` folder with the
@@ -197,10 +204,13 @@ class NarrowCopy(Pass):
                 top_level.add(first)
                 reasons.append(f"path dependency {first}")
 
-        extras = sorted({path.strip("./").split("/")[0] for path in extra_copy if path.strip("./")})
-        missing = [name for name in extras if not project.exists(name)]
+        extra_paths = [path for path in (_relative(path) for path in extra_copy) if path]
+        missing = [path for path in extra_paths
+                   if not project.exists(path.split("/")[0]) or not (project.root / path).exists()]
         if missing:
-            return None, [], [f"extra-copy names {', '.join(missing)}, which is not in the build context"]
+            return None, [], [f"extra-copy names {', '.join(missing)}, which "
+                              f"{'is' if len(missing) == 1 else 'are'} not in the build context"]
+        extras = sorted({path.split("/")[0] for path in extra_paths})
         if extras:
             top_level.update(extras)
             reasons.append(f"{_names(extras, project)} as configured (extra-copy)")

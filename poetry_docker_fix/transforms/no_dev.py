@@ -50,7 +50,9 @@ class NoDev(Pass):
                 result.notes.append("no pyproject.toml in the build context: cannot tell the project's groups")
             return result
         if not feeds_final_image(document, stage):
-            result.notes.append(f"stage `{stage.name}` is not part of the final image (a development or test "
+            what = (f"stage `{stage.name}`" if stage.name
+                    else f"the unnamed stage at line {stage.from_instruction.line_number}")
+            result.notes.append(f"{what} is not part of the final image (a development or test "
                                 "target): its dependencies are left as written")
             return result
         if stage.name and is_dev_group(stage.name):
