@@ -216,8 +216,13 @@ def test_json_report(repos):
 def test_github_annotations(repos):
     code, out, _ = run_cli(["--format", "github", "--check", str(repos / "alpha")])
     lines = out.decode().splitlines()
-    assert code == 1 and len(lines) == 7
-    assert lines[0].startswith("::warning file=") and ",line=3,title=poetry-docker-fix pin-poetry::" in lines[0]
+    # One annotation per changed line, naming every pass that changes it (GitHub shows 10 per step).
+    assert code == 1 and [line.split(",title=")[0].rsplit(",", 1)[1] for line in lines] == [
+        "line=1", "line=3", "line=5", "line=7"]
+    assert lines[0].startswith("::warning file=") and ",title=poetry-docker-fix multi-stage::" in lines[0]
+    assert ",line=3,title=poetry-docker-fix pin-poetry + poetry-env::pin-poetry: pin Poetry to 1.4.2: " in lines[1]
+    assert "%0Apoetry-env: set POETRY_VIRTUALENVS_IN_PROJECT" in lines[1]
+    assert "title=poetry-docker-fix no-dev + split-install + cache-mount::" in lines[3]
 
 
 def test_sarif_report(repos):

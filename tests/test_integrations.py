@@ -67,3 +67,27 @@ def test_real_pre_commit_runs_the_hook(tmp_path):
         cwd=project, capture_output=True, text=True, env=environment, timeout=900, check=False,
     )
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_the_actions_check_step_annotates_writes_the_job_summary_and_fails(tmp_path):
+    # The composite action's last step, run by bash as GitHub would, with its inputs filled in.
+    yaml = pytest.importorskip("yaml", reason="PyYAML comes with pre-commit (test extra)")
+    if shutil.which("bash") is None:
+        pytest.skip("bash is not installed")
+    action = yaml.safe_load((REPOSITORY / "action.yml").read_text())
+    script = action["runs"]["steps"][-1]["run"]
+    script = script.replace("${{ inputs.args }}", "--skip cache-mount").replace("${{ inputs.paths }}", ".")
+    project = tmp_path / "project"
+    shutil.copytree(GOLDEN / "article-7-cache-mount", project)
+    (project / "expected.Dockerfile").unlink()
+    summary = tmp_path / "summary.md"
+    environment = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary),
+                   "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    completed = subprocess.run(["bash", "-c", script], cwd=project, capture_output=True, text=True,
+                               env=environment, timeout=120, check=False)
+    assert completed.returncode == 1, completed.stderr
+    assert completed.stdout.startswith("::warning file=Dockerfile,line=1,")
+    assert "cache-mount" not in completed.stdout  # the args input reached the tool
+    text = summary.read_text()
+    assert text.startswith("### poetry-docker-fix\n\n```diff\n--- a/Dockerfile\n+++ b/Dockerfile\n")
+    assert text.rstrip().endswith("1 would be rewritten, 0 unchanged.\n```")

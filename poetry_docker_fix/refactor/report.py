@@ -112,7 +112,9 @@ def _escape_property(text: str) -> str:
 
 
 def to_github(reports: list[FileReport]) -> str:
-    """`::warning file=…,line=…,title=…::message` lines, one per change, on the line it starts at."""
+    """`::warning file=…,line=…,title=…::message` lines: one per line of a file that passes would change, naming
+    each pass and why. (GitHub shows at most 10 warnings per step: several passes often change one line, the
+    install, and one annotation per change would use them up on the first file.)"""
     lines = []
     for report in reports:
         name = _escape_property(display_name(report.path))
@@ -122,11 +124,15 @@ def to_github(reports: list[FileReport]) -> str:
         refactoring = report.refactoring
         if refactoring.status is Status.FAILED:
             lines.append(f"::error file={name}::{_escape_data(refactoring.reason or 'internal error')}")
+        by_line: dict[int | None, list[dict]] = {}
         for change in _changes(report):
-            title = _escape_property(f"poetry-docker-fix {change['pass']}")
-            line = f",line={change['line']}" if change["line"] else ""
-            lines.append(f"::warning file={name}{line},title={title}::"
-                         f"{_escape_data(change['summary'] + ': ' + change['reason'])}")
+            by_line.setdefault(change["line"], []).append(change)
+        for number, changes in sorted(by_line.items(), key=lambda item: item[0] or 0):
+            passes = list(dict.fromkeys(change["pass"] for change in changes))
+            title = _escape_property(f"poetry-docker-fix {' + '.join(passes)}")
+            line = f",line={number}" if number else ""
+            message = "\n".join(f"{c['pass']}: {c['summary']}: {c['reason']}" for c in changes)
+            lines.append(f"::warning file={name}{line},title={title}::{_escape_data(message)}")
     return "".join(line + "\n" for line in lines)
 
 
