@@ -545,3 +545,11 @@ def test_multi_stage_healthcheck_never_calls_poetry_in_the_runtime(tmp_path, hea
         assert output == source and any("still call Poetry" in note for note in notes(result))
     else:
         assert output.splitlines()[-1] == runtime_line
+
+
+def test_an_exec_form_poetry_install_is_skipped_with_that_reason(tmp_path):
+    make_project(tmp_path)
+    source = 'FROM python:3.11\nRUN ["pip", "install", "poetry"]\nCOPY . .\nRUN ["poetry", "install"]\n'
+    output, result = fix(tmp_path, source)
+    assert output == source and result.status is Status.SKIPPED
+    assert result.reason == 'line 2: an exec-form RUN (`RUN ["poetry", …]`) involves Poetry: not handled'

@@ -243,6 +243,11 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
     if not document.stages:
         return Refactoring(Status.SKIPPED, text, text, reason="no FROM instruction: not a Dockerfile")
     if install_stage(document) is None:
+        exec_form = next((i for i in document.instructions if i.keyword == "RUN" and i.exec_form()
+                          and "poetry" in " ".join(i.exec_form() or []).lower()), None)
+        if exec_form is not None:
+            return Refactoring(Status.SKIPPED, text, text, reason=f"line {exec_form.line_number}: an exec-form RUN "
+                               "(`RUN [\"poetry\", …]`) involves Poetry: not handled")
         if any(uses_poetry(i) for i in document.instructions if i.keyword == "RUN"):
             return Refactoring(Status.SKIPPED, text, text,
                                reason="uses Poetry but never runs `poetry install` (e.g. `poetry export`): not handled")
