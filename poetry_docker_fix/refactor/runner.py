@@ -143,13 +143,14 @@ def _normal_glob(pattern: str) -> str:
 
 
 def _links_inside(path: str, top: str) -> bool:
-    """A symlink to a file below `top`: the walk finds that file under its own name (processing both would
-    report one file twice, and --apply never writes through a link)."""
+    """A symlink to a Dockerfile below `top`: the walk finds that file under its own name (processing both
+    would report one file twice, and --apply never writes through a link)."""
     if not os.path.islink(path):
         return False
     target = os.path.realpath(path)
     root = os.path.realpath(top)
-    return os.path.isfile(target) and os.path.commonpath([target, root]) == root
+    return (os.path.isfile(target) and is_dockerfile_name(os.path.basename(target))
+            and os.path.commonpath([target, root]) == root)
 
 
 _DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in DOCKERFILE_PATTERNS))
