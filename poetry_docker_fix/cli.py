@@ -78,7 +78,8 @@ def run(
         help="Dockerfiles, or folders searched for Dockerfile, Dockerfile.*, *.Dockerfile, *.dockerfile, "
              "Containerfile, dockerfile. `-` reads a Dockerfile from stdin and writes the result to stdout.",
     ),
-    apply: bool = typer.Option(False, "--apply", help="Rewrite the files in place (atomically; mode, and owner when root, kept)."),
+    apply: bool = typer.Option(False, "--apply", help="Rewrite the files in place (atomically; mode, and owner "
+                               "when root, kept)."),
     check: bool = typer.Option(False, "--check", help="Change nothing; print the diffs and exit 1 when a file would "
                                "change (for CI)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE",
