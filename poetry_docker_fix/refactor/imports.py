@@ -5,9 +5,9 @@ packages), follow every `import x` / `from x import y` whose top-level name is a
 context, transitively.
 
 libcst is asked only about files that could change the answer. An import statement names its module, so a
-file whose text never contains the name of a local module the scan is looking for cannot import one: it is
-not parsed (see `_source_if_it_could_import`). In a Django-style project (a package of hundreds of modules and a top-level
-`manage.py` nothing imports) that is the difference between seconds of parsing and none.
+file whose text (read as Python reads it) never contains the name of a local module the scan is looking for
+cannot import one: it is not parsed (see `_source_if_it_could_import`). In a Django-style project (a package
+of hundreds of modules and a top-level `manage.py` nothing imports) that is seconds of parsing saved.
 """
 
 from __future__ import annotations
