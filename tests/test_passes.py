@@ -451,11 +451,24 @@ def test_cache_mount_default_dir_and_syntax_directive(tmp_path):
                  id="already"),
     pytest.param("FROM python:3.11\nENV POETRY_CACHE_DIR=/c\nUSER app\nRUN poetry install\n", id="non-root"),
     pytest.param("FROM python:3.11\nENV POETRY_CACHE_DIR=/c\nRUN poetry install --only-root\n", id="root-only"),
+    # The virtualenv is in {POETRY_CACHE_DIR}/virtualenvs: a mount there hides it from the image (QA found these).
+    pytest.param("FROM python:3.11\nENV POETRY_CACHE_DIR=/opt/pcache\nRUN poetry install\n", id="venv-in-own-cache"),
+    pytest.param("FROM python:3.11\nENV POETRY_CACHE_DIR=/tmp/pc POETRY_VIRTUALENVS_IN_PROJECT=0\n"
+                 "RUN poetry install\n", id="in-project-off"),
+    pytest.param("FROM python:3.11\nENV POETRY_CACHE_DIR=/c POETRY_VIRTUALENVS_PATH=/c/venvs\nRUN poetry install\n",
+                 id="venvs-path-in-cache"),
 ])
 def test_cache_mount_noop(tmp_path, source):
     make_project(tmp_path)
     output, _ = fix(tmp_path, source, select=["cache-mount"])
     assert output == source
+
+
+def test_cache_mount_when_the_virtualenvs_live_outside_the_cache(tmp_path):
+    make_project(tmp_path)
+    source = "FROM python:3.11\nENV POETRY_CACHE_DIR=/c POETRY_VIRTUALENVS_PATH=/opt/venvs\nRUN poetry install\n"
+    output, _ = fix(tmp_path, source, select=["cache-mount"])
+    assert "RUN --mount=type=cache,target=/c poetry install" in output
 
 
 # --- the whole pipeline ----------------------------------------------------------------------------------

@@ -75,11 +75,15 @@ class CacheMount(Pass):
                 result.notes.append(f"line {line}: POETRY_CACHE_DIR `{cache}` is not a literal path; left alone")
                 return
         else:
-            if not venv_in_project(document, stage, instruction.start) and not system_install(document, stage):
-                result.notes.append(f"line {line}: the virtualenv lives in Poetry's cache dir; a cache mount would "
-                                    "hide it from the image (set POETRY_VIRTUALENVS_IN_PROJECT=1)")
-                return
             target = DEFAULT_CACHE
+        if not venv_in_project(document, stage, instruction.start) and not system_install(document, stage):
+            # Poetry keeps such a virtualenv in {cache-dir}/virtualenvs unless virtualenvs.path says otherwise.
+            venvs = env.get("POETRY_VIRTUALENVS_PATH")
+            venvs = expand(venvs.strip("'\""), env) if venvs else None
+            if venvs is None or not venvs.startswith("/") or _inside(venvs, target):
+                result.notes.append(f"line {line}: the virtualenv lives in Poetry's cache dir ({target}); a cache "
+                                    "mount would hide it from the image (set POETRY_VIRTUALENVS_IN_PROJECT=1)")
+                return
         first = document.lines[instruction.start]
         match = _RUN_KEYWORD.match(first)
         if match is None:
@@ -105,6 +109,11 @@ class CacheMount(Pass):
             reason += "; the cache cleanup is no longer needed"
         result.change(Edit.replace(instruction.start, instruction.end, new_lines), line,
                       f"cache mount on {target}", reason)
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = path.rstrip("/") + "/", folder.rstrip("/") + "/"
+    return path.startswith(folder)
 
 
 def _user_before(stage, instruction: Instruction) -> str | None:
