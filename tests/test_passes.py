@@ -428,6 +428,21 @@ def test_multi_stage_needs_in_project_venv(tmp_path):
     assert any("POETRY_VIRTUALENVS_IN_PROJECT" in note for note in notes(result))
 
 
+@pytest.mark.parametrize(("env", "carried"), [
+    ('ENV PYTHONUNBUFFERED=1 APP_MODE="production mode" POETRY_HOME=/opt/poetry PATH="$POETRY_HOME/bin:$PATH"',
+     'ENV PYTHONUNBUFFERED=1 APP_MODE="production mode"'),
+    ("ENV POETRY_HOME=/opt/poetry \\\n    TZ=UTC", "ENV TZ=UTC"),
+    ('ENV PATH="/root/.local/bin:$PATH"', None),  # Poetry's only: stays in the builder
+])
+def test_multi_stage_carries_the_apps_variables_out_of_an_env_that_mentions_poetry(tmp_path, env, carried):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", f"{env}\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    runtime = output.split("AS runtime", 1)[1]
+    assert (carried in runtime) if carried else ("ENV" not in runtime.replace("ENV VIRTUAL_ENV", ""))
+    assert "POETRY_HOME" not in runtime and ".local" not in runtime
+
+
 # --- cache-mount -----------------------------------------------------------------------------------------
 def test_cache_mount_fixes_and_drops_cleanup(tmp_path):
     make_project(tmp_path)

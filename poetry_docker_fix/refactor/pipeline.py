@@ -150,7 +150,7 @@ def _run_passes(document: Document, context: Context, passes: list[type]) -> tup
                 f"not applied: line {first + 1} is marked `{document.lines[pragma].strip()}`"
                 for first, _last, pragma in blocked
             ]
-        outcome.notes = [_as_original_lines(note, origin) for note in outcome.notes]
+        outcome.notes = list(dict.fromkeys(_as_original_lines(note, origin) for note in outcome.notes))
         if blocked:
             continue
         for change in result.changes:

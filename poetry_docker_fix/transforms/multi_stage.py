@@ -173,7 +173,18 @@ class MultiStage(Pass):
                 carried += block  # the editable install points at the code: the runtime needs it too
             elif keyword in ("ENV", "ARG"):
                 names = parse_assignments(instruction.value, keyword)
-                if _poetry_only_env(names) or _mentions_poetry_home(instruction):
+                if _poetry_only_env(names):
+                    continue
+                if _mentions_poetry_home(instruction):
+                    # `ENV PYTHONUNBUFFERED=1 POETRY_HOME=/opt/poetry PATH="$POETRY_HOME/bin:$PATH"`: the app's
+                    # variables go on; Poetry's, and a PATH leading to it, stay in the builder.
+                    kept = _app_assignments(instruction.value)
+                    if kept is None:
+                        result.notes.append(f"line {instruction.line_number}: cannot tell the app's variables from "
+                                            f"Poetry's in this {keyword}; left single-stage")
+                        return PassResult(notes=result.notes)
+                    if kept:
+                        carried += block[: instruction.start - block_start] + [f"{kw(keyword)} {' '.join(kept)}"]
                     continue
                 carried += block
             elif keyword in RUNTIME_KEYWORDS:
@@ -213,8 +224,44 @@ def _poetry_only_env(names: dict[str, str]) -> bool:
     )
 
 
+_POETRY_HOME = re.compile(r"/root/\.local/bin|POETRY_HOME|pypoetry")
+
+
 def _mentions_poetry_home(instruction: Instruction) -> bool:
-    return bool(re.search(r"/root/\.local/bin|POETRY_HOME|pypoetry", instruction.value))
+    return bool(_POETRY_HOME.search(instruction.value))
+
+
+def _app_assignments(value: str) -> list[str] | None:
+    """The `NAME=value` words of an ENV/ARG value, as written, without Poetry's own (POETRY_*, VIRTUAL_ENV, a
+    PATH leading to Poetry); None when the value is not plain `NAME=value` words (legacy `ENV NAME value`,
+    a backslash, an unclosed quote)."""
+    words: list[str] = []
+    current, quote = "", None
+    for character in value.strip():
+        if character == "\\":
+            return None
+        if quote:
+            quote = None if character == quote else quote
+            current += character
+        elif character in "'\"":
+            quote = character
+            current += character
+        elif character.isspace():
+            if current:
+                words.append(current)
+            current = ""
+        else:
+            current += character
+    if quote:
+        return None
+    if current:
+        words.append(current)
+    if not words or any("=" not in word or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", word.split("=", 1)[0])
+                        for word in words):
+        return None
+    return [word for word in words if not (
+        word.startswith("POETRY_") or word.split("=", 1)[0] == "VIRTUAL_ENV"
+        or (word.split("=", 1)[0] == "PATH" and _POETRY_HOME.search(word)))]
 
 
 def _command_ok(instruction: Instruction) -> bool:
