@@ -581,3 +581,21 @@ def test_an_exec_form_poetry_install_is_skipped_with_that_reason(tmp_path):
     output, result = fix(tmp_path, source)
     assert output == source and result.status is Status.SKIPPED
     assert result.reason == 'line 2: an exec-form RUN (`RUN ["poetry", …]`) involves Poetry: not handled'
+
+
+@pytest.mark.parametrize("run", ["RUN POETRY_VIRTUALENVS_CREATE=false poetry install",
+                                 "RUN export POETRY_CACHE_DIR=/c && poetry install",
+                                 "RUN env POETRY_VIRTUALENVS_IN_PROJECT=0 poetry install"])
+def test_venv_or_cache_settings_inside_a_run_leave_the_file_alone(tmp_path, run):
+    # multi-stage would copy an /app/.venv that `create=false` never makes: the build would fail.
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN poetry install", run)
+    output, result = fix(tmp_path, source)
+    assert output == source and result.status is Status.SKIPPED and "is set inside a RUN" in result.reason
+
+
+def test_other_poetry_variables_inside_a_run_are_fine(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN poetry install", "RUN POETRY_HTTP_BASIC_PRIVATE_PASSWORD=$TOKEN poetry install")
+    output, result = fix(tmp_path, source)
+    assert result.status is Status.CHANGED and "POETRY_HTTP_BASIC_PRIVATE_PASSWORD=$TOKEN poetry install" in output

@@ -13,7 +13,7 @@ from enum import Enum
 from .document import Document, DocumentError
 from .edits import Edit, EditConflict, apply_edits
 from .facts import Context, install_stage
-from .shell import uses_poetry
+from .shell import run_commands, uses_poetry
 
 
 class Status(str, Enum):
@@ -107,6 +107,29 @@ def unknown_pragma_passes(document: Document) -> str | None:
             if unknown:
                 return (f"line {index + 1}: `{line.strip()}` names no pass called {', '.join(unknown)} "
                         f"(passes: {', '.join(PASS_NAMES)}, or all)")
+    return None
+
+
+# Settings the passes reason about (where the virtualenv and the cache live) only from ENV and `poetry config`.
+INLINE_SETTINGS = ("POETRY_VIRTUALENVS_CREATE", "POETRY_VIRTUALENVS_IN_PROJECT", "POETRY_VIRTUALENVS_PATH",
+                   "POETRY_CACHE_DIR")
+
+
+def inline_poetry_settings(document: Document) -> str | None:
+    """Why the file is left alone: a RUN sets where the virtualenv or the cache lives for its own commands
+    (`RUN POETRY_VIRTUALENVS_CREATE=false poetry install`, `export …`, `env …`), which the passes would not see.
+    None when no RUN does."""
+    for instruction in document.instructions:
+        if instruction.keyword != "RUN" or "POETRY_" not in instruction.value:
+            continue
+        for command in run_commands(instruction):
+            words = list(command.assignments)
+            if command.tokens[:1] in (("export",), ("env",)):
+                words += [token for token in command.tokens[1:] if "=" in token]
+            for word in words:
+                if word.split("=", 1)[0] in INLINE_SETTINGS:
+                    return (f"line {instruction.line_number}: `{word}` is set inside a RUN, where the passes do not "
+                            "look for it: not handled (set it with ENV)")
     return None
 
 
@@ -242,6 +265,9 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
         return Refactoring(Status.SKIPPED, text, text, reason=typo)
     if not document.stages:
         return Refactoring(Status.SKIPPED, text, text, reason="no FROM instruction: not a Dockerfile")
+    inline = inline_poetry_settings(document)
+    if inline:
+        return Refactoring(Status.SKIPPED, text, text, reason=inline)
     if install_stage(document) is None:
         exec_form = next((i for i in document.instructions if i.keyword == "RUN" and i.exec_form()
                           and "poetry" in " ".join(i.exec_form() or []).lower()), None)
