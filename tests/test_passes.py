@@ -181,6 +181,24 @@ def test_narrow_copy_names_the_whole_missing_extra_copy_path(tmp_path):
     assert output == NAIVE and "extra-copy names does/not/exist, which is not in the build context" in notes(result)[0]
 
 
+@pytest.mark.parametrize("reference", ['ENTRYPOINT ["/start.sh"]', "CMD python /app/main.py",
+                                       'HEALTHCHECK CMD ["/bin/sh", "-c", "test -f /README.md"]'])
+def test_narrow_copy_adds_no_workdir_when_the_image_reads_the_copy_at_the_root(tmp_path, reference):
+    # `COPY . .` without WORKDIR puts the context at /; a WORKDIR /app would move /start.sh to /app/start.sh.
+    make_project(tmp_path, files={"start.sh": "exec python -m app.main\n"})
+    source = NAIVE.replace("WORKDIR /app\n", "").replace('CMD ["poetry", "run", "python", "-m", "app.main"]', reference)
+    output, result = fix(tmp_path, source, select=["narrow-copy"])
+    assert output == source and any("is read at the image root" in note for note in notes(result))
+
+
+def test_narrow_copy_still_adds_workdir_when_root_paths_are_not_the_contexts(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("WORKDIR /app\n", "").replace('CMD ["poetry", "run", "python", "-m", "app.main"]',
+                                                           'CMD ["/usr/local/bin/python", "-m", "app.main"]')
+    output, _ = fix(tmp_path, source, select=["narrow-copy"])
+    assert "WORKDIR /app" in output
+
+
 def test_narrow_copy_respects_dockerignore(tmp_path):
     make_project(tmp_path, files={"data/x.csv": "1", ".dockerignore": "data\n*.md\n"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

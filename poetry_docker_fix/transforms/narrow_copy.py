@@ -40,6 +40,20 @@ def _not_needed(name: str) -> bool:
     return _NOT_NEEDED.match(name) is not None
 
 
+def _absolute_reference(document: Document, copy: Instruction, entries: list[str]) -> tuple[int, str] | None:
+    """(line, path) of the first instruction after `copy` that names a top-level entry of the context by its
+    absolute path at the image root (`/start.sh`, `/config/app.yaml`): a WORKDIR /app would move it."""
+    if not entries:
+        return None
+    pattern = re.compile(r"(?<![\w.$}/-])/(?:" + "|".join(re.escape(name) for name in entries) + r")(?![\w.-])")
+    for instruction in document.instructions:
+        if instruction.start > copy.start:
+            match = pattern.search(instruction.value)
+            if match:
+                return instruction.line_number, match.group(0)
+    return None
+
+
 def _relative(path: str) -> str:
     """`./config/`, `config/` → `config` (a path in the context as extra-copy gives it)."""
     while path.startswith("./"):
@@ -132,6 +146,12 @@ class NarrowCopy(Pass):
             result.notes.append(f"line {line}: WORKDIR changes between the COPY and `poetry install`; left alone")
             return result
         add_workdir = workdir is None and not expanded_destination.startswith("/")
+        if add_workdir:
+            absolute = _absolute_reference(document, broad, project.context_entries())
+            if absolute is not None:
+                result.notes.append(f"line {absolute[0]}: `{absolute[1]}` is read at the image root, where `COPY . .` "
+                                    "puts it: no WORKDIR /app is added, and the copy is left as written")
+                return result
         install_dir = "/app" if add_workdir else (workdir or "/")
         copy_dir = expanded_destination if expanded_destination.startswith("/") else (
             install_dir.rstrip("/") + "/" + expanded_destination
