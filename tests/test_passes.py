@@ -461,6 +461,28 @@ def test_multi_stage_carries_the_apps_variables_out_of_an_env_that_mentions_poet
     assert "POETRY_HOME" not in runtime and ".local" not in runtime
 
 
+def test_multi_stage_runtime_keeps_the_builders_platform(tmp_path):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("FROM python:3.11\n", "FROM --platform=linux/amd64 python:3.11\n"
+                                                      "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\n")
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    assert "FROM --platform=linux/amd64 python:3.11 AS builder" in output
+    assert "FROM --platform=linux/amd64 python:3.11-slim AS runtime" in output
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_multi_stage_runtime_keeps_the_shell_its_commands_run_in(tmp_path, where):
+    make_project(tmp_path)
+    shell = 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]'
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    source = (source.replace("RUN pip install", f"{shell}\nRUN pip install") if where == "before"
+              else source + shell + "\n") + "CMD source /etc/profile && [[ -n $HOME ]] && python -m app.main\n"
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    builder, runtime = output.split("AS runtime", 1)
+    assert shell in runtime and runtime.index(shell) < runtime.index("CMD source")
+    assert (shell in builder) == (where == "before")
+
+
 # --- cache-mount -----------------------------------------------------------------------------------------
 def test_cache_mount_fixes_and_drops_cleanup(tmp_path):
     make_project(tmp_path)

@@ -24,7 +24,7 @@ from ..refactor.shell import is_poetry_setup, run_commands
 from .base import Pass, PassResult
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
-                    "COPY", "ADD"}
+                    "COPY", "ADD", "SHELL"}
 _PYTHON_TAG = re.compile(
     r"^(?P<repo>(?:[\w.-]+(?::\d+)?/)?(?:library/)?python):(?P<version>\d+(?:\.\d+){0,2})"
     r"(?P<variant>-(?:slim-)?[a-z]+)?$"
@@ -154,7 +154,11 @@ class MultiStage(Pass):
             builder = stage.name
 
         venv = f"{directory}/.venv"
-        header = ["", f"{kw('FROM')} {runtime_image} {as_keyword} runtime", "", f"{kw('WORKDIR')} {directory}", "",
+        # The runtime runs on the platform the original image was built for: same --platform as the builder.
+        platform = "".join(f"{flag} " for flag in from_instruction.flags_and_args()[0]
+                           if flag.lower().startswith("--platform"))
+        header = ["", f"{kw('FROM')} {platform}{runtime_image} {as_keyword} runtime", "",
+                  f"{kw('WORKDIR')} {directory}", "",
                   f"{kw('ENV')} VIRTUAL_ENV={venv} \\", f'    PATH="{venv}/bin:$PATH"', "",
                   f"{kw('COPY')} --from={builder} {venv} {venv}"]
         carried: list[str] = []  # instructions before the install that the runtime needs as well
@@ -187,6 +191,8 @@ class MultiStage(Pass):
                         carried += block[: instruction.start - block_start] + [f"{kw(keyword)} {' '.join(kept)}"]
                     continue
                 carried += block
+            elif keyword == "SHELL":
+                carried += block  # the builder's RUNs after it need it too; the runtime's CMD as well
             elif keyword in RUNTIME_KEYWORDS:
                 carried += _without_poetry_run(block)
                 edits.append(delete_block(document.lines, block_start, instruction.end))
