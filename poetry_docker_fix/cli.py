@@ -239,7 +239,7 @@ def _run_stdin(request, mode, explain, quiet, output, output_format) -> int:
     from .refactor.project import ProjectError, load_project
     from .refactor.report import to_github, to_json, to_sarif
     from .refactor.runner import FileReport, settings_for
-    from .refactor.writer import InputError, decode, write_atomically
+    from .refactor.writer import InputError, decode, write_output
 
     if mode is WriteBack.APPLY:
         _echo_err("error: --apply cannot write back to stdin; without it the result goes to stdout "
@@ -261,7 +261,7 @@ def _run_stdin(request, mode, explain, quiet, output, output_format) -> int:
     report = FileReport(Path("-"), refactoring, context=context)
     if mode is WriteBack.OUTPUT:
         try:
-            write_atomically(output, refactoring.output)
+            write_output(output, refactoring.output)
         except OSError as error:
             _echo_err(f"error: {output}: cannot write ({error.strerror or error})")
             return EXIT_INPUT
@@ -321,7 +321,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
     from .refactor.pipeline import Status
     from .refactor.report import display_name, summary, to_github, to_json, to_sarif
     from .refactor.runner import Workers
-    from .refactor.writer import write_atomically
+    from .refactor.writer import write_atomically, write_output
 
     # A folder usually means many files: start the workers now, so their start-up overlaps the walk.
     with Workers(jobs, start_now=any(Path(raw).is_dir() for raw in paths)) as workers:
@@ -357,7 +357,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
                     continue
         if mode is WriteBack.OUTPUT:
             try:
-                write_atomically(output, refactoring.output)
+                write_output(output, refactoring.output)
             except OSError as error:
                 _echo_err(f"error: {output}: cannot write ({error.strerror or error})")
                 return EXIT_INPUT

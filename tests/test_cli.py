@@ -117,6 +117,26 @@ def test_bad_numbers_are_usage_errors(project, arguments, message):
     assert code == 2 and message in err.decode() and out == b""
 
 
+def test_output_writes_through_a_symlink_and_into_a_fifo_as_a_shell_would(project, tmp_path):
+    import threading
+
+    expected = (project / "expected.Dockerfile").read_bytes()
+    real = tmp_path / "real.Dockerfile"
+    link = tmp_path / "out.link"
+    link.symlink_to(real)
+    code, _, err = run_cli(["-o", str(link), str(project / "Dockerfile")])
+    assert code == 0, err
+    assert link.is_symlink() and real.read_bytes() == expected
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = run_cli(["-o", str(fifo), str(project / "Dockerfile")])
+    reader.join(timeout=10)
+    assert code == 0 and received == [expected] and stat.S_ISFIFO(fifo.lstat().st_mode), err
+
+
 def test_explain_names_each_pass_and_reason(project):
     code, _, err = run_cli(["--explain", str(project / "Dockerfile")])
     text = err.decode()

@@ -77,6 +77,19 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+def write_output(path: Path, text: str) -> None:
+    """`-o FILE`: write where a shell redirection would. Through a symlink to the file it names (the link stays),
+    straight into a FIFO or a device (`-o /dev/stdout`), atomically to a regular file or a new one."""
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if target.exists() and not target.is_file():
+        if target.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+        with open(target, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        return
+    write_atomically(target, text)
+
+
 def unified_diff(before: str, after: str, name: str) -> str:
     diff = difflib.unified_diff(
         before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{name}", f"b/{name}"
