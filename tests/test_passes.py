@@ -199,6 +199,29 @@ def test_narrow_copy_still_adds_workdir_when_root_paths_are_not_the_contexts(tmp
     assert "WORKDIR /app" in output
 
 
+@pytest.mark.parametrize(("step", "kept_for"), [
+    ("RUN poetry run pytest", "tests/"),  # pytest finds tests/ by itself
+    ("RUN python -m pytest -q && make lint", "Makefile"),
+    ('CMD ["make", "serve"]', "Makefile"),
+    ("RUN cp docs/banner.txt /etc/motd", "docs/"),  # named outright
+])
+def test_narrow_copy_keeps_what_a_later_build_step_reads(tmp_path, step, kept_for):
+    # Tests, docs and a Makefile are not needed to *run* the app, but a step after the install may read them:
+    # narrowing the COPY then breaks the build.
+    make_project(tmp_path, files={"tests/test_x.py": "def test():\n    pass\n", "Makefile": "lint:\n\ttrue\n",
+                                  "docs/banner.txt": "hi\n"})
+    source = NAIVE.replace("RUN poetry install\n", f"RUN poetry install\n{step}\n")
+    output, result = fix(tmp_path, source, select=["narrow-copy"])
+    assert "COPY . ." in output and kept_for in result.outcomes[0].changes[0].reason
+
+
+def test_narrow_copy_drops_tests_and_docs_when_no_later_step_reads_them(tmp_path):
+    make_project(tmp_path, files={"tests/test_x.py": "", "Makefile": "lint:\n\ttrue\n", "docs/index.md": ""})
+    source = NAIVE.replace("RUN poetry install\n", "RUN poetry install\nRUN python -m compileall -q app\n")
+    output, _ = fix(tmp_path, source, select=["narrow-copy"])
+    assert "COPY . ." not in output
+
+
 def test_narrow_copy_respects_dockerignore(tmp_path):
     make_project(tmp_path, files={"data/x.csv": "1", ".dockerignore": "data\n*.md\n"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

@@ -10,10 +10,11 @@ from pathlib import Path
 from ..refactor import entrypoint
 from ..refactor.document import Document, Instruction, Stage, expand
 from ..refactor.edits import Edit
-from ..refactor.facts import Context, install_runs, install_stage, is_manifest_copy
+from ..refactor.entrypoint import strip_poetry_run
+from ..refactor.facts import DEV_TOOLS, Context, install_runs, install_stage, is_manifest_copy
 from ..refactor.imports import ImportScan, scan_imports
 from ..refactor.project import PoetryProject
-from ..refactor.shell import poetry_installs
+from ..refactor.shell import poetry_installs, run_commands
 from .base import Pass, PassResult
 
 # Top-level names of a Python repository that an image never needs at run time. Anything else the tool cannot
@@ -52,6 +53,43 @@ def _absolute_reference(document: Document, copy: Instruction, entries: list[str
             if match:
                 return instruction.line_number, match.group(0)
     return None
+
+
+# Build and development tools that read the project's tests, docs and configuration (and .git) when a step of
+# the build runs them after the COPY: `RUN poetry run pytest`, `RUN make`, `CMD ["tox"]`.
+BUILD_TOOLS = DEV_TOOLS | {"make", "mkdocs", "sphinx-build", "invoke", "doit", "nox"}
+# What no build step needs from the context: virtualenvs, caches, editor files, the Dockerfiles themselves.
+NEVER_READ = re.compile("|".join(fnmatch.translate(pattern) for pattern in (
+    ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".tox", ".nox",
+    "node_modules", ".idea", ".vscode", ".DS_Store", "htmlcov", ".coverage", "Dockerfile", "Dockerfile.*",
+    "*.Dockerfile", "*.dockerfile", "Containerfile", "Containerfile.*", ".dockerignore", "docker-compose*.yml",
+    "docker-compose*.yaml", "compose.yml", "compose.yaml", "compose.*.yml", "compose.*.yaml")))
+
+
+def _read_by_later_steps(document: Document, install: Instruction, entries: list[str]) -> set[str]:
+    """Entries of the context a step after the install may read although the app never does: those a later
+    RUN, CMD, ENTRYPOINT or HEALTHCHECK names (`RUN pytest tests`), and, when one runs a build or development
+    tool (pytest, tox, make, mkdocs, …), every entry but virtualenvs, caches and Dockerfiles."""
+    later = [i for i in document.instructions
+             if i.start > install.start and i.keyword in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK")]
+    if not later:
+        return set()
+    text = "\n".join(i.value for i in later)
+    named = {name for name in entries
+             if re.search(rf"(?<![\w.-]){re.escape(name.rstrip('/'))}(?![\w-])", text)}
+    programs: list[str] = []
+    for instruction in later:
+        argv = instruction.argv() if instruction.keyword != "RUN" else None
+        commands = [list(c.tokens) for c in run_commands(instruction)] if argv is None else [argv]
+        for tokens in commands:
+            tokens, _ = strip_poetry_run(tokens)
+            if tokens[:1] and tokens[0].rsplit("/", 1)[-1].startswith("python") and tokens[1:2] == ["-m"]:
+                tokens = tokens[2:]
+            if tokens:
+                programs.append(tokens[0].rsplit("/", 1)[-1])
+    if any(program in BUILD_TOOLS for program in programs):
+        named |= {name for name in entries if not NEVER_READ.match(name)}
+    return named
 
 
 def _relative(path: str) -> str:
@@ -274,8 +312,9 @@ class NarrowCopy(Pass):
             return None, [], [f"cannot read {scan.unreadable[0]} with libcst, so its imports are unknown"]
 
         placed = set(project.manifests) | set(readmes) | top_level
+        read_later = _read_by_later_steps(document, first_install, project.context_entries())
         unknown = [name for name in project.context_entries()
-                   if name not in placed and not _not_needed_entry(project, name)]
+                   if name not in placed and (name in read_later or not _not_needed_entry(project, name))]
         # A declared README the root install does not need is still a README: not needed.
         unknown = [name for name in unknown if name not in project.readme]
         files = sorted(name for name in top_level if not project.is_dir(name) and (root / name).is_file())
