@@ -137,6 +137,9 @@ def test_narrow_copy_keeps_broad_copy_for_unknown_entries(tmp_path):
     ({"docker/Dockerfile": "FROM python:3.11\n", "docker/compose.yaml": "services: {}\n"}, None),
     ({"env311/pyvenv.cfg": "home = /usr\n", "env311/lib/x.py": ""}, None),  # a virtualenv under any name
     ({"docker/Dockerfile": "FROM python:3.11\n", "docker/entrypoint.sh": "exec \"$@\"\n"}, "docker/"),
+    ({"dist/app-0.1.0-py3-none-any.whl": "", "dist/app-0.1.0.tar.gz": ""}, None),  # `poetry build` output
+    ({"build/lib/app/__init__.py": "", "build/bdist.linux-x86_64/x": ""}, None),
+    ({"dist/index.html": "<html>", "dist/app.js": ""}, "dist/"),  # a built frontend the app serves
 ])
 def test_narrow_copy_leaves_out_folders_the_image_never_needs(tmp_path, files, kept_for):
     make_project(tmp_path, files={name: text for name, text in files.items() if text is not None})

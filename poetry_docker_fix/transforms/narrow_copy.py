@@ -92,6 +92,20 @@ def _read_by_later_steps(document: Document, install: Instruction, entries: list
     return named
 
 
+BUILD_OUTPUT = {
+    "dist": re.compile(r".*\.(?:whl|tar\.gz|zip|egg)$"),  # files in dist/
+    "build": re.compile(r"(?:lib|bdist|scripts|temp)(?:[.-].*)?$"),  # folders in build/ (setuptools, poetry)
+}
+
+
+def _holds_only(folder: Path, pattern: re.Pattern[str]) -> bool:
+    try:
+        names = [entry.name for entry in os.scandir(folder)]
+    except OSError:
+        return False
+    return bool(names) and all(pattern.match(name) for name in names)
+
+
 def _relative(path: str) -> str:
     """`./config/`, `config/` → `config` (a path in the context as extra-copy gives it)."""
     while path.startswith("./"):
@@ -103,6 +117,10 @@ def _not_needed_entry(project: PoetryProject, name: str) -> bool:
     """A top-level entry of the context the image never needs: one NOT_NEEDED names, a virtualenv under any
     name (it holds pyvenv.cfg), or a folder holding nothing but such files (a `docker/` folder with the
     Dockerfile and compose files). A folder with anything else (an entrypoint script, a config file) is needed."""
+    if name in BUILD_OUTPUT and project.is_dir(name):
+        # dist/ and build/ are Python build output (wheels, sdists, bdist.*) only when that is all they hold:
+        # a web app's dist/ is its built frontend, which it serves.
+        return _holds_only(project.root / name, BUILD_OUTPUT[name])
     if _not_needed(name):
         return True
     if not project.is_dir(name):
