@@ -665,3 +665,12 @@ def test_other_poetry_variables_inside_a_run_are_fine(tmp_path):
     source = NAIVE.replace("RUN poetry install", "RUN POETRY_HTTP_BASIC_PRIVATE_PASSWORD=$TOKEN poetry install")
     output, result = fix(tmp_path, source)
     assert result.status is Status.CHANGED and "POETRY_HTTP_BASIC_PRIVATE_PASSWORD=$TOKEN poetry install" in output
+
+
+def test_a_wildcard_poetry_requirement_is_a_range_not_an_old_pin(tmp_path):
+    make_project(tmp_path)  # the lock was written by Poetry 1.8.5
+    source = 'FROM python:3.11\nRUN pip install "poetry==1.8.*"\nRUN poetry install\n'
+    output, result = fix(tmp_path, source, select=["pin-poetry"])
+    assert output == source
+    assert not any("older than" in note for note in notes(result))
+    assert any("constrained by `==1.8.*`, not pinned" in note for note in notes(result))
