@@ -352,6 +352,14 @@ def test_pragma_messages_name_the_line_of_the_file_as_given(tmp_path):
                            for note in blocked)
 
 
+def test_a_pragma_cut_off_from_its_instruction_skips_the_file(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN poetry install", "# poetry-docker-fix: ignore=cache-mount\n\nRUN poetry install")
+    output, result = fix(tmp_path, source)
+    assert output == source and result.status.value == "skipped"
+    assert "is not directly above an instruction" in result.reason
+
+
 def test_a_pragma_naming_no_pass_skips_the_file_with_the_reason(tmp_path):
     make_project(tmp_path)
     source = NAIVE.replace("RUN pip install poetry", "# poetry-docker-fix: ignore=pin-poety\nRUN pip install poetry")

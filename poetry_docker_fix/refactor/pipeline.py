@@ -93,10 +93,12 @@ def protected_ranges(document: Document, pass_name: str) -> list[tuple[int, int,
 
 
 def unknown_pragma_passes(document: Document) -> str | None:
-    """Why the file cannot be trusted to the passes: a pragma naming a pass that does not exist (a typo would
-    otherwise leave the instruction it protects open to that pass). None when every name is known."""
+    """Why the file cannot be trusted to the passes: a pragma naming a pass that does not exist, or one that is not
+    directly above an instruction (either would leave the instruction it means to protect open to the pass).
+    None when every pragma is sound."""
     from ..transforms import PASS_NAMES
 
+    attached: set[int] | None = None
     for index, line in enumerate(document.lines):
         if "poetry-docker-fix" not in line.lower():
             continue
@@ -107,6 +109,12 @@ def unknown_pragma_passes(document: Document) -> str | None:
             if unknown:
                 return (f"line {index + 1}: `{line.strip()}` names no pass called {', '.join(unknown)} "
                         f"(passes: {', '.join(PASS_NAMES)}, or all)")
+            if attached is None:
+                attached = {line for i in document.instructions
+                            for line in range(document.comment_block_start(i), i.start)}
+            if index not in attached:
+                return (f"line {index + 1}: `{line.strip()}` is not directly above an instruction (a blank line "
+                        "comes between), so it would protect nothing")
     return None
 
 
