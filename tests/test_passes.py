@@ -12,7 +12,7 @@ from poetry_docker_fix.refactor.facts import Context, Options
 from poetry_docker_fix.refactor.pipeline import Status, refactor, select_passes
 from poetry_docker_fix.refactor.project import load_project
 from poetry_docker_fix.refactor.versions import Version
-from tests.helpers import CLASSIC, LOCK_1_1, LOCK_2_5, fix, make_project, notes
+from tests.helpers import CLASSIC, LOCK_1_1, LOCK_1_8, LOCK_2_5, fix, make_project, notes
 
 NAIVE = """\
 FROM python:3.11-slim
@@ -507,6 +507,23 @@ def test_multi_stage_runtime_keeps_the_shell_its_commands_run_in(tmp_path, where
     builder, runtime = output.split("AS runtime", 1)
     assert shell in runtime and runtime.index(shell) < runtime.index("CMD source")
     assert (shell in builder) == (where == "before")
+
+
+@pytest.mark.parametrize(("extra", "locked", "runtime"), [
+    ("HEALTHCHECK CMD curl -f http://localhost:8000/ || exit 1\n", (), "python:3.11"),
+    ('CMD ["make", "serve"]\n', (), "python:3.11"),
+    ("", ("psycopg2",), "python:3.11"),
+    ("", ("psycopg",), "python:3.11"),
+    ("", ("psycopg", "psycopg-binary"), "python:3.11-slim"),
+    ("", ("six",), "python:3.11-slim"),
+])
+def test_multi_stage_keeps_the_full_image_when_the_runtime_needs_what_slim_lacks(tmp_path, extra, locked, runtime):
+    packages = "".join(f'[[package]]\nname = "{name}"\nversion = "1.0"\n\n' for name in locked)
+    lock = LOCK_1_8.replace("[metadata]", packages + "[metadata]")
+    make_project(tmp_path, lock=lock, files={"Makefile": "serve:\n\ttrue\n"})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + extra
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert f"FROM {runtime} AS runtime" in output, notes(result)
 
 
 # --- cache-mount -----------------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ class PoetryProject:
     uses_project_table: bool = False
     tool_config: dict = field(default_factory=dict)  # [tool.poetry-docker-fix], validated by config.py
     group_packages: dict = field(default_factory=dict)  # group name -> names of the packages it installs
+    locked_packages: frozenset = field(default=frozenset())  # every package poetry.lock names, normalised
     scan: dict | None = field(default=None, repr=False, compare=False)  # see scan_folder
 
     # --- the build context ------------------------------------------------------------------------------
@@ -198,6 +199,9 @@ def _read_toml(path: Path) -> dict:
 
 
 _METADATA = re.compile(r"^\[metadata\][ \t]*$(?P<body>.*?)(?=^\[|\Z)", re.MULTILINE | re.DOTALL)
+
+
+_LOCKED_NAME = re.compile(r'^name = "([^"]+)"$', re.MULTILINE)  # each [[package]] of poetry.lock
 
 
 def _lock_version(path: Path, text: str) -> str | None:
@@ -336,6 +340,7 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
     lock_path = context / "poetry.lock"
     lock_writer: Version | None = None
     lock_version: str | None = None
+    locked: frozenset[str] = frozenset()
     lock_exists = kinds.is_file("poetry.lock")
     if lock_exists:
         try:
@@ -346,6 +351,7 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         if match and match.group(1):
             lock_writer = Version.parse(match.group(1))
         lock_version = _lock_version(lock_path, lock_text)
+        locked = frozenset(_normalise(name) for name in _LOCKED_NAME.findall(lock_text))
 
     dockerignore = _ignore_patterns(context / ".dockerignore") if kinds.is_file(".dockerignore") else ()
 
@@ -365,6 +371,7 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         lock_exists=lock_exists,
         lock_writer=lock_writer,
         lock_version=lock_version,
+        locked_packages=locked,
         has_poetry_toml=kinds.is_file("poetry.toml"),
         dockerignore=dockerignore,
         uses_project_table=bool(project_table),

@@ -133,6 +133,12 @@ class MultiStage(Pass):
                 return result
         readmes = set(context.project.readme) if context.project else {"README.md", "README.rst", "README"}
         runtime_image, image_reason = slim_twin(stage.image)
+        if runtime_image != stage.image:
+            missing = _slim_lacks(document, stage, context.project)
+            if missing:
+                runtime_image = stage.image
+                image_reason = (f"the runtime uses `{stage.image}` too, because {missing}, which "
+                                f"`{slim_twin(stage.image)[0]}` does not have")
         if context.options.runtime_image:
             runtime_image = context.options.runtime_image
             image_reason = (f"runtime image `{runtime_image}` as configured; it must have the builder's Python "
@@ -220,6 +226,33 @@ class MultiStage(Pass):
                       "Poetry, compilers and caches stay in the builder; the runtime gets only the virtualenv and "
                       f"the code; {image_reason}; `poetry run` is dropped since the venv's bin is on PATH")
         return result
+
+
+# Programs the full python images have (from buildpack-deps) and the slim ones do not.
+NOT_IN_SLIM = ("curl", "wget", "git", "make", "gcc", "g++", "cc", "ssh", "nc", "netcat", "ps", "psql", "mysql",
+               "jq", "unzip", "xz", "bzip2", "gpg", "ping", "pg_isready", "ffmpeg")
+_NOT_IN_SLIM = re.compile(r"(?<![\w./-])(?:\S*/)?(" + "|".join(re.escape(p) for p in NOT_IN_SLIM) + r")(?![\w.-])")
+# Packages that build against, or load, a system library the full images have and the slim ones do not.
+NEEDS_SYSTEM_LIBRARY = {"psycopg2": "libpq", "mysqlclient": "libmysqlclient", "python-ldap": "libldap",
+                        "pycurl": "libcurl", "pygraphviz": "graphviz", "gdal": "libgdal", "pyodbc": "unixODBC",
+                        "pycairo": "cairo", "pygobject": "GObject", "python-magic": "libmagic", "pyaudio": "portaudio"}
+
+
+def _slim_lacks(document: Document, stage: Stage, project) -> str | None:
+    """Why the slim twin cannot run this image: a program its runtime instructions call, or a system library a
+    locked package needs (`psycopg`, without its binary build, loads libpq). None when nothing is missing."""
+    for instruction in stage.instructions:
+        if instruction.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
+            match = _NOT_IN_SLIM.search(instruction.value)
+            if match:
+                return f"line {instruction.line_number} runs `{match.group(1)}`"
+    locked = project.locked_packages if project is not None else frozenset()
+    for package, library in NEEDS_SYSTEM_LIBRARY.items():
+        if package.replace("-", "_") in locked:
+            return f"poetry.lock has {package}, which needs {library}"
+    if "psycopg" in locked and not locked & {"psycopg_binary", "psycopg_c"}:
+        return "poetry.lock has psycopg without psycopg-binary, so it loads libpq"
+    return None
 
 
 def _poetry_only_env(names: dict[str, str]) -> bool:
