@@ -59,6 +59,15 @@ def _explain(name: str, refactoring) -> None:
             _echo_err(f"{name}: {outcome.name}: {note}")
 
 
+def _warnings(name: str, refactoring) -> None:
+    """Notes that say the tool could not do what was asked (a pin it refused, an extra-copy path that is not
+    there): shown without --explain, since the run still ends with exit 0."""
+    for outcome in refactoring.outcomes:
+        for note in outcome.notes:
+            if note.startswith("warning:"):
+                _echo_err(f"{name}: {outcome.name}: {note}")
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"poetry-docker-fix {__version__}")
@@ -256,6 +265,8 @@ def _run_stdin(request, mode, explain, quiet, output, output_format) -> int:
         return EXIT_INPUT
     if explain:
         _explain("<stdin>", refactoring)
+    elif not quiet:
+        _warnings("<stdin>", refactoring)
     if refactoring.reason and not quiet:
         _echo_err(f"<stdin>: {refactoring.status.value}: {refactoring.reason}")
     report = FileReport(Path("-"), refactoring, context=context)
@@ -343,6 +354,8 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
         refactoring = report.refactoring
         if explain:
             _explain(name, refactoring)
+        elif not quiet:
+            _warnings(name, refactoring)
         if refactoring.status in (Status.SKIPPED, Status.FAILED) or (refactoring.reason and explain):
             if not quiet or refactoring.status is Status.FAILED:
                 _echo_err(f"{name}: {refactoring.status.value}: {refactoring.reason}")

@@ -297,7 +297,7 @@ def test_a_runtime_image_that_is_not_an_image_name_is_an_input_error(tmp_path, i
     assert code == 2 and f"{tmp_path / 'pyproject.toml'}: [tool.poetry-docker-fix] runtime-image" in err.decode()
 
 
-@pytest.mark.parametrize("image", ["python:3.12-slim", "gcr.io/distroless/python3", "${RUNTIME_IMAGE}",
+@pytest.mark.parametrize("image", ["python:3.11-slim-bookworm", "gcr.io/distroless/python3", "${RUNTIME_IMAGE}",
                                    "localhost:5000/team/py:3.11@sha256:" + "0" * 64])
 def test_runtime_image_names_docker_accepts(tmp_path, image):
     make_project(tmp_path)

@@ -93,7 +93,8 @@ class ToolConfig:
         """`given` (from the command line) over this configuration: a flag in `flags` was set explicitly."""
         merged = given
         if "poetry_version" not in flags and self.poetry_version is not None:
-            merged = replace(merged, poetry_version=self.poetry_version)
+            merged = replace(merged, poetry_version=self.poetry_version,
+                             poetry_version_from="poetry-version in [tool.poetry-docker-fix]")
         if "runtime_image" not in flags and self.runtime_image is not None:
             merged = replace(merged, runtime_image=self.runtime_image)
         if "syntax_directive" not in flags and self.syntax_directive is not None:

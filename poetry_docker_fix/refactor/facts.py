@@ -26,6 +26,7 @@ class Options:
     syntax_directive: bool = False  # --syntax-directive: add `# syntax=docker/dockerfile:1` with cache mounts
     runtime_image: str | None = None  # --runtime-image: base of the runtime stage instead of the slim twin
     extra_copy: tuple[str, ...] = ()  # --extra-copy: context paths the app needs that the tool cannot see
+    poetry_version_from: str = "--poetry-version"  # where poetry_version was given, for the reasons
 
 
 @dataclass(frozen=True)

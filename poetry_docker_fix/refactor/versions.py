@@ -153,3 +153,9 @@ class PoetryCapabilities:
     @property
     def reads_dependency_groups(self) -> bool:  # PEP 735
         return self.version.at_least(2, 2)
+
+    def reads_lock(self, lock_version: str | None) -> bool:
+        """Whether `poetry install` of this version reads a poetry.lock of this lock-version (FACTS.md: 1.1 errors
+        on 2.0 locks; 1.2 reads 2.0 but errors on 2.1; 1.3 and newer read 2.1). Unknown lock versions pass."""
+        floor = {"2.0": (1, 2), "2.1": (1, 3)}.get(lock_version or "")
+        return floor is None or self.version.at_least(*floor)

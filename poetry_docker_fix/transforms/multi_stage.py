@@ -140,6 +140,12 @@ class MultiStage(Pass):
                 image_reason = (f"the runtime uses `{stage.image}` too, because {missing}, which "
                                 f"`{slim_twin(stage.image)[0]}` does not have")
         if context.options.runtime_image:
+            clash = _python_clash(stage.image, context.options.runtime_image)
+            if clash:
+                result.notes.append(f"warning: runtime image `{context.options.runtime_image}` differs from the "
+                                    f"builder `{stage.image}` in {clash}: the virtualenv would not run there; "
+                                    "left single-stage")
+                return result
             runtime_image = context.options.runtime_image
             image_reason = (f"runtime image `{runtime_image}` as configured; it must have the builder's Python "
                             "at the same path and the same libc")
@@ -236,6 +242,21 @@ _NOT_IN_SLIM = re.compile(r"(?<![\w./-])(?:\S*/)?(" + "|".join(re.escape(p) for 
 NEEDS_SYSTEM_LIBRARY = {"psycopg2": "libpq", "mysqlclient": "libmysqlclient", "python-ldap": "libldap",
                         "pycurl": "libcurl", "pygraphviz": "graphviz", "gdal": "libgdal", "pyodbc": "unixODBC",
                         "pycairo": "cairo", "pygobject": "GObject", "python-magic": "libmagic", "pyaudio": "portaudio"}
+
+
+def _python_clash(builder: str, runtime: str) -> str | None:
+    """How two official python images differ in what a virtualenv depends on (Python minor version, libc);
+    None when they agree or either is not a `python:X.Y…` tag."""
+    first, second = _PYTHON_TAG.match(builder), _PYTHON_TAG.match(runtime)
+    if not first or not second:
+        return None
+    minor = [".".join(match.group("version").split(".")[:2]) for match in (first, second)]
+    if minor[0] != minor[1]:
+        return f"its Python ({minor[1]}, not {minor[0]})"
+    libc = ["musl" if "alpine" in (match.group("variant") or "") else "glibc" for match in (first, second)]
+    if libc[0] != libc[1]:
+        return f"its C library ({libc[1]}, not {libc[0]})"
+    return None
 
 
 def _slim_lacks(document: Document, stage: Stage, project) -> str | None:

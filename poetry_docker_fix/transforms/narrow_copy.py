@@ -221,7 +221,9 @@ class NarrowCopy(Pass):
         needed, unknown, reasons = self._needed_entries(document, stage, project, first_install,
                                                         context.options.extra_copy)
         if needed is None:
-            result.notes.append(f"line {line}: {reasons[0]}")
+            reason = reasons[0]
+            prefix = "warning: " if reason.startswith("warning: ") else ""
+            result.notes.append(f"{prefix}line {line}: {reason.removeprefix('warning: ')}")
             return result
         keyword = "COPY" if document.keyword_as_written(broad).isupper() else "copy"
         flag_text = "".join(f"{flag} " for flag in flags)
@@ -284,7 +286,7 @@ class NarrowCopy(Pass):
         missing = [path for path in extra_paths
                    if not project.exists(path.split("/")[0]) or not (project.root / path).exists()]
         if missing:
-            return None, [], [f"extra-copy names {', '.join(missing)}, which "
+            return None, [], [f"warning: extra-copy names {', '.join(missing)}, which "
                               f"{'is' if len(missing) == 1 else 'are'} not in the build context"]
         extras = sorted({path.split("/")[0] for path in extra_paths})
         if extras:

@@ -8,6 +8,7 @@ from ..refactor.document import Document
 from ..refactor.edits import Edit
 from ..refactor.facts import Context, install_stage, poetry_setup
 from ..refactor.shell import locate
+from ..refactor.versions import PoetryCapabilities
 from .base import Pass, PassResult
 
 _PIP_POETRY = re.compile(
@@ -48,6 +49,12 @@ class PinPoetry(Pass):
                 result.notes.append(f"Poetry left unpinned at line {setup.instruction.line_number}: {source}; "
                                     "pass --poetry-version X.Y.Z to choose one")
                 continue
+            lock_version = context.project.lock_version if context.project else None
+            if not PoetryCapabilities(target).reads_lock(lock_version):
+                result.notes.append(f"warning: Poetry left unpinned at line {setup.instruction.line_number}: "
+                                    f"Poetry {target} ({source}) cannot read this poetry.lock (lock-version "
+                                    f"{lock_version}); choose a newer one")
+                continue
             if setup.kind == "installer":
                 self._pin_installer(document, setup, target, source, result)
             else:
@@ -60,7 +67,7 @@ class PinPoetry(Pass):
     @staticmethod
     def _target(context: Context):
         if context.options.poetry_version is not None:
-            return context.options.poetry_version, "--poetry-version"
+            return context.options.poetry_version, context.options.poetry_version_from
         if context.project is None:
             return None, "no pyproject.toml in the build context"
         return context.project.target_poetry()
