@@ -726,3 +726,12 @@ def test_warnings_show_without_explain(tmp_path):
         "cannot read this poetry.lock (lock-version 2.0)" in err.decode()
     code, _, err = run_cli(["-q", "--poetry-version", "1.1.15", str(tmp_path / "Dockerfile")])
     assert "warning" not in err.decode()
+
+
+def test_a_continuation_running_into_the_next_instruction_is_left_alone(tmp_path):
+    # Both parsers read `RUN pip install poetry && RUN echo hi`: one broken RUN. Editing it would hide the bug.
+    make_project(tmp_path)
+    source = "FROM python:3.11\nRUN pip install poetry && \\\nRUN echo hi\nCOPY . .\nRUN poetry install\n"
+    output, result = fix(tmp_path, source)
+    assert output == source and result.status is Status.SKIPPED
+    assert result.reason.startswith("line 2: a continuation runs into what looks like the next instruction")

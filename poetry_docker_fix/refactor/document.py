@@ -16,6 +16,8 @@ from functools import lru_cache
 
 _DIRECTIVE = re.compile(r"^#\s*(syntax|escape|check)\s*=\s*(\S*)\s*$", re.IGNORECASE)
 _HEREDOC = re.compile(r"<<-?\s*['\"]?[A-Za-z_][A-Za-z0-9_]*['\"]?")
+_RUNAWAY = re.compile(r"\s*(?:FROM|RUN|COPY|ADD|ENV|ARG|WORKDIR|CMD|ENTRYPOINT|EXPOSE|LABEL|USER|VOLUME|HEALTHCHECK|"
+                      r"SHELL|ONBUILD|STOPSIGNAL|MAINTAINER)\s")
 _KEYWORDS = {
     "ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER",
     "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR",
@@ -436,6 +438,11 @@ class Document:
                 return f"line {following + 1}: empty line inside a continuation (parsers disagree on where it ends)"
         for instruction in self.instructions:
             code = [line for line in self.raw(instruction) if not line.lstrip().startswith("#")]
+            joined = next((line for line in code[1:] if _RUNAWAY.match(line)), None)
+            if joined is not None:
+                # `RUN a && \` then `RUN b`: both parsers read one RUN (`a && RUN b`), which is a bug in the file.
+                return (f"line {instruction.line_number}: a continuation runs into what looks like the next "
+                        f"instruction (`{joined.strip()[:40]}`); remove the trailing backslash")
             if code and code[-1].rstrip().endswith("\\"):
                 # BuildKit would carry on into the next instruction; dockerfile-parse stopped here.
                 return (f"line {instruction.line_number}: `{instruction.keyword}` ends in a continuation that "
