@@ -105,7 +105,8 @@ def run(
                                            "pyproject.toml)."),
     select: Optional[List[str]] = typer.Option(None, "--select", metavar="PASS,...", help="Run only these "
                                                "passes (comma-separated or repeated); see --list-passes."),
-    skip: Optional[List[str]] = typer.Option(None, "--skip", metavar="PASS,...", help="Do not run these passes."),
+    skip: Optional[List[str]] = typer.Option(None, "--skip", metavar="PASS,...", help="Do not run these passes "
+                                             "(comma-separated or repeated)."),
     poetry_version: Optional[str] = typer.Option(None, "--poetry-version", metavar="X.Y.Z",
                                                  help="Pin this Poetry instead of the version that wrote poetry.lock."),
     runtime_image: Optional[str] = typer.Option(None, "--runtime-image", metavar="IMAGE",
