@@ -154,13 +154,16 @@ def _source_if_it_could_import(names: Iterable[str]):
     the file as its coding cookie says (`# coding: unicode_escape` makes `import \\u0074ests` import tests). So:
     an ASCII file read as UTF-8 can import a module only if the name is one of its words (no escapes exist in
     identifiers, NFKC leaves ASCII alone); any other file is decoded, NFKC-normalised, and looked through for
-    the name anywhere, word or not (an identifier may begin or end with characters, such as combining marks,
-    that regular expressions do not count as word characters)."""
+    the name with no word character next to it (an identifier may begin or end with characters, such as
+    combining marks, that regular expressions do not count as word characters, so \b would miss it)."""
     names = sorted({unicodedata.normalize("NFKC", name) for name in names if name.isidentifier()})
     ascii_names = [name for name in names if name.isascii()]
     in_ascii = re.compile(rb"\b(?:" + b"|".join(re.escape(n.encode()) for n in ascii_names) + rb")\b") \
         if ascii_names else None
-    in_text = re.compile("|".join(re.escape(n) for n in names)) if names else None
+    # Not \b: a name may begin or end with an identifier character that is not \w (a combining mark), where \b
+    # finds no boundary. A \w character next to the name would make it part of a longer identifier, so these
+    # lookarounds never miss an import; at worst they let a file through that imports nothing wanted.
+    in_text = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(n) for n in names) + r")(?!\w)") if names else None
 
     def read(data: bytes) -> str | None:
         encoding = _encoding(data)
