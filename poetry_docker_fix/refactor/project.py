@@ -269,7 +269,8 @@ def load_project(context: Path, dockerfile: Path | None = None) -> PoetryProject
         raise ProjectError(f"{pyproject_path}: unexpected structure ({type(error).__name__}: {error})") from None
     if dockerfile is not None:
         own = dockerfile.with_name(dockerfile.name + ".dockerignore")
-        if own.is_file():
+        # Beside a Dockerfile at the context's top, the directory scan already knows; elsewhere, ask the disk.
+        if kinds.is_file(own.name) if own.parent == context else own.is_file():
             project = replace(project, dockerignore=_ignore_patterns(own))
     return project
 

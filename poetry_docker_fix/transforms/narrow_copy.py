@@ -66,6 +66,9 @@ NEVER_READ = re.compile("|".join(fnmatch.translate(pattern) for pattern in (
     "docker-compose*.yaml", "compose.yml", "compose.yaml", "compose.*.yml", "compose.*.yaml")))
 
 
+_PATH_WORD = re.compile(r"[^\s/\"'=:;,&|()<>`$]+")  # the parts of the paths a command may name
+
+
 def _read_by_later_steps(document: Document, install: Instruction, entries: list[str]) -> set[str]:
     """Entries of the context a step after the install may read although the app never does: those a later
     RUN, CMD, ENTRYPOINT or HEALTHCHECK names (`RUN pytest tests`), and, when one runs a build or development
@@ -74,9 +77,8 @@ def _read_by_later_steps(document: Document, install: Instruction, entries: list
              if i.start > install.start and i.keyword in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK")]
     if not later:
         return set()
-    text = "\n".join(i.value for i in later)
-    named = {name for name in entries
-             if re.search(rf"(?<![\w.-]){re.escape(name.rstrip('/'))}(?![\w-])", text)}
+    words = set(_PATH_WORD.findall("\n".join(i.value for i in later)))
+    named = {name for name in entries if name in words}
     programs: list[str] = []
     for instruction in later:
         argv = instruction.argv() if instruction.keyword != "RUN" else None
