@@ -249,7 +249,7 @@ def _run_stdin(request, mode, explain, quiet, output, output_format) -> int:
     from .refactor.project import ProjectError, load_project
     from .refactor.report import to_github, to_json, to_sarif
     from .refactor.runner import FileReport, settings_for
-    from .refactor.writer import InputError, decode, write_output
+    from .refactor.writer import InputError, decode
 
     if mode is WriteBack.APPLY:
         _echo_err("error: --apply cannot write back to stdin; without it the result goes to stdout "
@@ -271,12 +271,8 @@ def _run_stdin(request, mode, explain, quiet, output, output_format) -> int:
     if refactoring.reason and not quiet:
         _echo_err(f"<stdin>: {refactoring.status.value}: {refactoring.reason}")
     report = FileReport(Path("-"), refactoring, context=context)
-    if mode is WriteBack.OUTPUT:
-        try:
-            write_output(output, refactoring.output)
-        except OSError as error:
-            _echo_err(f"error: {output}: cannot write ({error.strerror or error})")
-            return EXIT_INPUT
+    if mode is WriteBack.OUTPUT and not _write_output(output, refactoring.output):
+        return EXIT_INPUT
     if output_format is Format.JSON:
         sys.stdout.write(to_json([report]))
     elif output_format is Format.GITHUB:
@@ -290,6 +286,18 @@ def _run_stdin(request, mode, explain, quiet, output, output_format) -> int:
     if refactoring.status is Status.FAILED:
         return EXIT_INTERNAL
     return EXIT_CHANGES if mode is WriteBack.CHECK and refactoring.changed else EXIT_OK
+
+
+def _write_output(output: Path, text: str) -> bool:
+    """-o FILE; False (after saying why) when it cannot be written."""
+    from .refactor.writer import write_output
+
+    try:
+        write_output(output, text)
+    except OSError as error:
+        _echo_err(f"error: {output}: cannot write ({error.strerror or error})")
+        return False
+    return True
 
 
 def _collect(paths: list[str], exclude: list[str], quiet: bool) -> Iterator[Path]:
@@ -333,7 +341,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
     from .refactor.pipeline import Status
     from .refactor.report import display_name, summary, to_github, to_json, to_sarif
     from .refactor.runner import Workers
-    from .refactor.writer import write_atomically, write_output
+    from .refactor.writer import write_atomically
 
     # A folder usually means many files: start the workers now, so their start-up overlaps the walk.
     with Workers(jobs, start_now=any(Path(raw).is_dir() for raw in paths)) as workers:
@@ -370,10 +378,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
                     _echo_err(f"{name}: not written: the rewrite did not pass --verify")
                     continue
         if mode is WriteBack.OUTPUT:
-            try:
-                write_output(output, refactoring.output)
-            except OSError as error:
-                _echo_err(f"error: {output}: cannot write ({error.strerror or error})")
+            if not _write_output(output, refactoring.output):
                 return EXIT_INPUT
             continue
         if not refactoring.changed:

@@ -13,16 +13,6 @@ from .runner import FileReport
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
-def display_name(path: Path) -> str:
-    """A path relative to the current folder when inside it, never with a leading / (for a/ b/ and URIs)."""
-    if not path.is_absolute():
-        return str(path)
-    try:
-        return str(path.absolute().relative_to(Path.cwd().absolute()))
-    except ValueError:
-        return str(path).lstrip("/")
-
-
 def shown_path(path: Path) -> str:
     """A path a script can open from the current folder: relative when inside it, else absolute."""
     if not path.is_absolute():
@@ -31,6 +21,11 @@ def shown_path(path: Path) -> str:
         return str(path.absolute().relative_to(Path.cwd().absolute()))
     except ValueError:
         return str(path)
+
+
+def display_name(path: Path) -> str:
+    """`shown_path` without a leading / (for the a/ b/ of diff headers and for annotations)."""
+    return shown_path(path).lstrip("/")
 
 
 def artifact_uri(path: Path) -> str:
