@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ from ..refactor.entrypoint import strip_poetry_run
 from ..refactor.facts import DEV_TOOLS, Context, install_runs, install_stage, is_manifest_copy
 from ..refactor.imports import ImportScan, scan_imports
 from ..refactor.project import PoetryProject
-from ..refactor.shell import poetry_installs, run_commands
+from ..refactor.shell import poetry_installs, run_commands, split_commands
 from .base import Pass, PassResult
 
 # Top-level names of a Python repository that an image never needs at run time. Anything else the tool cannot
@@ -42,13 +43,13 @@ def _not_needed(name: str) -> bool:
 
 
 def _absolute_reference(document: Document, copy: Instruction, entries: list[str]) -> tuple[int, str] | None:
-    """(line, path) of the first instruction after `copy` that names a top-level entry of the context by its
+    """(line, path) of the first instruction (but `copy`) that names a top-level entry of the context by its
     absolute path at the image root (`/start.sh`, `/config/app.yaml`): a WORKDIR /app would move it."""
     if not entries:
         return None
     pattern = re.compile(r"(?<![\w.$}/-])/(?:" + "|".join(re.escape(name) for name in entries) + r")(?![\w.-])")
-    for instruction in document.instructions:
-        if instruction.start > copy.start:
+    for instruction in document.instructions:  # before the COPY too: `ENV CONFIG=/config/app.yaml`
+        if instruction is not copy and instruction.keyword != "FROM":
             match = pattern.search(instruction.value)
             if match:
                 return instruction.line_number, match.group(0)
@@ -66,24 +67,57 @@ NEVER_READ = re.compile("|".join(fnmatch.translate(pattern) for pattern in (
     "docker-compose*.yaml", "compose.yml", "compose.yaml", "compose.*.yml", "compose.*.yaml")))
 
 
+DOCKER_FILES = re.compile("|".join(fnmatch.translate(pattern) for pattern in (
+    "Dockerfile", "Dockerfile.*", "*.Dockerfile", "*.dockerfile", "Containerfile", "Containerfile.*", "dockerfile",
+    ".dockerignore", "*.dockerignore", "docker-compose*.yml", "docker-compose*.yaml", "compose.yml", "compose.yaml",
+    "compose.*.yml", "compose.*.yaml")))
+_SHELLS = ("sh", "bash", "ash", "dash", "zsh")
+
+
+def _command_lines(instruction: Instruction) -> list[list[str]]:
+    """The simple commands an instruction runs, in any form: `RUN a && b`, `RUN ["pytest"]`,
+    `CMD ["sh", "-c", "a && b"]`, `HEALTHCHECK --interval=5s CMD curl …`."""
+    value = instruction.value
+    if instruction.keyword == "HEALTHCHECK":
+        match = re.search(r"(?:^|\s)CMD\s+(.*)$", value, re.IGNORECASE | re.DOTALL)
+        if match is None:
+            return []
+        value = match.group(1)
+    exec_form = None
+    if value.lstrip().startswith("["):
+        try:
+            parsed = json.loads(value)
+            exec_form = [str(item) for item in parsed] if isinstance(parsed, list) else None
+        except json.JSONDecodeError:
+            exec_form = None
+    if exec_form is not None:
+        if exec_form and exec_form[0].rsplit("/", 1)[-1] in _SHELLS and "-c" in exec_form[1:-1]:
+            script = exec_form[exec_form.index("-c") + 1]
+            return [list(c.tokens) for c in split_commands(script) or []] or [exec_form]
+        return [exec_form]
+    if instruction.keyword == "RUN":
+        return [list(c.tokens) for c in run_commands(instruction)]
+    script = instruction.flags_and_args()[1] if instruction.keyword != "HEALTHCHECK" else value
+    return [list(c.tokens) for c in split_commands(script) or []]
+
+
 _PATH_WORD = re.compile(r"[^\s/\"'=:;,&|()<>`$]+")  # the parts of the paths a command may name
 
 
-def _read_by_later_steps(document: Document, install: Instruction, entries: list[str]) -> set[str]:
-    """Entries of the context a step after the install may read although the app never does: those a later
-    RUN, CMD, ENTRYPOINT or HEALTHCHECK names (`RUN pytest tests`), and, when one runs a build or development
-    tool (pytest, tox, make, mkdocs, …), every entry but virtualenvs, caches and Dockerfiles."""
+def _read_by_later_steps(document: Document, copy: Instruction, entries: list[str]) -> set[str]:
+    """Entries of the context a step after the broad COPY (the install's own RUN included) may read although the
+    app never does: those a RUN, CMD, ENTRYPOINT or HEALTHCHECK names (`RUN pytest tests`), and, when one runs a
+    build or development tool (pytest, tox, make, mkdocs, …) in any form, every entry but virtualenvs, caches
+    and Dockerfiles."""
     later = [i for i in document.instructions
-             if i.start > install.start and i.keyword in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK")]
+             if i.start > copy.start and i.keyword in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK")]
     if not later:
         return set()
     words = set(_PATH_WORD.findall("\n".join(i.value for i in later)))
     named = {name for name in entries if name in words}
     programs: list[str] = []
     for instruction in later:
-        argv = instruction.argv() if instruction.keyword != "RUN" else None
-        commands = [list(c.tokens) for c in run_commands(instruction)] if argv is None else [argv]
-        for tokens in commands:
+        for tokens in _command_lines(instruction):
             tokens, _ = strip_poetry_run(tokens)
             if tokens[:1] and tokens[0].rsplit("/", 1)[-1].startswith("python") and tokens[1:2] == ["-m"]:
                 tokens = tokens[2:]
@@ -117,7 +151,7 @@ def _relative(path: str) -> str:
 
 def _not_needed_entry(project: PoetryProject, name: str) -> bool:
     """A top-level entry of the context the image never needs: one NOT_NEEDED names, a virtualenv under any
-    name (it holds pyvenv.cfg), or a folder holding nothing but such files (a `docker/` folder with the
+    name (it holds pyvenv.cfg), or a folder holding nothing but Docker's own files (a `docker/` folder with the
     Dockerfile and compose files). A folder with anything else (an entrypoint script, a config file) is needed."""
     if name in BUILD_OUTPUT and project.is_dir(name):
         # dist/ and build/ are Python build output (wheels, sdists, bdist.*) only when that is all they hold:
@@ -131,12 +165,12 @@ def _not_needed_entry(project: PoetryProject, name: str) -> bool:
     if (folder / "pyvenv.cfg").is_file():
         return True
     seen = 0
-    for _current, folders, files in os.walk(folder):
+    for _current, _folders, files in os.walk(folder):
         for file in files:
             seen += 1
-            if not _not_needed(file) or seen > 1000:
+            # Only Docker's own files: a folder of *.md or LICENSE-like names may be data the app reads.
+            if not DOCKER_FILES.match(file) or seen > 1000:
                 return False
-        folders[:] = [d for d in folders if not _not_needed(d)]
     return seen > 0  # an empty folder may be where the app writes: keep it
 
 
@@ -221,7 +255,7 @@ class NarrowCopy(Pass):
             return result
 
         needed, unknown, reasons = self._needed_entries(document, stage, project, first_install,
-                                                        context.options.extra_copy)
+                                                        context.options.extra_copy, broad)
         if needed is None:
             reason = reasons[0]
             prefix = "warning: " if reason.startswith("warning: ") else ""
@@ -261,7 +295,7 @@ class NarrowCopy(Pass):
         return result
 
     def _needed_entries(self, document: Document, stage: Stage, project: PoetryProject, first_install: Instruction,
-                        extra_copy: tuple[str, ...] = ()):
+                        extra_copy: tuple[str, ...] = (), broad: Instruction | None = None):
         reasons: list[str] = ["the manifests for `poetry install`"]
         arguments = poetry_installs(first_install)[0]
         root_install = project.package_mode and "--no-root" not in arguments
@@ -284,7 +318,12 @@ class NarrowCopy(Pass):
                 top_level.add(first)
                 reasons.append(f"path dependency {first}")
 
-        extra_paths = [path for path in (_relative(path) for path in extra_copy) if path]
+        outside = [raw for raw in extra_copy if raw.startswith("/") or _relative(raw) in ("", ".")
+                   or ".." in _relative(raw).split("/")]
+        extra_paths = [_relative(path) for path in extra_copy]
+        if outside:
+            return None, [], [f"warning: extra-copy names {', '.join(outside)}, which is not a path inside the "
+                              "build context"]
         missing = [path for path in extra_paths
                    if not project.exists(path.split("/")[0]) or not (project.root / path).exists()]
         if missing:
@@ -334,7 +373,7 @@ class NarrowCopy(Pass):
             return None, [], [f"cannot read {scan.unreadable[0]} with libcst, so its imports are unknown"]
 
         placed = set(project.manifests) | set(readmes) | top_level
-        read_later = _read_by_later_steps(document, first_install, project.context_entries())
+        read_later = _read_by_later_steps(document, broad or first_install, project.context_entries())
         unknown = [name for name in project.context_entries()
                    if name not in placed and (name in read_later or not _not_needed_entry(project, name))]
         # A declared README the root install does not need is still a README: not needed.
