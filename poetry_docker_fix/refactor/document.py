@@ -438,7 +438,9 @@ class Document:
                 return f"line {following + 1}: empty line inside a continuation (parsers disagree on where it ends)"
         for instruction in self.instructions:
             code = [line for line in self.raw(instruction) if not line.lstrip().startswith("#")]
-            joined = next((line for line in code[1:] if _RUNAWAY.match(line)), None)
+            # HEALTHCHECK's CMD and ONBUILD's instruction legitimately start a continuation line.
+            joined = None if instruction.keyword in ("HEALTHCHECK", "ONBUILD") else next(
+                (line for line in code[1:] if _RUNAWAY.match(line)), None)
             if joined is not None:
                 # `RUN a && \` then `RUN b`: both parsers read one RUN (`a && RUN b`), which is a bug in the file.
                 return (f"line {instruction.line_number}: a continuation runs into what looks like the next "
