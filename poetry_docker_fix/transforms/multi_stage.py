@@ -237,7 +237,10 @@ class MultiStage(Pass):
 # Programs the full python images have (from buildpack-deps) and the slim ones do not.
 NOT_IN_SLIM = ("curl", "wget", "git", "make", "gcc", "g++", "cc", "ssh", "nc", "netcat", "ps", "psql", "mysql",
                "jq", "unzip", "xz", "bzip2", "gpg", "ping", "pg_isready", "ffmpeg")
-_NOT_IN_SLIM = re.compile(r"(?<![\w./-])(?:\S*/)?(" + "|".join(re.escape(p) for p in NOT_IN_SLIM) + r")(?![\w.-])")
+# A program where a command starts (after a space, a quote, `[`, `;`, `&`, `|`, `(`), by name or from a bin folder;
+# not a word inside a URL or a path argument (`http://localhost/ping`, `/api/make`).
+_NOT_IN_SLIM = re.compile(r"(?<![^\s\"'\[;&|(])(?:/(?:usr/)?(?:local/)?s?bin/)?(" + "|".join(re.escape(p) for p in NOT_IN_SLIM)
+                          + r")(?=[\s\"'\],;&|)]|$)")
 # Packages that build against, or load, a system library the full images have and the slim ones do not.
 NEEDS_SYSTEM_LIBRARY = {"psycopg2": "libpq", "mysqlclient": "libmysqlclient", "python-ldap": "libldap",
                         "pycurl": "libcurl", "pygraphviz": "graphviz", "gdal": "libgdal", "pyodbc": "unixODBC",
@@ -319,9 +322,21 @@ def _app_assignments(value: str) -> list[str] | None:
     if not words or any("=" not in word or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", word.split("=", 1)[0])
                         for word in words):
         return None
-    return [word for word in words if not (
-        word.startswith("POETRY_") or word.split("=", 1)[0] == "VIRTUAL_ENV"
-        or (word.split("=", 1)[0] == "PATH" and _POETRY_HOME.search(word)))]
+    kept = []
+    for word in words:
+        name, value = word.split("=", 1)
+        if name.startswith("POETRY_") or name == "VIRTUAL_ENV":
+            continue
+        if name == "PATH" and _POETRY_HOME.search(value):
+            others = [part for part in value.strip("'\"").split(":")
+                      if not _POETRY_HOME.search(part) and part not in ("$PATH", "${PATH}")]
+            if others:
+                return None  # `PATH="$POETRY_HOME/bin:/app/bin:$PATH"`: the app's part cannot simply be dropped
+            continue
+        if re.search(r"\$\{?(?:POETRY_\w+|VIRTUAL_ENV)\b", value):
+            return None  # `APP_DIR="$POETRY_HOME/../app"` would lose what it is made of
+        kept.append(word)
+    return kept
 
 
 def _command_ok(instruction: Instruction) -> bool:
