@@ -87,6 +87,19 @@ class PoetryProject:
         return ignored
 
     @cached_property
+    def poetry_toml_in_project(self) -> bool:
+        """Whether the project's poetry.toml says `[virtualenvs] in-project = true` (Poetry reads it when it sits
+        beside pyproject.toml)."""
+        if not self.has_poetry_toml:
+            return False
+        try:
+            data = tomllib.loads((self.root / "poetry.toml").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return False
+        section = data.get("virtualenvs")
+        return isinstance(section, dict) and section.get("in-project") is True
+
+    @cached_property
     def _entries(self) -> dict[str, str | None]:
         """Top-level names of the context (before .dockerignore) -> "dir", "file", "other" or None (a broken
         symlink), from the directory scan load_project made: narrow-copy asks about them many times."""

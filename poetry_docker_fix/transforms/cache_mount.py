@@ -6,7 +6,14 @@ import re
 
 from ..refactor.document import Document, Instruction, expand
 from ..refactor.edits import Edit, tidy_continuations
-from ..refactor.facts import Context, install_runs, system_install, venv_in_project
+from ..refactor.facts import (
+    Context,
+    install_runs,
+    poetry_config_commands,
+    system_install,
+    truthy,
+    venv_in_project,
+)
 from ..refactor.shell import poetry_installs
 from .base import Pass, PassResult
 
@@ -48,14 +55,15 @@ class CacheMount(Pass):
         result = PassResult()
         for stage in document.stages:
             for instruction in install_runs(stage):
-                self._mount(document, stage, instruction, result)
+                self._mount(document, stage, instruction, result, context)
         if result.changes and context.options.syntax_directive and "syntax" not in document.directives:
             result.change(Edit.insert(0, [SYNTAX_LINE]), 1, "add `# syntax=docker/dockerfile:1`",
                           "asked for with --syntax-directive: older Docker engines then use a frontend that "
                           "expands variables in --mount")
         return result
 
-    def _mount(self, document: Document, stage, instruction: Instruction, result: PassResult) -> None:
+    def _mount(self, document: Document, stage, instruction: Instruction, result: PassResult,
+               context: Context) -> None:
         line = instruction.line_number
         flags, _rest = instruction.flags_and_args()
         if any(flag.startswith("--mount") and "type=cache" in flag for flag in flags):
@@ -76,7 +84,7 @@ class CacheMount(Pass):
                 return
         else:
             target = DEFAULT_CACHE
-        if not venv_in_project(document, stage, instruction.start) and not system_install(document, stage):
+        if not _in_project(document, stage, instruction, context.project) and not system_install(document, stage):
             # Poetry keeps such a virtualenv in {cache-dir}/virtualenvs unless virtualenvs.path says otherwise.
             venvs = env.get("POETRY_VIRTUALENVS_PATH")
             venvs = expand(venvs.strip("'\""), env) if venvs else None
@@ -109,6 +117,27 @@ class CacheMount(Pass):
             reason += "; the cache cleanup is no longer needed"
         result.change(Edit.replace(instruction.start, instruction.end, new_lines), line,
                       f"cache mount on {target}", reason)
+
+
+def _in_project(document: Document, stage, instruction: Instruction, project) -> bool:
+    """Whether the install makes an in-project virtualenv: POETRY_VIRTUALENVS_IN_PROJECT in force, else the last
+    `poetry config virtualenvs.in-project …` before it (this stage or those it is built FROM), else poetry.toml."""
+    env = document.stage_env(stage, instruction.start)
+    if "POETRY_VIRTUALENVS_IN_PROJECT" in env:
+        return venv_in_project(document, stage, instruction.start)
+    setting = None
+    for member in [*reversed(document.ancestors(stage)), stage]:
+        for other in member.instructions:
+            if member is stage and other.start >= instruction.start:
+                break
+            if other.keyword == "RUN":
+                for arguments in poetry_config_commands(other):
+                    arguments = [a for a in arguments if a != "--local"]
+                    if len(arguments) >= 2 and arguments[0] == "virtualenvs.in-project":
+                        setting = truthy(arguments[1])
+    if setting is not None:
+        return setting
+    return project is not None and project.poetry_toml_in_project
 
 
 def _inside(path: str, folder: str) -> bool:
