@@ -103,6 +103,9 @@ def unknown_pragma_passes(document: Document) -> str | None:
         if "poetry-docker-fix" not in line.lower():
             continue
         match = PRAGMA.match(line)
+        if match is None and line.lstrip().startswith("#") and "ignore" in line.lower():
+            return (f"line {index + 1}: `{line.strip()}` is not a pragma the tool can read (write "
+                    "`# poetry-docker-fix: ignore` or `# poetry-docker-fix: ignore=<pass>[,<pass>]` alone on the line)")
         if match and match.group("passes"):
             unknown = [name.strip() for name in match.group("passes").split(",")
                        if name.strip() and name.strip().lower() not in (*PASS_NAMES, "all")]
@@ -182,6 +185,9 @@ def _run_passes(document: Document, context: Context, passes: list[type]) -> tup
                 for first, _last, pragma in blocked
             ]
         outcome.notes = list(dict.fromkeys(_as_original_lines(note, origin) for note in outcome.notes))
+        for change in outcome.changes:
+            change.summary = _as_original_lines(change.summary, origin)
+            change.reason = _as_original_lines(change.reason, origin)
         if blocked:
             continue
         for change in result.changes:
