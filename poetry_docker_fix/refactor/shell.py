@@ -121,8 +121,9 @@ def poetry_subcommand(command: Command) -> tuple[str, list[str]] | None:
 # Poetry subcommands that configure Poetry or fill the virtualenv from the manifests, and read no code nor leave
 # anything outside the virtualenv: a RUN made of these (and the install) may move above the code COPY, and may
 # run in a builder stage whose only product is the virtualenv. `run`, `build`, `export`, `publish`, `shell` do
-# not qualify: they read the code, or make files the runtime stage would not get.
-SETUP_SUBCOMMANDS = frozenset({"install", "config", "self", "plugin", "env", "check", "lock", "show", "source",
+# not qualify: they read the code, or make files the runtime stage would not get; nor does `check`, which fails
+# when the README pyproject.toml declares is not there yet.
+SETUP_SUBCOMMANDS = frozenset({"install", "config", "self", "plugin", "env", "lock", "show", "source",
                                "about", "debug", "cache", "version", "list", "help"})
 
 
