@@ -93,7 +93,7 @@ def poetry_setup(document: Document, stage: Stage) -> PoetrySetup | None:
                 version = None
                 if spec and spec.startswith("==") and "*" not in spec:  # `==1.4.*` is a range, not a version
                     resolved = expand(spec[2:], document.stage_env(stage, before_line=instruction.start))
-                    version = Version.parse(resolved) if resolved else None
+                    version = Version.parse(resolved) if resolved and "*" not in resolved else None
                 return PoetrySetup(instruction, kind, spec, version)
     return None
 
