@@ -137,6 +137,14 @@ def test_output_writes_through_a_symlink_and_into_a_fifo_as_a_shell_would(projec
     assert code == 0 and received == [expected] and stat.S_ISFIFO(fifo.lstat().st_mode), err
 
 
+def test_output_to_dev_stdout_into_a_pipe(project):
+    completed = subprocess.run(
+        [sys.executable, "-m", "poetry_docker_fix", "-o", "/dev/stdout", str(project / "Dockerfile")],
+        capture_output=True, check=False, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == (project / "expected.Dockerfile").read_bytes()
+
+
 def test_explain_names_each_pass_and_reason(project):
     code, _, err = run_cli(["--explain", str(project / "Dockerfile")])
     text = err.decode()

@@ -208,6 +208,9 @@ def test_narrow_copy_still_adds_workdir_when_root_paths_are_not_the_contexts(tmp
     ("RUN python -m pytest -q && make lint", "Makefile"),
     ('CMD ["make", "serve"]', "Makefile"),
     ("RUN cp docs/banner.txt /etc/motd", "docs/"),  # named outright
+    ('RUN ["python", "-m", "pytest"]', "tests/"),  # exec form
+    ('CMD ["sh", "-c", "pytest -q && python -m app.main"]', "tests/"),
+    ("HEALTHCHECK --interval=30s \\\n    CMD make health", "Makefile"),
 ])
 def test_narrow_copy_keeps_what_a_later_build_step_reads(tmp_path, step, kept_for):
     # Tests, docs and a Makefile are not needed to *run* the app, but a step after the install may read them:
@@ -217,6 +220,28 @@ def test_narrow_copy_keeps_what_a_later_build_step_reads(tmp_path, step, kept_fo
     source = NAIVE.replace("RUN poetry install\n", f"RUN poetry install\n{step}\n")
     output, result = fix(tmp_path, source, select=["narrow-copy"])
     assert "COPY . ." in output and kept_for in result.outcomes[0].changes[0].reason
+
+
+@pytest.mark.parametrize("install", ["RUN poetry install && poetry run pytest", "RUN make deps && poetry install"])
+def test_narrow_copy_keeps_what_the_install_run_itself_reads(tmp_path, install):
+    make_project(tmp_path, files={"tests/test_x.py": "def test():\n    pass\n", "Makefile": "deps:\n\ttrue\n"})
+    source = NAIVE.replace("RUN poetry install\n", f"{install}\n")
+    output, _ = fix(tmp_path, source, select=["narrow-copy"])
+    assert "COPY . ." in output
+
+
+def test_narrow_copy_keeps_a_folder_of_markdown_the_app_reads(tmp_path):
+    # Only Docker's own files make a folder droppable: prompts/*.md is data (a review found this).
+    make_project(tmp_path, files={"prompts/system.md": "You are…", "prompts/user.md": "Hi"})
+    output, result = fix(tmp_path, NAIVE, select=["narrow-copy"])
+    assert "COPY . ." in output and "prompts/" in result.outcomes[0].changes[0].reason
+
+
+def test_narrow_copy_adds_no_workdir_when_an_env_before_the_copy_names_a_root_path(tmp_path):
+    make_project(tmp_path, files={"config/app.yaml": "a: 1\n"})
+    source = NAIVE.replace("WORKDIR /app\n", "ENV APP_CONFIG=/config/app.yaml\n")
+    output, result = fix(tmp_path, source, select=["narrow-copy"], extra_copy=("config",))
+    assert output == source and any("is read at the image root" in note for note in notes(result))
 
 
 def test_narrow_copy_drops_tests_and_docs_when_no_later_step_reads_them(tmp_path):
@@ -570,6 +595,17 @@ def test_cache_mount_when_the_virtualenvs_live_outside_the_cache(tmp_path):
     assert "RUN --mount=type=cache,target=/c poetry install" in output
 
 
+@pytest.mark.parametrize(("setting", "files"), [
+    ("RUN poetry config virtualenvs.in-project true\n", {}),
+    ("", {"poetry.toml": "[virtualenvs]\nin-project = true\n"}),
+])
+def test_cache_mount_sees_an_in_project_venv_set_outside_env(tmp_path, setting, files):
+    make_project(tmp_path, files=files)
+    source = f"FROM python:3.11\nENV POETRY_CACHE_DIR=/tmp/pc\n{setting}RUN poetry install\n"
+    output, _ = fix(tmp_path, source, select=["cache-mount"])
+    assert "RUN --mount=type=cache,target=/tmp/pc poetry install" in output
+
+
 # --- the whole pipeline ----------------------------------------------------------------------------------
 def test_not_a_poetry_build(tmp_path):
     make_project(tmp_path)
@@ -735,3 +771,69 @@ def test_a_continuation_running_into_the_next_instruction_is_left_alone(tmp_path
     output, result = fix(tmp_path, source)
     assert output == source and result.status is Status.SKIPPED
     assert result.reason.startswith("line 2: a continuation runs into what looks like the next instruction")
+
+
+@pytest.mark.parametrize("instruction", ["HEALTHCHECK --interval=30s --timeout=3s \\\n    CMD curl -f http://localhost/",
+                                         "ONBUILD \\\n    RUN echo hi"])
+def test_healthcheck_and_onbuild_may_continue_into_their_instruction(tmp_path, instruction):
+    make_project(tmp_path)
+    source = NAIVE + instruction + "\n"
+    _, result = fix(tmp_path, source)
+    assert result.status is Status.CHANGED
+
+
+@pytest.mark.parametrize("env", ['ENV PYTHONUNBUFFERED=1 POETRY_HOME=/opt/poetry PATH="$POETRY_HOME/bin:/app/bin:$PATH"',
+                                 'ENV POETRY_HOME=/opt/poetry APP_DIR="$POETRY_HOME/../app"'])
+def test_multi_stage_stays_single_when_the_apps_variables_are_made_of_poetrys(tmp_path, env):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", f"{env}\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source and any("cannot tell the app's variables from Poetry's" in n for n in notes(result))
+
+
+def test_poetry_check_chained_with_the_install_is_not_moved_above_the_readme(tmp_path):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("RUN poetry install --only main", "RUN poetry check && poetry install --only main")
+    output, _ = fix(tmp_path, source, select=["split-install"])
+    assert output == source
+
+
+@pytest.mark.parametrize("pragma", ["# poetry-docker-fix: ignore=pin-poetry  # CVE pin",
+                                    "# poetry-docker-fix ignore=pin-poetry", "# poetry-docker-fix: ignore pin-poetry"])
+def test_a_pragma_the_tool_cannot_read_skips_the_file(tmp_path, pragma):
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN pip install poetry", f"{pragma}\nRUN pip install poetry")
+    output, result = fix(tmp_path, source)
+    assert output == source and result.status is Status.SKIPPED and "is not a pragma the tool can read" in result.reason
+
+
+@pytest.mark.parametrize("command", ["HEALTHCHECK CMD python -c \"import urllib.request as u; "
+                                     "u.urlopen('http://localhost:8000/ping')\"",
+                                     'CMD ["uvicorn", "app.main:app", "--root-path", "/api/make"]'])
+def test_multi_stage_slim_check_ignores_program_names_inside_urls_and_paths(tmp_path, command):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + command + "\n"
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    assert "FROM python:3.11-slim AS runtime" in output
+
+
+def test_multi_stage_reason_names_the_line_of_the_file_as_given(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("python:3.11-slim", "python:3.11") + "HEALTHCHECK CMD curl -f http://localhost/ || exit 1\n"
+    _, result = fix(tmp_path, source)
+    [change] = [c for o in result.outcomes if o.name == "multi-stage" for c in o.changes]
+    assert "line 7 runs `curl`" in change.reason
+
+
+@pytest.mark.parametrize("extra", [".", "..", "../shared", "/etc"])
+def test_narrow_copy_refuses_an_extra_copy_outside_the_context(tmp_path, extra):
+    make_project(tmp_path)
+    output, result = fix(tmp_path, NAIVE, select=["narrow-copy"], extra_copy=(extra,))
+    assert output == NAIVE and "which is not a path inside the build context" in notes(result)[0]
+
+
+def test_a_wildcard_reached_through_an_arg_is_a_range_too(tmp_path):
+    make_project(tmp_path)
+    source = 'FROM python:3.11\nARG POETRY_VERSION=1.8.*\nRUN pip install "poetry==${POETRY_VERSION}"\nRUN poetry install\n'
+    _, result = fix(tmp_path, source, select=["pin-poetry"])
+    assert not any("older than" in note for note in notes(result))

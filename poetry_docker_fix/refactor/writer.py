@@ -65,8 +65,8 @@ def write_atomically(path: Path, text: str) -> None:
             if hasattr(os, "chown") and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
                 try:
                     os.chown(temporary, info.st_uid, info.st_gid)
-                except PermissionError:
-                    pass  # not root: the file becomes ours, as any editor's save would make it
+                except OSError:  # not root, or an owner a user namespace cannot map (EINVAL)
+                    pass  # the file becomes ours, as any editor's save would make it
                 os.chmod(temporary, stat.S_IMODE(info.st_mode))  # chown may clear set-id bits
         os.replace(temporary, path)
     except BaseException:
@@ -80,14 +80,17 @@ def write_atomically(path: Path, text: str) -> None:
 def write_output(path: Path, text: str) -> None:
     """`-o FILE`: write where a shell redirection would. Through a symlink to the file it names (the link stays),
     straight into a FIFO or a device (`-o /dev/stdout`), atomically to a regular file or a new one."""
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
-    if target.exists() and not target.is_file():
-        if target.is_dir():
-            raise IsADirectoryError(21, "is a directory")
-        with open(target, "w", encoding="utf-8", newline="") as stream:
+    try:
+        info = os.stat(path)  # through symlinks: /dev/stdout -> /proc/self/fd/1 -> a pipe
+    except FileNotFoundError:
+        info = None
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(21, "is a directory")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        with open(path, "w", encoding="utf-8", newline="") as stream:  # a FIFO, a pipe, a terminal, /dev/null
             stream.write(text)
         return
-    write_atomically(target, text)
+    write_atomically(Path(os.path.realpath(path)) if path.is_symlink() else path, text)
 
 
 def unified_diff(before: str, after: str, name: str) -> str:
