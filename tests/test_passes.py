@@ -837,3 +837,38 @@ def test_a_wildcard_reached_through_an_arg_is_a_range_too(tmp_path):
     source = 'FROM python:3.11\nARG POETRY_VERSION=1.8.*\nRUN pip install "poetry==${POETRY_VERSION}"\nRUN poetry install\n'
     _, result = fix(tmp_path, source, select=["pin-poetry"])
     assert not any("older than" in note for note in notes(result))
+
+
+# --- found by building rewrites for real (each failed to build or behaved differently) ---------------------------
+def test_multi_stage_stays_single_when_an_app_variable_is_made_of_a_poetry_one(tmp_path):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", 'ENV POETRY_VIRTUALENVS_IN_PROJECT=1 POETRY_VERSION=1.8.5\n'
+                                 'ENV BUILD_INFO="poetry-$POETRY_VERSION"\nWORKDIR /app\n')
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source and any("uses Poetry's own variables" in note for note in notes(result))
+
+
+def test_no_dev_keeps_dev_dependencies_for_a_test_run_in_the_install_run(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN poetry install\n", "RUN poetry install && poetry run pytest -q\n")
+    output, _ = fix(tmp_path, source, select=["no-dev"])
+    assert output == source
+
+
+@pytest.mark.parametrize("entrypoint", ['ENTRYPOINT ["./start.sh"]', 'ENTRYPOINT ["/app/start.sh"]',
+                                        'CMD ["sh", "start.sh"]'])
+def test_multi_stage_stays_single_when_the_entrypoint_script_calls_poetry(tmp_path, entrypoint):
+    make_project(tmp_path, files={"start.sh": "#!/bin/sh\nexec poetry run python -m app.main \"$@\"\n"})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    source += f"COPY start.sh ./\n{entrypoint}\n"
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source and any("calls Poetry" in note for note in notes(result))
+
+
+@pytest.mark.parametrize("cache", ["/app", "/"])
+def test_cache_mount_never_over_the_project(tmp_path, cache):
+    make_project(tmp_path)
+    source = (f"FROM python:3.11\nENV POETRY_CACHE_DIR={cache} POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n"
+              "COPY pyproject.toml poetry.lock ./\nRUN poetry install --no-root\n")
+    output, result = fix(tmp_path, source, select=["cache-mount"])
+    assert output == source and any("holds the project" in note for note in notes(result))

@@ -10,6 +10,7 @@ from ..refactor.facts import (
     Context,
     install_runs,
     poetry_config_commands,
+    project_dir,
     system_install,
     truthy,
     venv_in_project,
@@ -84,6 +85,11 @@ class CacheMount(Pass):
                 return
         else:
             target = DEFAULT_CACHE
+        directory = project_dir(document, stage, instruction)
+        if directory is not None and _inside(directory, target):
+            result.notes.append(f"line {line}: the cache dir {target} holds the project ({directory}); a cache "
+                                "mount would hide it; left alone")
+            return
         if not _in_project(document, stage, instruction, context.project) and not system_install(document, stage):
             # Poetry keeps such a virtualenv in {cache-dir}/virtualenvs unless virtualenvs.path says otherwise.
             venvs = env.get("POETRY_VIRTUALENVS_PATH")

@@ -131,6 +131,11 @@ class MultiStage(Pass):
                 result.notes.append(f"line {instruction.line_number}: COPY to `{destination}` relative to WORKDIR "
                                     f"{here}, not {directory}; left single-stage")
                 return result
+        script = _script_calling_poetry(stage, context.project, directory)
+        if script is not None:
+            result.notes.append(f"`{script}`, which the image runs, calls Poetry, which the runtime stage would not "
+                                "have; left single-stage")
+            return result
         readmes = set(context.project.readme) if context.project else {"README.md", "README.rst", "README"}
         runtime_image, image_reason = slim_twin(stage.image)
         if runtime_image != stage.image:
@@ -202,6 +207,11 @@ class MultiStage(Pass):
                     if kept:
                         carried += block[: instruction.start - block_start] + [f"{kw(keyword)} {' '.join(kept)}"]
                     continue
+                if _POETRY_REFERENCE.search(instruction.value):
+                    # `ENV BUILD_INFO="poetry-$POETRY_VERSION"`: the variable it is made of stays in the builder.
+                    result.notes.append(f"line {instruction.line_number}: the {keyword} uses Poetry's own variables, "
+                                        "which stay in the builder; left single-stage")
+                    return PassResult(notes=result.notes)
                 carried += block
             elif keyword == "SHELL":
                 carried += block  # the builder's RUNs after it need it too; the runtime's CMD as well
@@ -288,6 +298,7 @@ def _poetry_only_env(names: dict[str, str]) -> bool:
 
 
 _POETRY_HOME = re.compile(r"/root/\.local/bin|POETRY_HOME|pypoetry")
+_POETRY_REFERENCE = re.compile(r"\$\{?(?:POETRY_\w+|VIRTUAL_ENV)\b")
 
 
 def _mentions_poetry_home(instruction: Instruction) -> bool:
@@ -333,7 +344,7 @@ def _app_assignments(value: str) -> list[str] | None:
             if others:
                 return None  # `PATH="$POETRY_HOME/bin:/app/bin:$PATH"`: the app's part cannot simply be dropped
             continue
-        if re.search(r"\$\{?(?:POETRY_\w+|VIRTUAL_ENV)\b", value):
+        if _POETRY_REFERENCE.search(value):
             return None  # `APP_DIR="$POETRY_HOME/../app"` would lose what it is made of
         kept.append(word)
     return kept
@@ -349,6 +360,31 @@ def _command_ok(instruction: Instruction) -> bool:
 
 _POETRY_RUN_JSON = re.compile(r'"(?:[^"]*/)?poetry"\s*,\s*"run"\s*(?:,\s*|(?=\]))')
 _POETRY_RUN_SHELL = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+")
+
+
+def _script_calling_poetry(stage: Stage, project, directory: str) -> str | None:
+    """A script of the build context that the CMD or ENTRYPOINT runs (`./start.sh`, `/app/bin/run`,
+    `sh docker/entrypoint.sh`) and that calls Poetry: the runtime stage has no Poetry."""
+    if project is None:
+        return None
+    for instruction in stage.instructions:
+        if instruction.keyword not in ("CMD", "ENTRYPOINT"):
+            continue
+        for word in instruction.argv() or []:
+            if word.startswith(directory.rstrip("/") + "/"):
+                relative = word[len(directory.rstrip("/")) + 1:]
+            elif word.startswith("/") or word.startswith("-"):
+                continue
+            else:
+                relative = word.removeprefix("./")
+            path = project.root / relative
+            try:
+                if relative and path.is_file() and path.stat().st_size < 1_000_000 and re.search(
+                        r"(?<![\w-])poetry(?![\w-])", path.read_text(encoding="utf-8", errors="replace")):
+                    return word
+            except OSError:
+                continue
+    return None
 
 
 def _calls_poetry(lines: list[str]) -> str | None:

@@ -189,7 +189,8 @@ def _normalised(name: str) -> str:
 
 
 def _dev_tool_in_use(document: Document, stage, project) -> str | None:
-    """A development tool the image runs: in its command, or through `poetry run` in a RUN after the install."""
+    """A development tool the image runs: in its command, or through `poetry run` in the install's RUN or one
+    after it."""
     dev_packages = {
         _normalised(name) for group, names in project.group_packages.items()
         if group != "main" and (is_dev_group(group) or group == "dev") for name in names
@@ -209,7 +210,8 @@ def _dev_tool_in_use(document: Document, stage, project) -> str | None:
             programs.append(argv[0])
     first_install = install_runs(stage)[0]
     for instruction in stage.instructions:
-        if instruction.keyword != "RUN" or instruction.start <= first_install.start:
+        # The install's own RUN too: `RUN poetry install && poetry run pytest`.
+        if instruction.keyword != "RUN" or instruction.start < first_install.start:
             continue
         for command in run_commands(instruction):
             argv, used = strip_poetry_run(list(command.tokens))
