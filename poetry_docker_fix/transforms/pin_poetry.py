@@ -76,7 +76,7 @@ class PinPoetry(Pass):
     def _check_existing(setup, context: Context, result: PassResult) -> None:
         line = setup.instruction.line_number
         if setup.version is None:
-            if not (setup.spec or "").startswith("==") or "*" in (setup.spec or "") or "$" in (setup.spec or ""):
+            if not (setup.spec or "").startswith("==") or "*" in (setup.spec or ""):
                 result.notes.append(f"line {line}: Poetry constrained by `{setup.spec}`, not pinned; left as written")
             return
         writer = context.project.lock_writer if context.project else None
