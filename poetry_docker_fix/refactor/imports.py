@@ -29,9 +29,21 @@ class ImportScan:
 
 
 def _top_level_names(source: str) -> set[str] | None:
-    """Top-level names of the modules `source` imports; None when libcst cannot parse it."""
+    """Top-level names of the modules `source` imports; None when libcst cannot parse it. Asked of the
+    command's reader process when it has one (it imported libcst while this one started up, see
+    import_reader), else parsed here."""
     if "import" not in source:
         return set()  # no import statement can be written without the word: nothing to parse
+    from . import import_reader
+
+    names = import_reader.top_level_names(source)
+    if names is not import_reader.UNAVAILABLE:
+        return names
+    return parse_top_level_names(source)
+
+
+def parse_top_level_names(source: str) -> set[str] | None:
+    """`_top_level_names`, read with libcst in this process."""
     import libcst as cst  # imported here: only narrow-copy needs it, and it is slow to import
 
     try:

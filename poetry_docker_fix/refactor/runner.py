@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .config import ToolConfig
+from .context import discover_context
 from .facts import Context, Options
 from .pipeline import PassOutcome, Refactoring, Status, describe_bug, refactor, select_passes
 from .project import PoetryProject, ProjectError, load_project
@@ -155,24 +156,6 @@ def _links_inside(path: str, top: str) -> bool:
 
 _DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in DOCKERFILE_PATTERNS))
 _NOT_DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in NOT_DOCKERFILE_PATTERNS))
-
-
-def discover_context(dockerfile: Path) -> Path:
-    """The build context: the Dockerfile's folder, or — when that has no pyproject.toml, as for
-    `docker/Dockerfile` — the nearest folder above it that has one (not past a repository root)."""
-    folder = dockerfile.parent if str(dockerfile.parent) else Path(".")
-    if (folder / "pyproject.toml").is_file():
-        return folder
-    try:
-        parents = folder.resolve().parents
-    except (OSError, RuntimeError):  # a symlink loop
-        return folder
-    for parent in parents:
-        if (parent / "pyproject.toml").is_file():
-            return parent
-        if (parent / ".git").exists():
-            break
-    return folder
 
 
 def process_text(text: str, context_dir: Path, options: Options, passes: list[type],

@@ -1,0 +1,235 @@
+"""libcst's import time, overlapped with the rest of start-up.
+
+Importing libcst takes about 0.1 s, as long as starting Python, importing typer and the tool, and rewriting a
+Dockerfile together. A one-file run whose narrow-copy pass must read the app's imports used to pay the two one
+after the other. So the command forks a reader process first thing, before anything heavy is imported: it
+imports libcst (and parses a line, to warm the parser) on another core while this process starts up, then
+parses the sources it is sent (`top_level_names`) and answers with the module names they import, exactly as
+`imports.parse_top_level_names` finds them here.
+
+It is a speed-up and nothing else:
+- it starts only where it can pay (Linux, two usable cores, a run over a few files of flat apps: `useful`); a
+  run over a folder uses the worker pool, whose workers import libcst while the tree is walked;
+- any failure (the reader died, libcst is missing there, a pipe broke) makes the caller parse in this
+  process, which reports errors as it always did;
+- a process that inherited the reader (a pool worker forked from this one) never talks to it: only its owner
+  does;
+- at exit the reader is killed and reaped, whether or not it was asked anything, so a run that never needed
+  libcst does not wait for it, and nothing of it outlives the command. Its standard streams are /dev/null, so a
+  caller reading this command's output never waits for it either.
+
+POETRY_DOCKER_FIX_PREFETCH=0 turns it off; =1 starts it wherever fork exists (tests use that).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+
+UNAVAILABLE = object()  # top_level_names: ask libcst in this process instead
+
+# Options of the command that take a value: the value is not a path to rewrite (tests/test_import_reader.py
+# checks this list against the command's options).
+VALUE_OPTIONS = frozenset({
+    "--context", "-o", "--output", "--format", "--select", "--skip", "--poetry-version", "--runtime-image",
+    "--extra-copy", "--exclude", "-j", "--jobs", "--verify-command", "--verify-timeout", "--docker",
+    "--build-arg",
+})
+_NO_RUN = frozenset({"-h", "--help", "--version", "--list-passes"})
+MAX_FILES = 8  # from runner.SERIAL_BELOW files on, a worker pool does the work (and imports libcst itself)
+
+
+class _Reader:
+    def __init__(self, pid: int, requests: int, replies: int) -> None:
+        self.pid = pid
+        self.requests = requests  # this process writes sources here
+        self.replies = replies  # and reads the answers here
+        self.owner = os.getpid()
+
+
+_reader: _Reader | None = None
+
+
+def useful(arguments: list[str]) -> bool:
+    """Whether a reader may pay for itself in a run with these command-line `arguments`: a few files (or
+    stdin) to rewrite, no folder, not just --help, a second core for the reader, and a build context holding a
+    top-level .py file (a flat app such as `python app.py`: the layout whose imports narrow-copy reads; a
+    packaged app's are not read, and forking for it would only cost a few ms)."""
+    setting = os.environ.get("POETRY_DOCKER_FIX_PREFETCH", "")
+    if setting == "0" or not hasattr(os, "fork"):
+        return False
+    if setting == "1":
+        return True
+    if not sys.platform.startswith("linux") or len(os.sched_getaffinity(0)) < 2:
+        return False
+    files = 0
+    folders: set[str] = set()  # where the build contexts may be
+    option = ""
+    for argument in arguments:
+        if option:
+            if option == "--context":
+                folders.add(argument)
+            option = ""
+            continue
+        if argument in _NO_RUN:
+            return False
+        if argument in VALUE_OPTIONS:
+            option = argument
+            continue
+        if argument.startswith("--context="):
+            folders.add(argument.partition("=")[2])
+        elif argument == "-":
+            files += 1
+            folders.add(".")
+        elif argument.startswith("-"):
+            continue
+        elif os.path.isdir(argument):
+            return False
+        elif os.path.isfile(argument):
+            files += 1
+            from pathlib import Path  # the command imports it anyway
+
+            from .context import discover_context
+
+            folders.add(str(discover_context(Path(argument))))
+    return 0 < files < MAX_FILES and any(_holds_top_level_python(folder) for folder in folders)
+
+
+def _holds_top_level_python(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(entry.name.endswith(".py") for entry in entries)
+    except OSError:
+        return False
+
+
+def start() -> None:
+    """Fork the reader. Call before importing anything heavy: what this process has imported by then is what
+    the reader starts with."""
+    global _reader
+    if _reader is not None:
+        return
+    import atexit
+
+    requests_read, requests_write = os.pipe()
+    replies_read, replies_write = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (requests_read, requests_write, replies_read, replies_write):
+            os.close(fd)
+        return
+    if pid == 0:  # pragma: no cover - the child; tests see it through its answers
+        status = 0
+        try:
+            os.close(requests_write)
+            os.close(replies_read)
+            _serve(requests_read, replies_write)
+        except BaseException:  # noqa: BLE001 - the parent falls back to parsing itself
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(requests_read)
+    os.close(replies_write)
+    _reader = _Reader(pid, requests_write, replies_read)
+    atexit.register(stop)
+
+
+def _serve(requests: int, replies: int) -> None:  # pragma: no cover - runs in the child
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    try:
+        from .imports import parse_top_level_names
+
+        parse_top_level_names("import os\n")  # imports libcst and warms its parser
+        ready = True
+    except BaseException:  # noqa: BLE001 - libcst missing or broken: the parent reports it
+        ready = False
+    while True:
+        source = _receive(requests)
+        if source is None:
+            return
+        reply: tuple = ("unavailable",)
+        if ready:
+            try:
+                reply = ("ok", parse_top_level_names(source))
+            except Exception:  # noqa: BLE001 - the parent parses it again and reports what went wrong
+                pass
+        _send(replies, reply)
+
+
+def top_level_names(source: str):
+    """`imports.parse_top_level_names(source)` computed by the reader, or UNAVAILABLE when there is no reader
+    for this process or it cannot answer (then it is stopped, and the caller parses)."""
+    reader = _reader
+    if reader is None or reader.owner != os.getpid():
+        return UNAVAILABLE
+    try:
+        _send(reader.requests, source)
+        reply = _receive(reader.replies)
+    except (OSError, ValueError, EOFError, TypeError):
+        reply = None
+    if not isinstance(reply, tuple) or len(reply) != 2 or reply[0] != "ok":
+        stop()
+        return UNAVAILABLE
+    return reply[1]
+
+
+def stop() -> None:
+    """Close the pipes, kill the reader and reap it (in its owner only)."""
+    global _reader
+    reader = _reader
+    if reader is None or reader.owner != os.getpid():
+        return
+    _reader = None
+    for fd in (reader.requests, reader.replies):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    import signal
+
+    try:
+        os.kill(reader.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.waitpid(reader.pid, 0)
+    except OSError:  # ChildProcessError: already reaped
+        pass
+
+
+def _send(fd: int, value: object) -> None:
+    data = marshal.dumps(value)
+    data = len(data).to_bytes(8, "little") + data
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _receive(fd: int) -> object:
+    """The next value on `fd`; None at end of file."""
+    header = _read_exactly(fd, 8)
+    if header is None:
+        return None
+    body = _read_exactly(fd, int.from_bytes(header, "little"))
+    if body is None:
+        return None
+    return marshal.loads(body)
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,168 @@
+"""The reader process that imports libcst while the command starts up (refactor/import_reader.py): it answers
+as libcst in this process does, never outlives the command, is never shared with a forked process, and any
+failure of it falls back to parsing here."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import typer
+
+from poetry_docker_fix import cli
+from poetry_docker_fix.refactor import import_reader
+from poetry_docker_fix.refactor.imports import parse_top_level_names
+
+from .helpers import make_project
+
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="the reader is forked: no fork on this platform")
+
+SOURCES = [
+    "import helpers\nfrom lib.sub import x\n",
+    "import os, json as j\nif True:\n    from ｈｅｌｐｅｒｓ import y\n",  # full-width letters: NFKC
+    "def f(:\n    import helpers\n",  # a syntax error: None
+    "from . import sibling\nimport a.b.c\n",
+    "x = 'import nothing'\n",
+]
+
+
+def _python(script: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **env}, check=False)
+
+
+def test_value_options_are_the_commands_options_that_take_a_value():
+    command = typer.main.get_command(cli.app)
+    takes_value = {name for param in command.params if param.param_type_name == "option"
+                   and not param.is_flag and not param.count for name in param.opts}
+    assert import_reader.VALUE_OPTIONS == takes_value
+
+
+@needs_fork
+def test_the_reader_answers_as_libcst_does_here():
+    completed = _python(f"""
+        import json
+        from poetry_docker_fix.refactor import import_reader
+        import_reader.start()
+        answers = [import_reader.top_level_names(source) for source in {SOURCES!r}]
+        print(json.dumps([sorted(a) if isinstance(a, set) else a for a in answers]))
+        """)
+    assert completed.returncode == 0, completed.stderr
+    expected = [parse_top_level_names(source) for source in SOURCES]
+    assert json.loads(completed.stdout) == [sorted(names) if names is not None else None for names in expected]
+    assert expected[2] is None and expected[1] == {"os", "json", "helpers"}
+
+
+@needs_fork
+def test_a_dead_reader_means_parsing_here():
+    completed = _python("""
+        import os, signal
+        from poetry_docker_fix.refactor import import_reader, imports
+        import_reader.start()
+        os.kill(import_reader._reader.pid, signal.SIGKILL)
+        print(sorted(imports._top_level_names("import helpers\\n")), import_reader._reader)
+        """)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["['helpers']", "None"]
+
+
+@needs_fork
+def test_a_forked_process_never_talks_to_the_reader_it_inherited():
+    completed = _python("""
+        import os
+        from poetry_docker_fix.refactor import import_reader
+        import_reader.start()
+        pid = os.fork()
+        if pid == 0:
+            answer = import_reader.top_level_names("import helpers\\n")
+            os._exit(0 if answer is import_reader.UNAVAILABLE else 1)
+        _, status = os.waitpid(pid, 0)
+        print(os.waitstatus_to_exitcode(status), sorted(import_reader.top_level_names("import helpers\\n")))
+        """)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["0", "['helpers']"]
+
+
+@needs_fork
+def test_the_reader_does_not_outlive_the_command_nor_hold_its_output():
+    # The parent exits at once; the reader, still importing libcst, is killed and reaped, and never held the
+    # stdout pipe this test reads to its end.
+    completed = _python("""
+        from poetry_docker_fix.refactor import import_reader
+        import_reader.start()
+        print(import_reader._reader.pid)
+        """)
+    assert completed.returncode == 0, completed.stderr
+    assert not Path(f"/proc/{int(completed.stdout)}").exists() or not Path("/proc/self").exists()
+
+
+@pytest.fixture
+def two_cores(monkeypatch):
+    monkeypatch.delenv("POETRY_DOCKER_FIX_PREFETCH", raising=False)
+    monkeypatch.setattr(import_reader.sys, "platform", "linux")
+    monkeypatch.setattr(import_reader.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+
+
+def _flat(root: Path) -> Path:
+    make_project(root, files={"app.py": "import helpers\n", "helpers.py": "", "Dockerfile": "FROM python\n"})
+    return root / "Dockerfile"
+
+
+def _packaged(root: Path) -> Path:
+    make_project(root, files={"app/__init__.py": "", "app/main.py": "", "Dockerfile": "FROM python\n"})
+    return root / "Dockerfile"
+
+
+@needs_fork
+def test_useful_for_a_few_files_of_a_flat_app(tmp_path, two_cores, monkeypatch):
+    flat = _flat(tmp_path / "flat")
+    packaged = _packaged(tmp_path / "packaged")
+    assert import_reader.useful([str(flat)])
+    assert import_reader.useful(["--check", "--format", "json", str(flat)])
+    assert not import_reader.useful([str(packaged)])  # a packaged app's imports are not read
+    assert not import_reader.useful([str(tmp_path)])  # a folder: the worker pool imports libcst
+    assert not import_reader.useful([str(flat), "--help"])
+    assert not import_reader.useful([str(flat)] * import_reader.MAX_FILES)
+    assert not import_reader.useful(["--check"])  # nothing to rewrite
+    # A --context value is where the project is, not a file to rewrite.
+    assert import_reader.useful(["--context", str(tmp_path / "flat"), str(packaged)])
+    assert import_reader.useful([f"--context={tmp_path / 'flat'}", str(packaged)])
+    # docker/Dockerfile: the context is the folder above with pyproject.toml.
+    (tmp_path / "flat" / "docker").mkdir()
+    (tmp_path / "flat" / "docker" / "Dockerfile").write_text("FROM python\n")
+    assert import_reader.useful([str(tmp_path / "flat" / "docker" / "Dockerfile")])
+    monkeypatch.chdir(tmp_path / "flat")
+    assert import_reader.useful(["-"])
+    monkeypatch.setattr(import_reader.os, "sched_getaffinity", lambda pid: {0})
+    assert not import_reader.useful([str(flat)])  # no core to spare
+    monkeypatch.setenv("POETRY_DOCKER_FIX_PREFETCH", "1")
+    assert import_reader.useful([str(packaged)])
+    monkeypatch.setenv("POETRY_DOCKER_FIX_PREFETCH", "0")
+    assert not import_reader.useful([str(flat)])
+
+
+@needs_fork
+@pytest.mark.parametrize("files", [1, 9])  # one file in this process; nine with a worker pool forked from it
+def test_the_command_prints_the_same_with_and_without_the_reader(tmp_path, files):
+    dockerfile = "FROM python:3.11\nRUN pip install poetry\nWORKDIR /app\nCOPY . .\nRUN poetry install\n" \
+                 'CMD ["poetry", "run", "python", "app.py"]\n'
+    paths = []
+    for number in range(files):
+        root = tmp_path / f"p{number}"
+        make_project(root, files={"app.py": "import helpers\n", "helpers.py": "import tools\n", "tools.py": "",
+                                  "Dockerfile": dockerfile})
+        paths.append(str(root / "Dockerfile"))
+    outputs = []
+    for setting in ("1", "0"):
+        completed = subprocess.run([sys.executable, "-m", "poetry_docker_fix", "--check", "--jobs", "2", *paths],
+                                   capture_output=True, text=True, timeout=120, check=False,
+                                   env={**os.environ, "POETRY_DOCKER_FIX_PREFETCH": setting})
+        outputs.append((completed.returncode, completed.stdout, completed.stderr))
+    assert outputs[0] == outputs[1]
+    # tools.py is there because libcst read helpers.py, which app.py imports.
+    assert outputs[0][0] == 1 and "+COPY app.py helpers.py tools.py ./" in outputs[0][1], outputs[0]
