@@ -402,3 +402,26 @@ def test_a_folder_run_goes_past_bad_files_and_counts_them(tmp_path):
     summary = lines(err)[-1]
     assert summary.startswith("1 rewritten") and f"{len(bad)} not processed (input errors" in summary, summary
     assert temp_leftovers(tmp_path) == []
+
+
+def test_a_dockerfile_over_the_size_limit_is_refused_and_one_that_grew_since_its_stat_is_read_whole(
+        tmp_path, monkeypatch):
+    from poetry_docker_fix.refactor import writer
+
+    monkeypatch.setattr(writer, "MAX_SIZE", 100)
+    big = tmp_path / "Dockerfile"
+    big.write_text("#" * 101)
+    with pytest.raises(writer.InputError, match="too large"):
+        writer.read_dockerfile(big)
+
+    class Grown(type(Path())):  # stat says 10 bytes, as it did before the file grew
+        def stat(self, **kwargs):
+            real = super().stat(**kwargs)
+            return os.stat_result((real.st_mode, *real[1:6], 10, *real[7:]))
+
+    grown = tmp_path / "Dockerfile.grown"
+    grown.write_text("FROM python:3.11\nRUN poetry install\n")
+    assert writer.read_dockerfile(Grown(grown)) == "FROM python:3.11\nRUN poetry install\n"
+    grown.write_text("#" * 101)
+    with pytest.raises(writer.InputError, match="too large"):
+        writer.read_dockerfile(Grown(grown))
