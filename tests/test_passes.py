@@ -244,6 +244,30 @@ def test_narrow_copy_adds_no_workdir_when_an_env_before_the_copy_names_a_root_pa
     assert output == source and any("is read at the image root" in note for note in notes(result))
 
 
+@pytest.mark.parametrize(("pyproject", "step", "why"), [
+    (CLASSIC + "\n[tool.poetry-dynamic-versioning]\nenable = true\n", "", "poetry-dynamic-versioning takes"),
+    (CLASSIC + '\n[build-system]\nrequires = ["poetry-core", "setuptools_scm>=8"]\n', "", "setuptools-scm takes"),
+    (CLASSIC.replace("[tool.poetry.dependencies]", '[tool.poetry.requires-plugins]\n'
+                     'poetry-dynamic-versioning = { version = ">=1", extras = ["plugin"] }\n\n'
+                     "[tool.poetry.dependencies]"), "", "poetry-dynamic-versioning takes"),
+    (CLASSIC, "RUN git describe --tags > VERSION\n", "a later step runs git"),
+])
+def test_narrow_copy_keeps_git_when_the_build_reads_it(tmp_path, pyproject, step, why):
+    # The version comes from git tags, or a step runs git: without .git the build fails or writes 0.0.0.
+    make_project(tmp_path, pyproject=pyproject, files={".git/HEAD": "ref: refs/heads/main\n"})
+    source = NAIVE.replace("RUN poetry install\n", f"RUN poetry install\n{step}")
+    output, result = fix(tmp_path, source, select=["narrow-copy"])
+    reason = result.outcomes[0].changes[0].reason
+    assert "COPY . ." in output and ".git/, which the build reads" in reason and why in reason
+
+
+def test_narrow_copy_drops_git_when_nothing_reads_it(tmp_path):
+    make_project(tmp_path, files={".git/HEAD": "ref: refs/heads/main\n"})
+    output, _ = fix(tmp_path, NAIVE.replace("RUN poetry install\n", "RUN poetry install\nRUN pip download git\n"),
+                    select=["narrow-copy"])
+    assert "COPY . ." not in output
+
+
 def test_narrow_copy_drops_tests_and_docs_when_no_later_step_reads_them(tmp_path):
     make_project(tmp_path, files={"tests/test_x.py": "", "Makefile": "lint:\n\ttrue\n", "docs/index.md": ""})
     source = NAIVE.replace("RUN poetry install\n", "RUN poetry install\nRUN python -m compileall -q app\n")

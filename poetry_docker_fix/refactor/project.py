@@ -66,6 +66,7 @@ class PoetryProject:
     tool_config: dict = field(default_factory=dict)  # [tool.poetry-docker-fix], validated by config.py
     group_packages: dict = field(default_factory=dict)  # group name -> names of the packages it installs
     locked_packages: frozenset = field(default=frozenset())  # every package poetry.lock names, normalised
+    version_from_git: str | None = None  # the tool that takes the project's version from git tags, if any
     scan: dict | None = field(default=None, repr=False, compare=False)  # see scan_folder
 
     # --- the build context ------------------------------------------------------------------------------
@@ -391,5 +392,29 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         uses_project_table=bool(project_table),
         tool_config=dict(data.get("tool", {}).get("poetry-docker-fix", {}) or {}),
         group_packages=group_packages,
+        version_from_git=_version_from_git(data, tool),
         scan=kinds.scan,
     )
+
+
+# Build tools and Poetry plugins that take the project's version from git tags: they read .git when the project
+# is built or installed, and fail (or write version 0.0.0) without it.
+_GIT_VERSIONING = ("poetry-dynamic-versioning", "setuptools-scm", "hatch-vcs", "versioningit", "dunamai")
+
+
+def _version_from_git(data: dict, tool: dict) -> str | None:
+    """The git-versioning tool pyproject.toml configures or requires: a [tool.<name>] table, a build-system
+    requirement, or a Poetry 2 `requires-plugins` entry."""
+    tables = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    wanted = {_normalise(name): name for name in _GIT_VERSIONING}
+    for table in tables:
+        if _normalise(table) in wanted:
+            return wanted[_normalise(table)]
+    build = data.get("build-system") if isinstance(data.get("build-system"), dict) else {}
+    requires = build.get("requires") if isinstance(build.get("requires"), list) else []
+    plugins = tool.get("requires-plugins") if isinstance(tool.get("requires-plugins"), dict) else {}
+    for requirement in [*requires, *plugins]:
+        name = _normalise(re.split(r"[\s\[<>=!~;@(]", str(requirement), maxsplit=1)[0])
+        if name in wanted:
+            return wanted[name]
+    return None

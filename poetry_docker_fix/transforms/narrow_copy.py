@@ -125,6 +125,8 @@ def _read_by_later_steps(document: Document, copy: Instruction, entries: list[st
                 programs.append(tokens[0].rsplit("/", 1)[-1])
     if any(program in BUILD_TOOLS for program in programs):
         named |= {name for name in entries if not NEVER_READ.match(name)}
+    if "git" in programs and ".git" in entries:  # `RUN git describe --tags > VERSION`
+        named.add(".git")
     return named
 
 
@@ -283,9 +285,15 @@ class NarrowCopy(Pass):
 
         summary = f"narrow `{document.raw(broad)[0].strip()}`"
         if unknown:
+            held = []
+            if needed["git"]:
+                held.append(f".git/, which the build reads ({needed['git']})")
+            others = [name for name in unknown if name != ".git" or not needed["git"]]
+            if others:
+                held.append(f"{_names(others, project)}, which the tool cannot tell the app does not need")
             reason = (
                 "the manifests go first so the dependency install can be cached; `COPY . .` stays for the rest "
-                f"because the context holds {_names(unknown, project)}, which the tool cannot tell the app does not need"
+                f"because the context holds {' and '.join(held)}"
             )
         else:
             reason = "copy only what the build needs: " + "; ".join(reasons)
@@ -374,13 +382,20 @@ class NarrowCopy(Pass):
 
         placed = set(project.manifests) | set(readmes) | top_level
         read_later = _read_by_later_steps(document, broad or first_install, project.context_entries())
+        git = ""
+        if ".git" in read_later:
+            git = "a later step runs git"
+        elif project.version_from_git and ".git" in project.context_entries():
+            git = f"{project.version_from_git} takes the version from its git tags"
+            read_later.add(".git")
         unknown = [name for name in project.context_entries()
                    if name not in placed and (name in read_later or not _not_needed_entry(project, name))]
         # A declared README the root install does not need is still a README: not needed.
         unknown = [name for name in unknown if name not in project.readme]
         files = sorted(name for name in top_level if not project.is_dir(name) and (root / name).is_file())
         dirs = sorted(name for name in top_level if project.is_dir(name))
-        return {"readme": readmes, "files": files, "dirs": dirs}, unknown, reasons
+        return {"readme": readmes, "files": files, "dirs": dirs, "git": git if ".git" in unknown else ""}, unknown, \
+            reasons
 
 
 def _is_python_module(project: PoetryProject, name: str) -> bool:
