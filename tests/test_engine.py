@@ -326,3 +326,13 @@ def test_entrypoint_analysis(tmp_path, lines, modules, files, poetry_run):
     document = Document.from_text("FROM a\n" + "\n".join(lines) + "\n")
     entry = entrypoint.analyse(document, load_project(tmp_path))
     assert (entry.modules, entry.files, entry.uses_poetry_run) == (modules, files, poetry_run)
+
+
+def test_may_hold_answers_from_the_context_listing_and_defers_to_the_disk_otherwise(tmp_path):
+    from poetry_docker_fix.refactor.project import load_project
+
+    make_project(tmp_path, files={"bin/start.sh": "", "start.sh": ""})
+    project = load_project(tmp_path)
+    assert [project.may_hold(p) for p in ("start.sh", "bin/start.sh", "bin/none", "python", "-m", "/opt/x")] == \
+        [True, True, True, False, False, False]
+    assert all(project.may_hold(p) for p in ("../elsewhere", "./start.sh", ""))  # only the disk can tell

@@ -880,11 +880,12 @@ def test_no_dev_keeps_dev_dependencies_for_a_test_run_in_the_install_run(tmp_pat
 
 
 @pytest.mark.parametrize("entrypoint", ['ENTRYPOINT ["./start.sh"]', 'ENTRYPOINT ["/app/start.sh"]',
-                                        'CMD ["sh", "start.sh"]'])
+                                        'CMD ["sh", "start.sh"]', 'CMD ["bin/start.sh"]', 'CMD ["./bin/start.sh"]'])
 def test_multi_stage_stays_single_when_the_entrypoint_script_calls_poetry(tmp_path, entrypoint):
-    make_project(tmp_path, files={"start.sh": "#!/bin/sh\nexec poetry run python -m app.main \"$@\"\n"})
+    script = "#!/bin/sh\nexec poetry run python -m app.main \"$@\"\n"
+    make_project(tmp_path, files={"start.sh": script, "bin/start.sh": script})
     source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
-    source += f"COPY start.sh ./\n{entrypoint}\n"
+    source += f"COPY start.sh ./\nCOPY bin ./bin\n{entrypoint}\n"
     output, result = fix(tmp_path, source, select=["multi-stage"])
     assert output == source and any("calls Poetry" in note for note in notes(result))
 

@@ -150,6 +150,9 @@ _LINE_REFERENCE = re.compile(r"\bline (\d+)\b")
 def _as_original_lines(note: str, origin: list) -> str:
     """A pass's note speaks of the document it was given; say `line N` of the file as it was read instead
     (a line an earlier pass added is counted at the original line where it was added)."""
+    if "line " not in note:
+        return note
+
     def original(match: re.Match) -> str:
         index = int(match.group(1)) - 1
         if 0 <= index < len(origin) and origin[index] is not None:

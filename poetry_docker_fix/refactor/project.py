@@ -114,6 +114,12 @@ class PoetryProject:
         """Whether the top-level entry `name` of the context is a folder."""
         return self._entries.get(name) == "dir"
 
+    def may_hold(self, relative: str) -> bool:
+        """False when the context's listing shows that `relative` (a path inside it) cannot exist there: its
+        first component is not a top-level entry. True otherwise: then only the disk can tell."""
+        first = relative.lstrip("/").split("/", 1)[0]
+        return self.scan is None or first in ("", ".", "..") or first in self.scan
+
     def exists(self, relative: str) -> bool:
         name = relative.strip("/")
         if name and "/" not in name and name not in (".", ".."):

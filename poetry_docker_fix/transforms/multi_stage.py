@@ -377,9 +377,11 @@ def _script_calling_poetry(stage: Stage, project, directory: str) -> str | None:
                 continue
             else:
                 relative = word.removeprefix("./")
+            if not relative or not project.may_hold(relative):  # `python`, `-m`: no stat for words like these
+                continue
             path = project.root / relative
             try:
-                if relative and path.is_file() and path.stat().st_size < 1_000_000 and re.search(
+                if path.is_file() and path.stat().st_size < 1_000_000 and re.search(
                         r"(?<![\w-])poetry(?![\w-])", path.read_text(encoding="utf-8", errors="replace")):
                     return word
             except OSError:
