@@ -92,6 +92,9 @@ def docker_available(docker: str | None = None, *, timeout: float = INFO_TIMEOUT
         key, _, value = line.strip().partition(":")
         if key == "Server Version":
             version = value.strip()
+    if completed.returncode == 0 and not version:
+        return False, (f"`{docker} info` exited 0 but named no Docker server version: {resolved} does not look "
+                       "like a Docker client")
     if completed.returncode != 0 or not version:
         lines = [line.strip() for line in (completed.stdout + "\n" + completed.stderr).splitlines()]
         errors = [line for line in lines if line.startswith("ERROR") or "Cannot connect" in line]

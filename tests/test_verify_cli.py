@@ -27,6 +27,11 @@ def test_verify_without_docker_is_an_input_error(article):
     assert (article / "Dockerfile").read_bytes() == before
 
 
+def test_verify_with_a_program_that_is_not_docker_says_so(article):
+    code, _, err = run_cli(["--verify", "--docker", "true", str(article / "Dockerfile")])
+    assert code == 2 and "does not look like a Docker client" in err.decode() and "failed (exit 0)" not in err.decode()
+
+
 def test_verify_options_need_verify(article):
     code, _, err = run_cli(["--verify-command", "python -V", str(article / "Dockerfile")])
     assert code == 2 and "go with --verify" in err.decode()
