@@ -326,6 +326,24 @@ def test_poetry_env_converts_virtualenvs_create_false(tmp_path):
     assert "VIRTUAL_ENV=/app/.venv" in output and 'PATH="/app/.venv/bin:$PATH"' in output
 
 
+@pytest.mark.parametrize(("lock", "code", "locked", "converted"), [
+    (LOCK_2_5, "import pkg_resources\n", "", False),  # Poetry 2.x venv: no setuptools; the system had it
+    (LOCK_2_5, "from setuptools import find_packages\n", "", False),
+    (LOCK_2_5, "import pkg_resources\n", '\n[[package]]\nname = "setuptools"\nversion = "75.0"\n', True),
+    (LOCK_1_8, "import pkg_resources\n", "", True),  # Poetry 1.x seeds setuptools into its venvs
+    (LOCK_2_5, "# pkg_resources is gone\nimport os\n", "", True),  # named, not imported
+])
+def test_poetry_env_keeps_the_system_install_when_the_app_needs_its_setuptools(tmp_path, lock, code, locked,
+                                                                                converted):
+    make_project(tmp_path, lock=lock + locked, files={".dockerignore": ".venv\n", "app/version.py": code})
+    source = NAIVE.replace("RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install")
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert ("virtualenvs.create" not in output) is converted
+    if not converted:
+        assert output == source
+        assert any("app/version.py imports setuptools or pkg_resources" in note for note in notes(result))
+
+
 def test_poetry_env_converts_env_false(tmp_path):
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
     source = NAIVE.replace("WORKDIR /app", "ENV POETRY_VIRTUALENVS_CREATE=false\nWORKDIR /app")

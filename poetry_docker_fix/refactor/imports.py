@@ -233,3 +233,36 @@ def scan_imports(start_files: list[Path], search_roots: list[Path], context: Pat
                         scan.local.add(relative.parts[0])
                         queue.extend(files)
     return scan
+
+
+def first_importer(context: Path, modules: Iterable[str], limit: int = 20_000) -> str | None:
+    """The first Python file of the build context (its path relative to `context`, in walk order) that imports
+    one of the top-level `modules`, read as `scan_imports` reads (only files that spell a name are parsed);
+    None when none does. Virtualenvs, caches and node_modules are not the project's code and are not read.
+    A context of more than `limit` Python files is not read through: its first file is named instead, so the
+    caller stays on the safe side."""
+    source_if_it_could_import = _source_if_it_could_import(modules)
+    wanted = set(modules)
+    seen = 0
+    for current, folders, files in os.walk(context):
+        if current != str(context) and "pyvenv.cfg" in files:
+            folders[:] = []
+            continue
+        folders[:] = sorted(name for name in folders if name not in _SKIP)
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            path = Path(current, name)
+            seen += 1
+            if seen > limit:
+                return str(path.relative_to(context))
+            try:
+                source = source_if_it_could_import(path.read_bytes())
+            except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
+                continue  # Python could not import it either
+            if source is None:
+                continue
+            names = _top_level_names(source)
+            if names is None or names & wanted:  # unparsable: it might
+                return str(path.relative_to(context))
+    return None

@@ -6,10 +6,12 @@ import re
 
 from ..refactor.document import Document, Instruction
 from ..refactor.edits import Edit, tidy_continuations
+from ..refactor.imports import first_importer
 from ..refactor.facts import (
     Context,
     copy_sources,
     creates_no_venv,
+    effective_poetry,
     falsy,
     inherited_system_install,
     install_runs,
@@ -131,6 +133,10 @@ class PoetryEnv(Pass):
             if "POETRY_CACHE_DIR" not in env and not _has_cache_mount(stage):
                 wanted.append(f"POETRY_CACHE_DIR={CACHE_DIR}")
         if converted:
+            blocker = _needs_system_setuptools(document, stage, context)
+            if blocker:
+                result.notes.append(blocker)
+                return PassResult(notes=result.notes)
             if directory is None or directory == "/":
                 result.notes.append("the install runs in the image root or an unknown WORKDIR: cannot place "
                                     "the virtualenv; left alone")
@@ -200,6 +206,22 @@ class PoetryEnv(Pass):
         if _CONFIG_CREATE.search(text) or re.search(r"(?i)^\s*run\s+(--\S+\s+)*&&|&&\s*(\\\s*)?&&", text):
             return None
         return Edit.replace(instruction.start, instruction.end, lines)
+
+
+def _needs_system_setuptools(document: Document, stage, context: Context) -> str | None:
+    """Why the system install must stay: the app's own code imports setuptools (or its pkg_resources), which
+    the image's interpreter has but a virtualenv made by Poetry 2.x does not (it never seeds setuptools;
+    Poetry 1.x does), and poetry.lock does not install it either."""
+    project = context.project
+    version, _known = effective_poetry(document, stage, context)
+    if project is None or version.major < 2 or "setuptools" in project.locked_packages:
+        return None
+    importer = first_importer(project.root, ("setuptools", "pkg_resources"))
+    if importer is None:
+        return None
+    return (f"{importer} imports setuptools or pkg_resources: the system interpreter has it, but a virtualenv "
+            f"made by Poetry {version} has no setuptools and poetry.lock does not name it; "
+            "`virtualenvs.create false` is left alone (add setuptools to the dependencies to allow it)")
 
 
 def _has_cache_mount(stage) -> bool:
