@@ -340,6 +340,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
                verification) -> int:
     from .refactor.pipeline import Status
     from .refactor.report import display_name, summary, to_github, to_json, to_sarif
+    from .refactor import import_reader
     from .refactor.runner import Workers
     from .refactor.writer import write_atomically
 
@@ -352,6 +353,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
                 _echo_err(f"error: --output takes exactly one input file, got {len(files)}")
                 return EXIT_INPUT
         reports = workers.map(files, request, _progress_printer(progress))
+    import_reader.stop()  # the rewrites are done: nothing more to parse (and --verify may need the process slot)
     text_format = output_format is Format.TEXT
     verify_failed = False
 
@@ -441,4 +443,12 @@ def _verify(report, verification, quiet, to_stdout: bool) -> int:
 
 
 def main() -> None:
+    # A closed standard stream (`>&-`) leaves Python with None for it: what would be written there is dropped,
+    # and the exit code still tells.
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    if sys.stdin is None:
+        sys.stdin = open(os.devnull)  # noqa: SIM115 - `-` then reads an empty file
     app()

@@ -234,3 +234,23 @@ def test_python_dash_m_entry_point_works():
     completed = subprocess.run([sys.executable, "-m", "poetry_docker_fix", "--version"], capture_output=True,
                                text=True, check=False)
     assert completed.returncode == 0 and completed.stdout.startswith("poetry-docker-fix ")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="closes a standard stream of the child before exec")
+@pytest.mark.parametrize(("closed", "arguments", "code", "stream", "text"), [
+    (1, ["--check"], 1, "stderr", "1 would be rewritten"),  # stdout closed: the diff is dropped, the code tells
+    (2, ["--check"], 1, "stdout", "+COPY pyproject.toml poetry.lock ./"),
+    (0, ["--context", "{project}", "-"], 0, "stderr", "empty file"),  # stdin closed reads as empty
+])
+def test_a_closed_standard_stream_is_no_traceback(tmp_path, closed, arguments, code, stream, text):
+    project = tmp_path / "article"
+    shutil.copytree(GOLDEN / "article-1-pin-poetry", project)
+    arguments = [a.format(project=project) for a in arguments]
+    if "-" not in arguments:
+        arguments.append(str(project / "Dockerfile"))
+    completed = subprocess.run([sys.executable, "-m", "poetry_docker_fix", *arguments],
+                               stdout=None if closed == 1 else subprocess.PIPE,
+                               stderr=None if closed == 2 else subprocess.PIPE,
+                               text=True, timeout=60, check=False, preexec_fn=lambda: os.close(closed))
+    assert completed.returncode == code
+    assert text in getattr(completed, stream) and "Traceback" not in (completed.stderr or "")

@@ -106,20 +106,25 @@ def two_cores(monkeypatch):
     monkeypatch.delenv("POETRY_DOCKER_FIX_PREFETCH", raising=False)
     monkeypatch.setattr(import_reader.sys, "platform", "linux")
     monkeypatch.setattr(import_reader.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(import_reader, "_cpu_quota", lambda: float("inf"))
 
 
-def _flat(root: Path) -> Path:
-    make_project(root, files={"app.py": "import helpers\n", "helpers.py": "", "Dockerfile": "FROM python\n"})
+NAIVE_FLAT = "FROM python:3.11\nRUN pip install poetry\nWORKDIR /app\nCOPY . .\nRUN poetry install\n" \
+             'CMD ["poetry", "run", "python", "app.py"]\n'
+
+
+def _flat(root: Path, dockerfile: str = NAIVE_FLAT) -> Path:
+    make_project(root, files={"app.py": "import helpers\n", "helpers.py": "", "Dockerfile": dockerfile})
     return root / "Dockerfile"
 
 
 def _packaged(root: Path) -> Path:
-    make_project(root, files={"app/__init__.py": "", "app/main.py": "", "Dockerfile": "FROM python\n"})
+    make_project(root, files={"app/__init__.py": "", "app/main.py": "", "Dockerfile": NAIVE_FLAT})
     return root / "Dockerfile"
 
 
 @needs_fork
-def test_useful_for_a_few_files_of_a_flat_app(tmp_path, two_cores, monkeypatch):
+def test_useful_for_a_few_files_of_a_flat_app_that_the_tool_may_read(tmp_path, two_cores, monkeypatch):
     flat = _flat(tmp_path / "flat")
     packaged = _packaged(tmp_path / "packaged")
     assert import_reader.useful([str(flat)])
@@ -129,28 +134,137 @@ def test_useful_for_a_few_files_of_a_flat_app(tmp_path, two_cores, monkeypatch):
     assert not import_reader.useful([str(flat), "--help"])
     assert not import_reader.useful([str(flat)] * import_reader.MAX_FILES)
     assert not import_reader.useful(["--check"])  # nothing to rewrite
-    # A --context value is where the project is, not a file to rewrite.
+    # Only a broad COPY (narrow-copy) or a system install (poetry-env) makes the tool read Python: an
+    # already-rewritten file, the usual CI run, never does.
+    tuned = _flat(tmp_path / "tuned", NAIVE_FLAT.replace("COPY . .", "COPY pyproject.toml poetry.lock ./"))
+    assert not import_reader.useful([str(tuned)])
+    system = _flat(tmp_path / "system", NAIVE_FLAT.replace("COPY . .", "COPY app.py ./").replace(
+        "RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install"))
+    assert import_reader.useful([str(system)])
+    assert import_reader.useful([str(_flat(tmp_path / "flags", NAIVE_FLAT.replace("COPY . .",
+                                                                                  "copy --chown=1:1 ./ /app")))])
+    # A --context value is where the project is, not a file to rewrite; it wins over the Dockerfile's folder.
     assert import_reader.useful(["--context", str(tmp_path / "flat"), str(packaged)])
     assert import_reader.useful([f"--context={tmp_path / 'flat'}", str(packaged)])
+    assert not import_reader.useful(["--context", str(tmp_path / "packaged"), str(flat)])
     # docker/Dockerfile: the context is the folder above with pyproject.toml.
     (tmp_path / "flat" / "docker").mkdir()
-    (tmp_path / "flat" / "docker" / "Dockerfile").write_text("FROM python\n")
+    (tmp_path / "flat" / "docker" / "Dockerfile").write_text(NAIVE_FLAT)
     assert import_reader.useful([str(tmp_path / "flat" / "docker" / "Dockerfile")])
     monkeypatch.chdir(tmp_path / "flat")
     assert import_reader.useful(["-"])
+
+
+@needs_fork
+def test_useful_never_where_the_reader_has_no_core_and_never_raises(tmp_path, two_cores, monkeypatch):
+    flat = _flat(tmp_path / "flat")
+    monkeypatch.setattr(import_reader, "_cpu_quota", lambda: 1.0)  # docker run --cpus=1: two cores, one CPU
+    assert not import_reader.useful([str(flat)])
+    monkeypatch.setattr(import_reader, "_cpu_quota", lambda: float("inf"))
     monkeypatch.setattr(import_reader.os, "sched_getaffinity", lambda pid: {0})
-    assert not import_reader.useful([str(flat)])  # no core to spare
+    assert not import_reader.useful([str(flat)])
+    monkeypatch.setattr(import_reader.os, "sched_getaffinity", lambda pid: {0, 1})
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    import poetry_docker_fix.refactor.context as context_module
+
+    monkeypatch.setattr(context_module, "discover_context", denied)  # a parent folder it may not search
+    assert not import_reader.useful([str(flat)])
     monkeypatch.setenv("POETRY_DOCKER_FIX_PREFETCH", "1")
-    assert import_reader.useful([str(packaged)])
+    assert import_reader.useful([str(_packaged(tmp_path / "packaged"))])
     monkeypatch.setenv("POETRY_DOCKER_FIX_PREFETCH", "0")
     assert not import_reader.useful([str(flat)])
+
+
+def test_cpu_quota_reads_the_cgroup_or_says_unlimited():
+    quota = import_reader._cpu_quota()
+    assert quota == float("inf") or quota > 0
+
+
+@needs_fork
+def test_a_stopped_reader_means_parsing_here_not_waiting():
+    completed = _python("""
+        import os, signal, time
+        from poetry_docker_fix.refactor import import_reader, imports
+        import_reader.start()
+        pid = import_reader._reader.pid
+        os.kill(pid, signal.SIGSTOP)
+        while import_reader._running(pid):
+            time.sleep(0.01)
+        start = time.monotonic()
+        print(sorted(imports._top_level_names("import helpers\\n")), import_reader._reader,
+              time.monotonic() - start < 5)
+        """)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["['helpers']", "None", "True"]
+
+
+@needs_fork
+def test_the_reader_dies_with_a_killed_command():
+    completed = _python("""
+        import os, signal
+        from poetry_docker_fix.refactor import import_reader
+        import_reader.start()
+        print(import_reader._reader.pid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # no atexit: only the reader's parent-death signal can end it
+        """)
+    pid = int(completed.stdout)
+    import time
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and import_reader._running(pid) and Path(f"/proc/{pid}").exists():
+        time.sleep(0.01)
+    assert not Path(f"/proc/{pid}").exists() or not import_reader._running(pid)
+
+
+@needs_fork
+def test_no_reader_when_a_closed_standard_stream_would_take_a_pipe():
+    # With stdout closed, os.pipe() returns fd 1: the reader would overwrite it with /dev/null.
+    completed = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom poetry_docker_fix.refactor import import_reader\n"
+                               "import_reader.start()\nsys.stderr.write(repr(import_reader._reader))\n"],
+        capture_output=False, stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+        preexec_fn=lambda: os.close(1))
+    assert completed.returncode == 0 and completed.stderr == "None"
+
+
+@pytest.mark.parametrize(("parts", "expected"), [(3000, None), (900, {"helpers"})])
+def test_deep_code_reads_the_same_whatever_the_stack_depth(parts, expected):
+    # libcst recurses on nested nodes: a dotted name of thousands of parts exhausts its depth. The reader's
+    # stack is shallow and the command's deep; both give libcst the same depth, so a file reads the same
+    # in either (here: as one libcst cannot read, not as an internal error).
+    source = "import helpers." + ".".join(["a"] * parts) + "\n"
+
+    def deep(levels: int):
+        return deep(levels - 1) if levels else parse_top_level_names(source)
+
+    assert parse_top_level_names(source) == deep(300) == deep(sys.getrecursionlimit() - 50) == expected
+
+
+@needs_fork
+def test_the_command_stops_the_reader_once_the_rewrites_are_done(tmp_path):
+    flat = _flat(tmp_path / "flat")
+    completed = _python(f"""
+        import os
+        from poetry_docker_fix.refactor import import_reader
+        import_reader.start()
+        pid = import_reader._reader.pid
+        from poetry_docker_fix.cli import app
+        try:
+            app(["--check", "-q", {str(flat)!r}])
+        except SystemExit as exit:
+            print(exit.code, import_reader._reader, os.path.exists(f"/proc/{{pid}}"))
+        """)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split()[-3:] == ["1", "None", "False"]
 
 
 @needs_fork
 @pytest.mark.parametrize("files", [1, 9])  # one file in this process; nine with a worker pool forked from it
 def test_the_command_prints_the_same_with_and_without_the_reader(tmp_path, files):
-    dockerfile = "FROM python:3.11\nRUN pip install poetry\nWORKDIR /app\nCOPY . .\nRUN poetry install\n" \
-                 'CMD ["poetry", "run", "python", "app.py"]\n'
+    dockerfile = NAIVE_FLAT
     paths = []
     for number in range(files):
         root = tmp_path / f"p{number}"

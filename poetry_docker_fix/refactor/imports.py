@@ -16,6 +16,7 @@ import codecs
 import io
 import os
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,22 +43,36 @@ def _top_level_names(source: str) -> set[str] | None:
     return parse_top_level_names(source)
 
 
+PARSE_DEPTH = 1000  # Python frames libcst may use for one file (it recurses on deeply nested code)
+
+
 def parse_top_level_names(source: str) -> set[str] | None:
-    """`_top_level_names`, read with libcst in this process."""
+    """`_top_level_names`, read with libcst in this process. libcst gets the same stack depth wherever it is
+    called from (the reader process's shallow stack or the command's deep one), so a file nested deeply enough
+    to exhaust it reads the same everywhere: as a file libcst cannot read."""
     import libcst as cst  # imported here: only narrow-copy needs it, and it is slow to import
 
+    depth = 0
+    frame = sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(depth + PARSE_DEPTH)
     try:
         module = cst.parse_module(source)
-    except cst.ParserSyntaxError:
+        names: set[str] = set()
+        for node in import_statements(module):
+            if isinstance(node, cst.Import):
+                for alias in node.names:
+                    names.add(_dotted(alias.name).split(".")[0])
+            elif not node.relative and node.module is not None:
+                names.add(_dotted(node.module).split(".")[0])
+        return names
+    except (cst.ParserSyntaxError, UnicodeEncodeError, RecursionError):  # UnicodeEncodeError: a lone surrogate
         return None
-    names: set[str] = set()
-    for node in import_statements(module):
-        if isinstance(node, cst.Import):
-            for alias in node.names:
-                names.add(_dotted(alias.name).split(".")[0])
-        elif not node.relative and node.module is not None:
-            names.add(_dotted(node.module).split(".")[0])
-    return names
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def import_statements(module) -> list:
@@ -90,14 +105,19 @@ def import_statements(module) -> list:
 
 
 def _dotted(node: object) -> str:
+    """`a.b.c` of a Name or Attribute node, read in a loop: a name of a thousand parts is valid Python, and
+    recursing on it would depend on how deep the call stack already is."""
     import libcst as cst
 
     # Python reads identifiers NFKC-normalised: `import ｈｅｌｐｅｒｓ` (full-width letters) imports helpers.
-    if isinstance(node, cst.Name):
-        return unicodedata.normalize("NFKC", node.value)
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{unicodedata.normalize('NFKC', node.attr.value)}"
-    return ""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(unicodedata.normalize("NFKC", node.attr.value))
+        node = node.value
+    if not isinstance(node, cst.Name):
+        return ""
+    parts.append(unicodedata.normalize("NFKC", node.value))
+    return ".".join(reversed(parts))
 
 
 _SKIP = frozenset({"__pycache__", ".venv", "venv", "node_modules", ".git"})
