@@ -390,3 +390,16 @@ def test_request_explicit_flags_beat_configuration(tmp_path):
     request = Request(options=Options(poetry_version=Version.parse("1.8.4")), explicit=frozenset({"poetry_version"}))
     [report] = process_many([tmp_path / "Dockerfile"], request, jobs=1)
     assert "poetry==1.8.4" in report.refactoring.output
+
+
+@pytest.mark.parametrize(("target", "exclude"), [("old/Dockerfile", ["old"]), (".venv/Dockerfile", []),
+                                                  ("env/Dockerfile", []), ("Dockerfile.prod", ["Dockerfile.prod"])])
+def test_a_symlinked_dockerfile_whose_target_the_walk_leaves_out_is_processed_under_its_own_name(
+        tmp_path, target, exclude):
+    make_project(tmp_path)
+    (tmp_path / target).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / target).write_text(NAIVE)
+    if target.startswith("env/"):
+        (tmp_path / "env" / "pyvenv.cfg").write_text("home = /usr/bin\n")  # a virtualenv under another name
+    (tmp_path / "Dockerfile").symlink_to(target)
+    assert [p.name for p in find_dockerfiles(tmp_path, exclude)] == ["Dockerfile"]

@@ -133,7 +133,7 @@ def iter_dockerfiles(directory: Path, exclude: Iterable[str] = ()) -> Iterator[P
         for name in sorted(files):
             if is_dockerfile_name(name):
                 path = os.path.join(root, name)
-                if not excluded(path, name) and not _links_inside(path, top):
+                if not excluded(path, name) and not _links_inside(path, top, excluded):
                     yield Path(path)
 
 
@@ -143,15 +143,25 @@ def _normal_glob(pattern: str) -> str:
     return pattern.rstrip("/")
 
 
-def _links_inside(path: str, top: str) -> bool:
-    """A symlink to a Dockerfile below `top`: the walk finds that file under its own name (processing both
-    would report one file twice, and --apply never writes through a link)."""
+def _links_inside(path: str, top: str, excluded: Callable[[str, str], bool] = lambda path, name: False) -> bool:
+    """A symlink to a Dockerfile that this walk of `top` finds under its own name (processing both would report
+    one file twice, and --apply never writes through a link). A link to a file the walk leaves out (excluded,
+    in a virtualenv or a skipped folder) or to one outside `top` is processed under its own name."""
     if not os.path.islink(path):
         return False
     target = os.path.realpath(path)
     root = os.path.realpath(top)
-    return (os.path.isfile(target) and is_dockerfile_name(os.path.basename(target))
-            and os.path.commonpath([target, root]) == root)
+    if not os.path.isfile(target) or os.path.commonpath([target, root]) != root:
+        return False
+    parts = os.path.relpath(target, root).split(os.sep)
+    folder = root
+    for depth, part in enumerate(parts[:-1], 1):
+        if part in SKIP_DIRECTORIES or part.endswith(".egg-info") or excluded(os.path.join(top, *parts[:depth]), part):
+            return False
+        folder = os.path.join(folder, part)
+        if os.path.isfile(os.path.join(folder, "pyvenv.cfg")):
+            return False
+    return is_dockerfile_name(parts[-1]) and not excluded(os.path.join(top, *parts), parts[-1])
 
 
 _DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in DOCKERFILE_PATTERNS))
