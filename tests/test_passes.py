@@ -326,22 +326,50 @@ def test_poetry_env_converts_virtualenvs_create_false(tmp_path):
     assert "VIRTUAL_ENV=/app/.venv" in output and 'PATH="/app/.venv/bin:$PATH"' in output
 
 
-@pytest.mark.parametrize(("lock", "code", "locked", "converted"), [
-    (LOCK_2_5, "import pkg_resources\n", "", False),  # Poetry 2.x venv: no setuptools; the system had it
-    (LOCK_2_5, "from setuptools import find_packages\n", "", False),
-    (LOCK_2_5, "import pkg_resources\n", '\n[[package]]\nname = "setuptools"\nversion = "75.0"\n', True),
-    (LOCK_1_8, "import pkg_resources\n", "", True),  # Poetry 1.x seeds setuptools into its venvs
-    (LOCK_2_5, "# pkg_resources is gone\nimport os\n", "", True),  # named, not imported
+SETUPTOOLS_LOCKED = '\n[[package]]\nname = "setuptools"\nversion = "75.0"\n{extra}\n[package.extras]\ntest = []\n'
+
+
+@pytest.mark.parametrize(("lock", "pin", "code", "locked", "converted"), [
+    (LOCK_2_5, "==2.5.1", "import pkg_resources\n", "", False),  # a Poetry 2.x venv has no setuptools
+    (LOCK_2_5, "==2.5.1", "from setuptools import find_packages\n", "", False),
+    (LOCK_2_5, "==2.5.1", "import pkg_resources\n", SETUPTOOLS_LOCKED.format(extra='groups = ["main"]'), True),
+    (LOCK_2_5, "==2.5.1", "import pkg_resources\n", SETUPTOOLS_LOCKED.format(extra=""), True),  # no groups
+    # Locked for a group `--only main` leaves out, or as an optional extra: not installed.
+    (LOCK_2_5, "==2.5.1", "import pkg_resources\n", SETUPTOOLS_LOCKED.format(extra='groups = ["dev"]'), False),
+    (LOCK_2_5, "==2.5.1", "import pkg_resources\n", SETUPTOOLS_LOCKED.format(extra="optional = true"), False),
+    (LOCK_1_8, "==1.8.5", "import pkg_resources\n", "", True),  # Poetry 1.x seeds setuptools into its venvs
+    (LOCK_1_8, "", "import pkg_resources\n", "", False),  # unpinned: the build gets the newest Poetry
+    (LOCK_2_5, "==2.5.1", "# pkg_resources is gone\nimport os\n", "", True),  # named, not imported
 ])
-def test_poetry_env_keeps_the_system_install_when_the_app_needs_its_setuptools(tmp_path, lock, code, locked,
+def test_poetry_env_keeps_the_system_install_when_the_app_needs_its_setuptools(tmp_path, lock, pin, code, locked,
                                                                                 converted):
     make_project(tmp_path, lock=lock + locked, files={".dockerignore": ".venv\n", "app/version.py": code})
     source = NAIVE.replace("RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install")
+    source = source.replace("pip install poetry", f"pip install poetry{pin}")
     output, result = fix(tmp_path, source, select=["poetry-env"])
     assert ("virtualenvs.create" not in output) is converted
     if not converted:
         assert output == source
         assert any("app/version.py imports setuptools or pkg_resources" in note for note in notes(result))
+
+
+def test_poetry_env_converts_on_python_3_12_whose_interpreter_has_no_setuptools_either(tmp_path):
+    make_project(tmp_path, lock=LOCK_2_5,
+                 files={".dockerignore": ".venv\n", "app/version.py": "import pkg_resources\n"})
+    source = NAIVE.replace("RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install")
+    output, _ = fix(tmp_path, source.replace("python:3.11-slim", "python:3.12-slim"), select=["poetry-env"])
+    assert "virtualenvs.create" not in output
+
+
+def test_poetry_env_says_when_the_context_is_too_large_to_read_for_setuptools(tmp_path, monkeypatch):
+    from poetry_docker_fix.refactor import imports
+
+    monkeypatch.setattr(imports.first_importer, "__defaults__", (3,))
+    make_project(tmp_path, lock=LOCK_2_5, files={".dockerignore": ".venv\n", **{f"app/m{n}.py": "x = 1\n"
+                                                                                  for n in range(5)}})
+    source = NAIVE.replace("RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install")
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert output == source and any("more than 3 Python files" in note for note in notes(result))
 
 
 def test_poetry_env_converts_env_false(tmp_path):

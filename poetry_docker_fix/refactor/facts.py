@@ -130,8 +130,9 @@ def _poetry_config_commands(instruction: Instruction) -> tuple[tuple[str, ...], 
     return tuple(found)
 
 
-def effective_poetry(document: Document, stage: Stage, context: Context) -> tuple[Version, bool]:
-    """The Poetry version the stage will run, and whether it is known (False: assumed to be the newest)."""
+def pinned_poetry(document: Document, stage: Stage) -> tuple[Version | None, bool]:
+    """The Poetry version the Dockerfile itself makes the stage run (pinned, or the most the retired installer
+    can install), and whether that is exact; (None, False) when the build takes whatever is newest."""
     setup = poetry_setup(document, stage)
     for ancestor in document.ancestors(stage):
         if setup is not None:
@@ -142,6 +143,14 @@ def effective_poetry(document: Document, stage: Stage, context: Context) -> tupl
     if setup is not None and setup.kind == "installer" and "get-poetry.py" in " ".join(document.raw(setup.instruction)):
         # The retired get-poetry.py installer cannot install Poetry 1.2 or later (python-poetry/poetry#4094).
         return Version(1, 1, 15, "1.1.15"), False
+    return None, False
+
+
+def effective_poetry(document: Document, stage: Stage, context: Context) -> tuple[Version, bool]:
+    """The Poetry version the stage will run, and whether it is known (False: assumed to be the newest)."""
+    pinned, exact = pinned_poetry(document, stage)
+    if pinned is not None:
+        return pinned, exact
     if context.options.poetry_version is not None:
         return context.options.poetry_version, True
     if context.project is not None:

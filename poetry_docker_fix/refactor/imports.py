@@ -255,12 +255,15 @@ def scan_imports(start_files: list[Path], search_roots: list[Path], context: Pat
     return scan
 
 
+class TooManyFiles(Exception):
+    """The context holds more Python files than `first_importer` reads through."""
+
+
 def first_importer(context: Path, modules: Iterable[str], limit: int = 20_000) -> str | None:
     """The first Python file of the build context (its path relative to `context`, in walk order) that imports
     one of the top-level `modules`, read as `scan_imports` reads (only files that spell a name are parsed);
     None when none does. Virtualenvs, caches and node_modules are not the project's code and are not read.
-    A context of more than `limit` Python files is not read through: its first file is named instead, so the
-    caller stays on the safe side."""
+    Raises TooManyFiles past `limit` files, rather than guess."""
     source_if_it_could_import = _source_if_it_could_import(modules)
     wanted = set(modules)
     seen = 0
@@ -275,7 +278,7 @@ def first_importer(context: Path, modules: Iterable[str], limit: int = 20_000) -
             path = Path(current, name)
             seen += 1
             if seen > limit:
-                return str(path.relative_to(context))
+                raise TooManyFiles(limit)
             try:
                 source = source_if_it_could_import(path.read_bytes())
             except (OSError, UnicodeDecodeError, SyntaxError, LookupError):

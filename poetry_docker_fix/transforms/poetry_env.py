@@ -6,16 +6,17 @@ import re
 
 from ..refactor.document import Document, Instruction
 from ..refactor.edits import Edit, tidy_continuations
-from ..refactor.imports import first_importer
+from ..refactor.imports import TooManyFiles, first_importer
+from ..refactor.versions import LATEST_KNOWN
 from ..refactor.facts import (
     Context,
     copy_sources,
     creates_no_venv,
-    effective_poetry,
     falsy,
     inherited_system_install,
     install_runs,
     install_stage,
+    pinned_poetry,
     poetry_config_commands,
     poetry_setup,
     project_dir,
@@ -210,18 +211,55 @@ class PoetryEnv(Pass):
 
 def _needs_system_setuptools(document: Document, stage, context: Context) -> str | None:
     """Why the system install must stay: the app's own code imports setuptools (or its pkg_resources), which
-    the image's interpreter has but a virtualenv made by Poetry 2.x does not (it never seeds setuptools;
-    Poetry 1.x does), and poetry.lock does not install it either."""
+    the image's interpreter has (official images up to Python 3.11 ship it) but a virtualenv made by Poetry 2.x
+    does not (it never seeds setuptools; 1.x does), and the dependency install does not bring it either."""
     project = context.project
-    version, _known = effective_poetry(document, stage, context)
-    if project is None or version.major < 2 or "setuptools" in project.locked_packages:
+    if project is None:
         return None
-    importer = first_importer(project.root, ("setuptools", "pkg_resources"))
+    python = _PYTHON_TAG.match(stage.image)
+    if python and tuple(int(part) for part in python.group(1).split(".")[:2]) >= (3, 12):
+        return None  # no setuptools in the image's interpreter either: the venv changes nothing
+    version, _exact = pinned_poetry(document, stage)
+    version = version or LATEST_KNOWN  # unpinned: the build gets the newest Poetry, whatever wrote the lock
+    if version.major < 2 or _installs_setuptools(project):
+        return None
+    try:
+        importer = first_importer(project.root, ("setuptools", "pkg_resources"))
+    except TooManyFiles as error:
+        return (f"the context holds more than {error.args[0]:,} Python files, too many to tell whether the app "
+                f"imports setuptools, which a virtualenv made by Poetry {version} lacks; `virtualenvs.create "
+                "false` is left alone")
     if importer is None:
         return None
     return (f"{importer} imports setuptools or pkg_resources: the system interpreter has it, but a virtualenv "
-            f"made by Poetry {version} has no setuptools and poetry.lock does not name it; "
-            "`virtualenvs.create false` is left alone (add setuptools to the dependencies to allow it)")
+            f"made by Poetry {version} has no setuptools and the install does not bring it; `virtualenvs.create "
+            "false` is left alone (add setuptools to the main dependencies to allow it)")
+
+
+_PYTHON_TAG = re.compile(r"^(?:[\w.-]+(?::\d+)?/)?(?:library/)?python:(\d+\.\d+)")
+_PACKAGE_BLOCK = re.compile(r"(?m)^\[\[package\]\][ \t]*$")
+
+
+def _installs_setuptools(project) -> bool:
+    """Whether the dependency install brings setuptools: poetry.lock names it in the main group (the only one
+    `--only main`, as no-dev writes it, installs), not as an optional extra. A lock without groups (Poetry 1.x
+    wrote none) counts on the package being locked."""
+    if "setuptools" not in project.locked_packages:
+        return False
+    try:
+        text = (project.root / "poetry.lock").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    for block in _PACKAGE_BLOCK.split(text)[1:]:
+        head = block.split("\n[", 1)[0]  # the package's own keys, before its sub-tables
+        name = re.search(r'(?m)^name = "([^"]+)"', head)
+        if name is None or re.sub(r"[-_.]+", "_", name.group(1)).lower() != "setuptools":
+            continue
+        if re.search(r"(?m)^optional = true", head):
+            return False
+        groups = re.search(r"(?m)^groups = \[([^\]]*)\]", head)
+        return groups is None or '"main"' in groups.group(1)
+    return False
 
 
 def _has_cache_mount(stage) -> bool:
