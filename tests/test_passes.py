@@ -244,13 +244,22 @@ def test_narrow_copy_adds_no_workdir_when_an_env_before_the_copy_names_a_root_pa
     assert output == source and any("is read at the image root" in note for note in notes(result))
 
 
+DYNAMIC = CLASSIC + "\n[tool.poetry-dynamic-versioning]\nenable = true\n"
+
+
 @pytest.mark.parametrize(("pyproject", "step", "why"), [
-    (CLASSIC + "\n[tool.poetry-dynamic-versioning]\nenable = true\n", "", "poetry-dynamic-versioning takes"),
+    (DYNAMIC, "", "poetry-dynamic-versioning takes"),
     (CLASSIC + '\n[build-system]\nrequires = ["poetry-core", "setuptools_scm>=8"]\n', "", "setuptools-scm takes"),
-    (CLASSIC.replace("[tool.poetry.dependencies]", '[tool.poetry.requires-plugins]\n'
+    (CLASSIC + "\n[tool.setuptools_scm]\n", "", "setuptools-scm takes"),
+    (CLASSIC + '\n[tool.poetry-version-plugin]\nsource = "git-tag"\n', "", "poetry-version-plugin takes"),
+    (DYNAMIC.replace("[tool.poetry.dependencies]", '[tool.poetry.requires-plugins]\n'
                      'poetry-dynamic-versioning = { version = ">=1", extras = ["plugin"] }\n\n'
                      "[tool.poetry.dependencies]"), "", "poetry-dynamic-versioning takes"),
     (CLASSIC, "RUN git describe --tags > VERSION\n", "a later step runs git"),
+    (CLASSIC, "RUN sh -c 'git describe --tags > VERSION'\n", "a later step runs git"),
+    (CLASSIC, "RUN echo $(git rev-parse HEAD) > REVISION\n", "a later step runs git"),
+    (CLASSIC, 'RUN ["bash", "-lc", "git -C /app log -1 > LAST"]\n', "a later step runs git"),
+    (CLASSIC, "RUN poetry version $(dunamai from git)\n", "a later step runs dunamai"),
 ])
 def test_narrow_copy_keeps_git_when_the_build_reads_it(tmp_path, pyproject, step, why):
     # The version comes from git tags, or a step runs git: without .git the build fails or writes 0.0.0.
@@ -261,11 +270,43 @@ def test_narrow_copy_keeps_git_when_the_build_reads_it(tmp_path, pyproject, step
     assert "COPY . ." in output and ".git/, which the build reads" in reason and why in reason
 
 
-def test_narrow_copy_drops_git_when_nothing_reads_it(tmp_path):
-    make_project(tmp_path, files={".git/HEAD": "ref: refs/heads/main\n"})
-    output, _ = fix(tmp_path, NAIVE.replace("RUN poetry install\n", "RUN poetry install\nRUN pip download git\n"),
+@pytest.mark.parametrize(("pyproject", "step"), [
+    (CLASSIC, "RUN pip download git\n"),
+    (CLASSIC, "RUN git clone https://example.com/assets.git /opt/assets\n"),
+    (CLASSIC, 'RUN git config --global url."https://x@github.com/".insteadOf "https://github.com/"\n'),
+    (CLASSIC, "RUN --mount=type=bind,source=.git,target=.git git describe --tags > VERSION\n"),
+    (CLASSIC, "RUN pip install git+https://example.com/lib.git\n"),
+    (CLASSIC, "FROM alpine/git AS docs\nRUN git log > /changes\n"),  # a stage that never sees the copy
+    (DYNAMIC.replace("enable = true", "enable = false"), ""),  # opt-in, and off
+    (CLASSIC + "\n[tool.poetry-dynamic-versioning]\n", ""),  # `enable` defaults to false
+    (DYNAMIC + '\n[tool.poetry-dynamic-versioning.from-file]\nsource = "VERSION"\n', ""),
+    (CLASSIC.replace("[tool.poetry.dependencies]", '[tool.poetry.requires-plugins]\n'
+                     'poetry-dynamic-versioning = { version = ">=1", extras = ["plugin"] }\n\n'
+                     "[tool.poetry.dependencies]"), ""),  # installed, never enabled
+])
+def test_narrow_copy_drops_git_when_nothing_reads_it(tmp_path, pyproject, step):
+    make_project(tmp_path, pyproject=pyproject, files={".git/HEAD": "ref: refs/heads/main\n"})
+    output, _ = fix(tmp_path, NAIVE.replace("RUN poetry install\n", f"RUN poetry install\n{step}"),
                     select=["narrow-copy"])
     assert "COPY . ." not in output
+
+
+@pytest.mark.parametrize("given", ["ENV POETRY_DYNAMIC_VERSIONING_BYPASS=1.2.3\n",
+                                   "ARG SETUPTOOLS_SCM_PRETEND_VERSION=1.2.3\n"])
+def test_narrow_copy_drops_git_when_the_build_gives_the_version(tmp_path, given):
+    make_project(tmp_path, pyproject=DYNAMIC + "\n[tool.setuptools_scm]\n",
+                 files={".git/HEAD": "ref: refs/heads/main\n"})
+    output, _ = fix(tmp_path, NAIVE.replace("WORKDIR /app\n", f"WORKDIR /app\n{given}"), select=["narrow-copy"])
+    assert "COPY . ." not in output
+
+
+def test_narrow_copy_names_git_plainly_when_a_build_tool_reads_the_whole_context(tmp_path):
+    # `make` may read anything, .git among the rest: no claim that something runs git.
+    make_project(tmp_path, files={".git": "gitdir: /elsewhere/.git/worktrees/app\n", "Makefile": "all:\n\ttrue\n"})
+    output, result = fix(tmp_path, NAIVE.replace("RUN poetry install\n", "RUN poetry install\nRUN make\n"),
+                         select=["narrow-copy"])
+    reason = result.outcomes[0].changes[0].reason
+    assert "COPY . ." in output and "which the build reads" not in reason and ".git," in reason
 
 
 def test_narrow_copy_drops_tests_and_docs_when_no_later_step_reads_them(tmp_path):

@@ -405,14 +405,29 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
 
 # Build tools and Poetry plugins that take the project's version from git tags: they read .git when the project
 # is built or installed, and fail (or write version 0.0.0) without it.
-_GIT_VERSIONING = ("poetry-dynamic-versioning", "setuptools-scm", "hatch-vcs", "versioningit", "dunamai")
+_GIT_VERSIONING = ("poetry-dynamic-versioning", "setuptools-scm", "hatch-vcs", "versioningit", "dunamai",
+                   "setuptools-git-versioning", "versioneer", "pbr", "flit-scm")
 
 
 def _version_from_git(data: dict, tool: dict) -> str | None:
     """The git-versioning tool pyproject.toml configures or requires: a [tool.<name>] table, a build-system
-    requirement, or a Poetry 2 `requires-plugins` entry."""
+    requirement, or a Poetry 2 `requires-plugins` entry. poetry-dynamic-versioning counts only when enabled
+    (it is opt-in) and not reading the version from a file; poetry-version-plugin and PDM when their source is
+    git."""
     tables = data.get("tool") if isinstance(data.get("tool"), dict) else {}
     wanted = {_normalise(name): name for name in _GIT_VERSIONING}
+    dynamic = tables.get("poetry-dynamic-versioning")
+    if isinstance(dynamic, dict):
+        from_file = dynamic.get("from-file")
+        if dynamic.get("enable") is True and not (isinstance(from_file, dict) and from_file.get("source")):
+            return "poetry-dynamic-versioning"
+        return None  # configured, and off (or from a file): the plugin reads no git whatever else is listed
+    plugin = tables.get("poetry-version-plugin")
+    if isinstance(plugin, dict) and plugin.get("source") == "git-tag":
+        return "poetry-version-plugin"
+    pdm = tables.get("pdm") if isinstance(tables.get("pdm"), dict) else {}
+    if isinstance(pdm.get("version"), dict) and pdm["version"].get("source") == "scm":
+        return "pdm-backend"
     for table in tables:
         if _normalise(table) in wanted:
             return wanted[_normalise(table)]
@@ -421,6 +436,6 @@ def _version_from_git(data: dict, tool: dict) -> str | None:
     plugins = tool.get("requires-plugins") if isinstance(tool.get("requires-plugins"), dict) else {}
     for requirement in [*requires, *plugins]:
         name = _normalise(re.split(r"[\s\[<>=!~;@(]", str(requirement), maxsplit=1)[0])
-        if name in wanted:
+        if name in wanted and name != _normalise("poetry-dynamic-versioning"):  # opt-in: needs its table
             return wanted[name]
     return None

@@ -104,16 +104,33 @@ def _command_lines(instruction: Instruction) -> list[list[str]]:
 _PATH_WORD = re.compile(r"[^\s/\"'=:;,&|()<>`$]+")  # the parts of the paths a command may name
 
 
+def _later_steps(document: Document, copy: Instruction) -> list[Instruction]:
+    """The RUN, CMD, ENTRYPOINT and HEALTHCHECK instructions after the broad COPY that can see what it copies:
+    those of its stage, of stages built FROM it, and of stages that COPY --from one of these."""
+    seeing = {copy.stage}
+    for stage in document.stages[copy.stage + 1:]:
+        parent = document.parent(stage)
+        sources = {flag.split("=", 1)[1].lower() for i in stage.instructions if i.keyword in ("COPY", "ADD")
+                   for flag in i.flags_and_args()[0] if flag.startswith("--from=")}
+        if (parent is not None and parent.index in seeing) or any(
+                (other.name or "").lower() in sources or str(other.index) in sources
+                for other in document.stages if other.index in seeing):
+            seeing.add(stage.index)
+    return [i for i in document.instructions if i.start > copy.start and i.stage in seeing
+            and i.keyword in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK")]
+
+
 def _read_by_later_steps(document: Document, copy: Instruction, entries: list[str]) -> set[str]:
     """Entries of the context a step after the broad COPY (the install's own RUN included) may read although the
     app never does: those a RUN, CMD, ENTRYPOINT or HEALTHCHECK names (`RUN pytest tests`), and, when one runs a
     build or development tool (pytest, tox, make, mkdocs, …) in any form, every entry but virtualenvs, caches
     and Dockerfiles."""
-    later = [i for i in document.instructions
-             if i.start > copy.start and i.keyword in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK")]
+    later = _later_steps(document, copy)
     if not later:
         return set()
-    words = set(_PATH_WORD.findall("\n".join(i.value for i in later)))
+    # A RUN's --mount flags name context paths the step gets by itself (a bind mount), not from the COPY.
+    words = set(_PATH_WORD.findall("\n".join(
+        i.flags_and_args()[1] if i.keyword == "RUN" and "--mount" in i.value else i.value for i in later)))
     named = {name for name in entries if name in words}
     programs: list[str] = []
     for instruction in later:
@@ -125,9 +142,56 @@ def _read_by_later_steps(document: Document, copy: Instruction, entries: list[st
                 programs.append(tokens[0].rsplit("/", 1)[-1])
     if any(program in BUILD_TOOLS for program in programs):
         named |= {name for name in entries if not NEVER_READ.match(name)}
-    if "git" in programs and ".git" in entries:  # `RUN git describe --tags > VERSION`
-        named.add(".git")
     return named
+
+
+# git, or a tool that asks git, run in any form: `RUN git describe`, `$(git rev-parse HEAD)`, `sh -c 'git …'`,
+# `["git", "log"]`, `dunamai from git`, `python -m setuptools_scm`.
+_GIT_PROGRAM = re.compile(r"""(?<![\w.$/-])(?:[\w./-]*/)?(git|dunamai|setuptools[_-]scm)(?=["'\s,\]);]|$)""")
+_GIT_GLOBAL_OPTION = re.compile(r"-[Cc]$|--(?:git-dir|work-tree|namespace|exec-path)$")
+# git subcommands that never read the repository they run in.
+_NOT_THE_REPOSITORY = frozenset({"clone", "config", "init", "ls-remote", "help", "version", "--version", "--help",
+                                 "-h", "credential", "archive-remote"})
+_VERSION_GIVEN = re.compile(r"\b(?:POETRY_DYNAMIC_VERSIONING_BYPASS|SETUPTOOLS_SCM_PRETEND_VERSION\w*)\b")
+
+
+def _runs_git(text: str) -> str | None:
+    """The program of `text` (an instruction's arguments) that reads the git repository it runs in."""
+    for match in _GIT_PROGRAM.finditer(text):
+        program = match.group(1)
+        if program != "git":
+            return program
+        words = re.findall(r"""[^\s"',\[\]]+""", text[match.end(): match.end() + 300])
+        index = 0
+        while index < len(words) and words[index].startswith("-"):
+            index += 2 if _GIT_GLOBAL_OPTION.match(words[index]) else 1
+        if index < len(words) and words[index] not in _NOT_THE_REPOSITORY:
+            return "git"
+    return None
+
+
+def _binds_git(instruction: Instruction) -> bool:
+    """`RUN --mount=type=bind,source=.git,…`: the step gets .git from the context by itself, not from a COPY."""
+    return any(flag.startswith("--mount") and "type=bind" in flag and re.search(r"\b(?:source|src)=(?:\./)?\.git\b", flag)
+               for flag in instruction.flags_and_args()[0])
+
+
+def _why_git_is_read(document: Document, copy: Instruction, install: Instruction, project) -> str:
+    """Why the build reads the context's .git after the broad COPY: a later step runs git (or a tool that asks
+    it), or the project's version comes from its git tags and nothing gives it otherwise. "" when nothing does."""
+    for instruction in _later_steps(document, copy):
+        if instruction.keyword == "RUN" and _binds_git(instruction):
+            continue
+        program = _runs_git(instruction.value)
+        if program:
+            return f"a later step runs {program}"
+    tool = project.version_from_git
+    if tool:
+        stage = document.stages[install.stage]
+        given = set(document.stage_env(stage, install.start + 1)) | set(re.findall(r"\w+", install.value))
+        if not any(_VERSION_GIVEN.fullmatch(name) for name in given):
+            return f"{tool} takes the version from its git tags"
+    return ""
 
 
 BUILD_OUTPUT = {
@@ -287,7 +351,7 @@ class NarrowCopy(Pass):
         if unknown:
             held = []
             if needed["git"]:
-                held.append(f".git/, which the build reads ({needed['git']})")
+                held.append(f"{_names(['.git'], project)}, which the build reads ({needed['git']})")
             others = [name for name in unknown if name != ".git" or not needed["git"]]
             if others:
                 held.append(f"{_names(others, project)}, which the tool cannot tell the app does not need")
@@ -383,11 +447,10 @@ class NarrowCopy(Pass):
         placed = set(project.manifests) | set(readmes) | top_level
         read_later = _read_by_later_steps(document, broad or first_install, project.context_entries())
         git = ""
-        if ".git" in read_later:
-            git = "a later step runs git"
-        elif project.version_from_git and ".git" in project.context_entries():
-            git = f"{project.version_from_git} takes the version from its git tags"
-            read_later.add(".git")
+        if ".git" in project.context_entries():
+            git = _why_git_is_read(document, broad or first_install, first_install, project)
+            if git:
+                read_later.add(".git")
         unknown = [name for name in project.context_entries()
                    if name not in placed and (name in read_later or not _not_needed_entry(project, name))]
         # A declared README the root install does not need is still a README: not needed.
