@@ -402,10 +402,23 @@ def test_poetry_env_converts_on_python_3_12_whose_interpreter_has_no_setuptools_
     assert "virtualenvs.create" not in output
 
 
+@pytest.mark.parametrize("where", ["tests/conftest.py", "docs/conf.py", "setup.py", "build.py", "scripts/x.py",
+                                   "build/lib/app/v.py"])
+def test_poetry_env_reads_only_the_code_the_image_runs_for_setuptools(tmp_path, where):
+    # Tests, docs, a setup.py shim, Poetry's build script (run in an isolated build environment on 2.x), a
+    # .dockerignored folder and build output do not run in the image.
+    make_project(tmp_path, lock=LOCK_2_5,
+                 files={".dockerignore": ".venv\nscripts\n", where: "import pkg_resources\n"})
+    source = NAIVE.replace("RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install")
+    output, _ = fix(tmp_path, source.replace("pip install poetry", "pip install poetry==2.5.1"),
+                    select=["poetry-env"])
+    assert "virtualenvs.create" not in output
+
+
 def test_poetry_env_says_when_the_context_is_too_large_to_read_for_setuptools(tmp_path, monkeypatch):
     from poetry_docker_fix.refactor import imports
 
-    monkeypatch.setattr(imports.first_importer, "__defaults__", (3,))
+    monkeypatch.setattr(imports, "SCAN_LIMIT", 3)
     make_project(tmp_path, lock=LOCK_2_5, files={".dockerignore": ".venv\n", **{f"app/m{n}.py": "x = 1\n"
                                                                                   for n in range(5)}})
     source = NAIVE.replace("RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install")

@@ -20,7 +20,7 @@ import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 
 @dataclass
@@ -259,11 +259,16 @@ class TooManyFiles(Exception):
     """The context holds more Python files than `first_importer` reads through."""
 
 
-def first_importer(context: Path, modules: Iterable[str], limit: int = 20_000) -> str | None:
+SCAN_LIMIT = 20_000  # Python files first_importer reads through
+
+
+def first_importer(context: Path, modules: Iterable[str],
+                   skip: Callable[[str], bool] = lambda name: False) -> str | None:
     """The first Python file of the build context (its path relative to `context`, in walk order) that imports
     one of the top-level `modules`, read as `scan_imports` reads (only files that spell a name are parsed);
     None when none does. Virtualenvs, caches and node_modules are not the project's code and are not read.
-    Raises TooManyFiles past `limit` files, rather than guess."""
+    Top-level entries `skip` names are not read either. Raises TooManyFiles past SCAN_LIMIT files, rather
+    than guess."""
     source_if_it_could_import = _source_if_it_could_import(modules)
     wanted = set(modules)
     seen = 0
@@ -271,14 +276,15 @@ def first_importer(context: Path, modules: Iterable[str], limit: int = 20_000) -
         if current != str(context) and "pyvenv.cfg" in files:
             folders[:] = []
             continue
-        folders[:] = sorted(name for name in folders if name not in _SKIP)
+        top = current == str(context)
+        folders[:] = sorted(name for name in folders if name not in _SKIP and not (top and skip(name)))
         for name in sorted(files):
-            if not name.endswith(".py"):
+            if not name.endswith(".py") or (top and skip(name)):
                 continue
             path = Path(current, name)
             seen += 1
-            if seen > limit:
-                raise TooManyFiles(limit)
+            if seen > SCAN_LIMIT:
+                raise TooManyFiles(SCAN_LIMIT)
             try:
                 source = source_if_it_could_import(path.read_bytes())
             except (OSError, UnicodeDecodeError, SyntaxError, LookupError):

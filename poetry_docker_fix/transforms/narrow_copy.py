@@ -42,6 +42,12 @@ def _not_needed(name: str) -> bool:
     return _NOT_NEEDED.match(name) is not None
 
 
+def not_needed_at_run_time(name: str) -> bool:
+    """A top-level entry of a Python repository that the running app never needs (tests, docs, build output,
+    tool configuration: NOT_NEEDED)."""
+    return _not_needed(name)
+
+
 def _absolute_reference(document: Document, copy: Instruction, entries: list[str]) -> tuple[int, str] | None:
     """(line, path) of the first instruction (but `copy`) that names a top-level entry of the context by its
     absolute path at the image root (`/start.sh`, `/config/app.yaml`): a WORKDIR /app would move it."""

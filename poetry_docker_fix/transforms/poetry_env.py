@@ -24,6 +24,7 @@ from ..refactor.facts import (
 )
 from ..refactor.shell import run_commands
 from .base import Pass, PassResult
+from .narrow_copy import not_needed_at_run_time
 
 CACHE_DIR = "/tmp/poetry_cache"
 _CONFIG_CREATE = re.compile(
@@ -210,7 +211,9 @@ class PoetryEnv(Pass):
 
 
 def _needs_system_setuptools(document: Document, stage, context: Context) -> str | None:
-    """Why the system install must stay: the app's own code imports setuptools (or its pkg_resources), which
+    """Why the system install must stay: the app's own code (not its tests, docs, .dockerignored files, or a
+    setup.py / build.py that Poetry 2.x runs in an isolated build environment) imports setuptools (or its
+    pkg_resources), which
     the image's interpreter has (official images up to Python 3.11 ship it) but a virtualenv made by Poetry 2.x
     does not (it never seeds setuptools; 1.x does), and the dependency install does not bring it either."""
     project = context.project
@@ -224,7 +227,8 @@ def _needs_system_setuptools(document: Document, stage, context: Context) -> str
     if version.major < 2 or _installs_setuptools(project):
         return None
     try:
-        importer = first_importer(project.root, ("setuptools", "pkg_resources"))
+        importer = first_importer(project.root, ("setuptools", "pkg_resources"), skip=lambda name: (
+            project.is_ignored(name) or name in ("setup.py", "build.py") or not_needed_at_run_time(name)))
     except TooManyFiles as error:
         return (f"the context holds more than {error.args[0]:,} Python files, too many to tell whether the app "
                 f"imports setuptools, which a virtualenv made by Poetry {version} lacks; `virtualenvs.create "
