@@ -18,6 +18,7 @@ from ..refactor.facts import (
     is_manifest_copy,
     pip_install_arguments,
     project_dir,
+    system_install,
     venv_in_project,
 )
 from ..refactor.shell import is_poetry_setup, run_commands
@@ -96,6 +97,10 @@ class MultiStage(Pass):
             return result
         installs = install_runs(stage)
         last_install = installs[-1]
+        if system_install(document, stage):
+            result.notes.append("Poetry installs into the system interpreter (`virtualenvs.create false`): "
+                                "no virtualenv to copy to a runtime stage")
+            return result
         if not venv_in_project(document, stage, installs[0].start):
             result.notes.append("the virtualenv is not in the project (POETRY_VIRTUALENVS_IN_PROJECT): "
                                 "nothing to copy to a runtime stage (poetry-env sets it)")
