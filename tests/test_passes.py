@@ -276,6 +276,7 @@ def test_narrow_copy_keeps_git_when_the_build_reads_it(tmp_path, pyproject, step
     (CLASSIC, 'RUN git config --global url."https://x@github.com/".insteadOf "https://github.com/"\n'),
     (CLASSIC, "RUN --mount=type=bind,source=.git,target=.git git describe --tags > VERSION\n"),
     (CLASSIC, "RUN pip install git+https://example.com/lib.git\n"),
+    (CLASSIC, "RUN --mount=type=cache,target=/cache/git pip install -q six\n"),
     (CLASSIC, "FROM alpine/git AS docs\nRUN git log > /changes\n"),  # a stage that never sees the copy
     (DYNAMIC.replace("enable = true", "enable = false"), ""),  # opt-in, and off
     (CLASSIC + "\n[tool.poetry-dynamic-versioning]\n", ""),  # `enable` defaults to false

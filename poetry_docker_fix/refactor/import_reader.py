@@ -8,15 +8,17 @@ parses the sources it is sent (`top_level_names`) and answers with the module na
 `imports.parse_top_level_names` finds them here.
 
 It is a speed-up and nothing else:
-- it starts only where it can pay (Linux, two usable cores, a run over a few files of flat apps: `useful`); a
-  run over a folder uses the worker pool, whose workers import libcst while the tree is walked;
-- any failure (the reader died, libcst is missing there, a pipe broke) makes the caller parse in this
-  process, which reports errors as it always did;
+- it starts only where it can pay (see `useful`): Linux, a second CPU, a few files whose Dockerfiles make the
+  tool read Python, a flat app's context. A run over a folder uses the worker pool instead, whose workers
+  import libcst while the tree is walked;
+- any failure (the reader died, was stopped, libcst is missing there, a pipe broke) makes the caller parse in
+  this process, which reports errors as it always did; waits for it are bounded;
 - a process that inherited the reader (a pool worker forked from this one) never talks to it: only its owner
   does;
-- at exit the reader is killed and reaped, whether or not it was asked anything, so a run that never needed
-  libcst does not wait for it, and nothing of it outlives the command. Its standard streams are /dev/null, so a
-  caller reading this command's output never waits for it either.
+- it is killed and reaped as soon as the rewrites are done, or at exit, whether or not it was asked anything,
+  so a run that never needed libcst does not wait for it; if the command is killed, the kernel kills it too
+  (PR_SET_PDEATHSIG). Its standard streams are /dev/null, so a caller reading this command's output never
+  waits for it either.
 
 POETRY_DOCKER_FIX_PREFETCH=0 turns it off; =1 starts it wherever fork exists (tests use that).
 """
@@ -176,7 +178,7 @@ def start() -> None:
             os._exit(status)
     os.close(requests_read)
     os.close(replies_write)
-    os.set_blocking(requests_write, False)  # waits go through _wait: a stopped reader must not hang the command
+    os.set_blocking(requests_write, False)  # waits are bounded (top_level_names): a stopped reader must not hang us
     os.set_blocking(replies_read, False)
     _reader = _Reader(pid, requests_write, replies_read)
     atexit.register(_stop_at_exit)

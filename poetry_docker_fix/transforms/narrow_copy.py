@@ -178,8 +178,8 @@ def _runs_git(text: str) -> str | None:
 
 def _binds_git(instruction: Instruction) -> bool:
     """`RUN --mount=type=bind,source=.git,…`: the step gets .git from the context by itself, not from a COPY."""
-    return any(flag.startswith("--mount") and "type=bind" in flag and re.search(r"\b(?:source|src)=(?:\./)?\.git\b", flag)
-               for flag in instruction.flags_and_args()[0])
+    return any(flag.startswith("--mount") and "type=bind" in flag
+               and re.search(r"\b(?:source|src)=(?:\./)?\.git\b", flag) for flag in instruction.flags_and_args()[0])
 
 
 def _why_git_is_read(document: Document, copy: Instruction, install: Instruction, project) -> str:
@@ -188,7 +188,8 @@ def _why_git_is_read(document: Document, copy: Instruction, install: Instruction
     for instruction in _later_steps(document, copy):
         if instruction.keyword == "RUN" and _binds_git(instruction):
             continue
-        program = _runs_git(instruction.value)
+        # Not in a RUN's flags: `--mount=type=cache,target=/cache/git` names no program.
+        program = _runs_git(instruction.flags_and_args()[1] if instruction.keyword == "RUN" else instruction.value)
         if program:
             return f"a later step runs {program}"
     tool = project.version_from_git
