@@ -336,3 +336,29 @@ def test_may_hold_answers_from_the_context_listing_and_defers_to_the_disk_otherw
     assert [project.may_hold(p) for p in ("start.sh", "bin/start.sh", "bin/none", "python", "-m", "/opt/x")] == \
         [True, True, True, False, False, False]
     assert all(project.may_hold(p) for p in ("../elsewhere", "./start.sh", ""))  # only the disk can tell
+
+
+@pytest.mark.parametrize(("lock", "version", "names"), [
+    ('[[package]]\nname = "Six"\nversion = "1"\n\n[[package]]\nname = "zope.interface"\n\n[metadata]\n'
+     'lock-version = "2.0"\ncontent-hash = "x"\n', "2.0", {"six", "zope_interface"}),
+    ('[metadata]\nlock-version = "1.1"\n\n[metadata.files]\nsix = [\n    {file = "six.whl"},\n]\n', "1.1", set()),
+    ('name = "first-line"\n[metadata]   \nlock-version = "2.1"\npython-versions = "[3.11]"\n', "2.1", {"first_line"}),
+    ('[[package]]\r\nname = "a"\r\n[metadata]\r\nlock-version = "2.0"', "2.0", {"a"}),  # CRLF, no final newline
+    ('[metadatax]\n[metadata]\n\n\nlock-version = "2.0"\n[other]\nlock-version = "9"\n', "2.0", set()),
+])
+def test_the_lock_is_read_for_its_lock_version_and_package_names(tmp_path, lock, version, names):
+    from poetry_docker_fix.refactor.project import load_project
+
+    make_project(tmp_path, lock=lock)
+    project = load_project(tmp_path)
+    assert project.lock_version == version and project.locked_packages == frozenset(names)
+
+
+@pytest.mark.parametrize(("lock", "error"), [('[[package]]\nname = "a"\n', "no \\[metadata\\] table"),
+                                             ('[metadata]\nlock-version = \n', "not valid TOML in \\[metadata\\]")])
+def test_a_lock_without_a_readable_metadata_table_is_an_input_error(tmp_path, lock, error):
+    from poetry_docker_fix.refactor.project import ProjectError, load_project
+
+    make_project(tmp_path, lock=lock)
+    with pytest.raises(ProjectError, match=error):
+        load_project(tmp_path)
