@@ -241,8 +241,16 @@ def _lock_version(path: Path, text: str) -> str | None:
     return str(value) if value is not None else None
 
 
+_SEPARATORS = str.maketrans("-.", "__")
+
+
 def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
+    """A package name as PEP 503 compares them: runs of `-`, `_` and `.` are one `_`, case does not count.
+    Without a regular expression: a lock's every package name goes through here (about 0.1 ms per project)."""
+    name = name.translate(_SEPARATORS).lower()
+    while "__" in name:
+        name = name.replace("__", "_")
+    return name
 
 
 def _readme_list(value: object) -> tuple[str, ...]:
