@@ -211,11 +211,11 @@ class PoetryEnv(Pass):
 
 
 def _needs_system_setuptools(document: Document, stage, context: Context) -> str | None:
-    """Why the system install must stay: the app's own code (not its tests, docs, .dockerignored files, or a
-    setup.py / build.py that Poetry 2.x runs in an isolated build environment) imports setuptools (or its
-    pkg_resources), which
+    """Why the system install must stay: the app's own code imports setuptools (or its pkg_resources), which
     the image's interpreter has (official images up to Python 3.11 ship it) but a virtualenv made by Poetry 2.x
-    does not (it never seeds setuptools; 1.x does), and the dependency install does not bring it either."""
+    does not (it never seeds setuptools; 1.x does), and the dependency install does not bring it either. Its
+    tests, docs, .dockerignored files and a setup.py / build.py (which Poetry 2.x runs in an isolated build
+    environment) do not count."""
     project = context.project
     if project is None:
         return None
