@@ -368,9 +368,9 @@ def test_package_names_normalise_as_pep_503_says():
     import random
     import re
 
-    from poetry_docker_fix.refactor.project import _normalise
+    from poetry_docker_fix.refactor.project import normalise_name
 
     rng = random.Random(3)
     names = ["Zope.Interface", "typing_extensions", "a--b", "a-_.b", "___", "", "A.B-C_D", "x__", "-x-"]
     names += ["".join(rng.choice("aB-_.9") for _ in range(rng.randint(0, 12))) for _ in range(2000)]
-    assert [_normalise(n) for n in names] == [re.sub(r"[-_.]+", "_", n).lower() for n in names]
+    assert [normalise_name(n) for n in names] == [re.sub(r"[-_.]+", "_", n).lower() for n in names]

@@ -89,9 +89,8 @@ def test_a_forked_process_never_talks_to_the_reader_it_inherited():
 
 
 @needs_fork
-def test_the_reader_does_not_outlive_the_command_nor_hold_its_output():
-    # The parent exits at once; the reader, still importing libcst, is killed and reaped, and never held the
-    # stdout pipe this test reads to its end.
+def test_the_reader_is_reaped_when_the_command_exits():
+    # The parent exits at once, while the reader is still importing libcst: nothing of it is left.
     completed = _python("""
         from poetry_docker_fix.refactor import import_reader
         import_reader.start()
@@ -178,9 +177,16 @@ def test_useful_never_where_the_reader_has_no_core_and_never_raises(tmp_path, tw
     assert not import_reader.useful([str(flat)])
 
 
-def test_cpu_quota_reads_the_cgroup_or_says_unlimited():
-    quota = import_reader._cpu_quota()
-    assert quota == float("inf") or quota > 0
+@pytest.mark.parametrize(("cpu_max", "expected"), [
+    ("max 100000\n", float("inf")), ("100000 100000\n", 1.0), ("150000 100000\n", 1.5), (None, float("inf")),
+    ("junk\n", float("inf")),
+])
+def test_cpu_quota_reads_the_cgroup_v2_limit(tmp_path, cpu_max, expected):
+    (tmp_path / "cgroup").write_text("12:memory:/x\n0::/docker/abc\n")
+    if cpu_max is not None:
+        (tmp_path / "fs" / "docker" / "abc").mkdir(parents=True)
+        (tmp_path / "fs" / "docker" / "abc" / "cpu.max").write_text(cpu_max)
+    assert import_reader._cpu_quota(str(tmp_path / "cgroup"), str(tmp_path / "fs")) == expected
 
 
 @needs_fork

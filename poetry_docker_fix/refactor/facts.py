@@ -16,6 +16,11 @@ PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")
 POETRY_REQUIREMENT = re.compile(r"^poetry(?:\[[^\]]*\])?(?P<spec>(?:===|==|>=|<=|~=|!=|<|>).*)?$", re.IGNORECASE)
 PIPX = re.compile(r"^(?:.*/)?pipx$")
 INSTALLER_HOST = "install.python-poetry.org"
+# An official python image tag: `python:3.11`, `python:3.11-slim-bookworm`, `docker.io/library/python:3.12-alpine`.
+PYTHON_IMAGE = re.compile(
+    r"^(?P<repo>(?:[\w.-]+(?::\d+)?/)?(?:library/)?python):(?P<version>\d+(?:\.\d+){0,2})"
+    r"(?P<variant>-(?:slim-)?[a-z]+)?$"
+)
 
 
 @dataclass(frozen=True)

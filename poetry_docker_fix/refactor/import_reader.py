@@ -125,12 +125,12 @@ def _may_read_python(path: str) -> bool:
         return _READS_PYTHON.search(stream.read(1 << 20)) is not None
 
 
-def _cpu_quota() -> float:
+def _cpu_quota(cgroup: str = "/proc/self/cgroup", mount: str = "/sys/fs/cgroup") -> float:
     """CPUs the cgroup v2 quota of this process allows (`docker run --cpus=1` sets one); inf without one."""
     try:
-        with open("/proc/self/cgroup") as stream:
+        with open(cgroup) as stream:
             path = next(line.partition("::")[2].strip() for line in stream if line.startswith("0::"))
-        with open(f"/sys/fs/cgroup{path.rstrip('/')}/cpu.max") as stream:
+        with open(f"{mount}{path.rstrip('/')}/cpu.max") as stream:
             quota, period = stream.read().split()
         return float("inf") if quota == "max" else int(quota) / int(period)
     except (OSError, StopIteration, ValueError):

@@ -244,7 +244,7 @@ def _lock_version(path: Path, text: str) -> str | None:
 _SEPARATORS = str.maketrans("-.", "__")
 
 
-def _normalise(name: str) -> str:
+def normalise_name(name: str) -> str:
     """A package name as PEP 503 compares them: runs of `-`, `_` and `.` are one `_`, case does not count.
     Without a regular expression: a lock's every package name goes through here (about 0.1 ms per project)."""
     name = name.translate(_SEPARATORS).lower()
@@ -267,7 +267,7 @@ def _default_packages(root: Path, name: str | None, kinds: _Kinds | None = None)
     """poetry-core's rule when `packages` is absent: a package or module named after the project."""
     if not name:
         return ()
-    module = _normalise(name)
+    module = normalise_name(name)
     for source_dir in ("", "src"):
         if not source_dir and kinds is not None:
             if kinds.is_dir(module):
@@ -383,7 +383,7 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         if match and match.group(1):
             lock_writer = Version.parse(match.group(1))
         lock_version = _lock_version(lock_path, lock_text)
-        locked = frozenset(_normalise(name) for name in _LOCKED_NAME.findall("\n" + lock_text))
+        locked = frozenset(normalise_name(name) for name in _LOCKED_NAME.findall("\n" + lock_text))
 
     dockerignore = _ignore_patterns(context / ".dockerignore") if kinds.is_file(".dockerignore") else ()
 
@@ -426,7 +426,7 @@ def _version_from_git(data: dict, tool: dict) -> str | None:
     (it is opt-in) and not reading the version from a file; poetry-version-plugin and PDM when their source is
     git."""
     tables = data.get("tool") if isinstance(data.get("tool"), dict) else {}
-    wanted = {_normalise(name): name for name in _GIT_VERSIONING}
+    wanted = {normalise_name(name): name for name in _GIT_VERSIONING}
     dynamic = tables.get("poetry-dynamic-versioning")
     if isinstance(dynamic, dict):
         from_file = dynamic.get("from-file")
@@ -440,13 +440,13 @@ def _version_from_git(data: dict, tool: dict) -> str | None:
     if isinstance(pdm.get("version"), dict) and pdm["version"].get("source") == "scm":
         return "pdm-backend"
     for table in tables:
-        if _normalise(table) in wanted:
-            return wanted[_normalise(table)]
+        if normalise_name(table) in wanted:
+            return wanted[normalise_name(table)]
     build = data.get("build-system") if isinstance(data.get("build-system"), dict) else {}
     requires = build.get("requires") if isinstance(build.get("requires"), list) else []
     plugins = tool.get("requires-plugins") if isinstance(tool.get("requires-plugins"), dict) else {}
     for requirement in [*requires, *plugins]:
-        name = _normalise(re.split(r"[\s\[<>=!~;@(]", str(requirement), maxsplit=1)[0])
-        if name in wanted and name != _normalise("poetry-dynamic-versioning"):  # opt-in: needs its table
+        name = normalise_name(re.split(r"[\s\[<>=!~;@(]", str(requirement), maxsplit=1)[0])
+        if name in wanted and name != normalise_name("poetry-dynamic-versioning"):  # opt-in: needs its table
             return wanted[name]
     return None

@@ -10,6 +10,7 @@ from ..refactor.edits import Edit, delete_block
 from ..refactor.entrypoint import strip_poetry_run
 from ..refactor.facts import (
     INSTALLER_HOST,
+    PYTHON_IMAGE,
     Context,
     copy_sources,
     install_runs,
@@ -26,15 +27,11 @@ from .base import Pass, PassResult
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
                     "COPY", "ADD", "SHELL"}
-_PYTHON_TAG = re.compile(
-    r"^(?P<repo>(?:[\w.-]+(?::\d+)?/)?(?:library/)?python):(?P<version>\d+(?:\.\d+){0,2})"
-    r"(?P<variant>-(?:slim-)?[a-z]+)?$"
-)
 
 
 def slim_twin(image: str) -> tuple[str, str]:
     """The runtime image for a builder image, and why that one."""
-    match = _PYTHON_TAG.match(image)
+    match = PYTHON_IMAGE.match(image)
     if not match:
         return image, f"`{image}` has no known slim variant; the runtime stage uses the same image"
     variant = match.group("variant") or ""
@@ -265,7 +262,7 @@ NEEDS_SYSTEM_LIBRARY = {"psycopg2": "libpq", "mysqlclient": "libmysqlclient", "p
 def _python_clash(builder: str, runtime: str) -> str | None:
     """How two official python images differ in what a virtualenv depends on (Python minor version, libc);
     None when they agree or either is not a `python:X.Y…` tag."""
-    first, second = _PYTHON_TAG.match(builder), _PYTHON_TAG.match(runtime)
+    first, second = PYTHON_IMAGE.match(builder), PYTHON_IMAGE.match(runtime)
     if not first or not second:
         return None
     minor = [".".join(match.group("version").split(".")[:2]) for match in (first, second)]

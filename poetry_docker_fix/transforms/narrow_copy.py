@@ -38,14 +38,10 @@ NOT_NEEDED = (
 _NOT_NEEDED = re.compile("|".join(fnmatch.translate(pattern) for pattern in NOT_NEEDED))
 
 
-def _not_needed(name: str) -> bool:
-    return _NOT_NEEDED.match(name) is not None
-
-
 def not_needed_at_run_time(name: str) -> bool:
     """A top-level entry of a Python repository that the running app never needs (tests, docs, build output,
     tool configuration: NOT_NEEDED)."""
-    return _not_needed(name)
+    return _NOT_NEEDED.match(name) is not None
 
 
 def _absolute_reference(document: Document, copy: Instruction, entries: list[str]) -> tuple[int, str] | None:
@@ -230,7 +226,7 @@ def _not_needed_entry(project: PoetryProject, name: str) -> bool:
         # dist/ and build/ are Python build output (wheels, sdists, bdist.*) only when that is all they hold:
         # a web app's dist/ is its built frontend, which it serves.
         return _holds_only(project.root / name, BUILD_OUTPUT[name])
-    if _not_needed(name):
+    if not_needed_at_run_time(name):
         return True
     if not project.is_dir(name):
         return False
@@ -435,7 +431,7 @@ class NarrowCopy(Pass):
         # Only top-level Python modules outside the known entries can be missed; with none, nothing to read.
         candidates = [
             name for name in project.context_entries()
-            if name not in top_level and not _not_needed(name) and _is_python_module(project, name)
+            if name not in top_level and not not_needed_at_run_time(name) and _is_python_module(project, name)
         ]
         if candidates:
             for entry_name in sorted(top_level):

@@ -6,9 +6,8 @@ import re
 
 from ..refactor.document import Document, Instruction
 from ..refactor.edits import Edit, tidy_continuations
-from ..refactor.imports import TooManyFiles, first_importer
-from ..refactor.versions import LATEST_KNOWN
 from ..refactor.facts import (
+    PYTHON_IMAGE,
     Context,
     copy_sources,
     creates_no_venv,
@@ -22,7 +21,10 @@ from ..refactor.facts import (
     project_dir,
     truthy,
 )
+from ..refactor.imports import TooManyFiles, first_importer
+from ..refactor.project import normalise_name
 from ..refactor.shell import run_commands
+from ..refactor.versions import LATEST_KNOWN
 from .base import Pass, PassResult
 from .narrow_copy import not_needed_at_run_time
 
@@ -219,8 +221,8 @@ def _needs_system_setuptools(document: Document, stage, context: Context) -> str
     project = context.project
     if project is None:
         return None
-    python = _PYTHON_TAG.match(stage.image)
-    if python and tuple(int(part) for part in python.group(1).split(".")[:2]) >= (3, 12):
+    python = PYTHON_IMAGE.match(stage.image)
+    if python and tuple(int(part) for part in python.group("version").split(".")[:2]) >= (3, 12):
         return None  # no setuptools in the image's interpreter either: the venv changes nothing
     version, _exact = pinned_poetry(document, stage)
     version = version or LATEST_KNOWN  # unpinned: the build gets the newest Poetry, whatever wrote the lock
@@ -240,7 +242,6 @@ def _needs_system_setuptools(document: Document, stage, context: Context) -> str
             "false` is left alone (add setuptools to the main dependencies to allow it)")
 
 
-_PYTHON_TAG = re.compile(r"^(?:[\w.-]+(?::\d+)?/)?(?:library/)?python:(\d+\.\d+)")
 _PACKAGE_BLOCK = re.compile(r"(?m)^\[\[package\]\][ \t]*$")
 
 
@@ -257,7 +258,7 @@ def _installs_setuptools(project) -> bool:
     for block in _PACKAGE_BLOCK.split(text)[1:]:
         head = block.split("\n[", 1)[0]  # the package's own keys, before its sub-tables
         name = re.search(r'(?m)^name = "([^"]+)"', head)
-        if name is None or re.sub(r"[-_.]+", "_", name.group(1)).lower() != "setuptools":
+        if name is None or normalise_name(name.group(1)) != "setuptools":
             continue
         if re.search(r"(?m)^optional = true", head):
             return False
