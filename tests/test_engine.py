@@ -354,6 +354,55 @@ def test_the_lock_is_read_for_its_lock_version_and_package_names(tmp_path, lock,
     assert project.lock_version == version and project.locked_packages == frozenset(names)
 
 
+def test_locks_answers_as_the_full_set_of_locked_names_does(tmp_path):
+    """multi-stage asks about a few packages with one search instead of normalising every locked name: the
+    answers must be the full set's, for any spelling Poetry may have written."""
+    from poetry_docker_fix.refactor.project import load_project
+
+    spelled = ["Psycopg2", "psycopg-binary", "python_ldap", "Python.Magic", "mysqlclient-extra", "psycopg",
+               "py--curl", "PyCurl"]
+    lock = "".join(f'[[package]]\nname = "{name}"\n\n' for name in spelled)
+    make_project(tmp_path, lock=lock + '[metadata]\nlock-version = "2.0"\n')
+    asked = ("psycopg2", "python-ldap", "python-magic", "mysqlclient", "psycopg", "psycopg-binary", "psycopg-c",
+             "pycurl", "py-curl", "absent")
+    searched = load_project(tmp_path).locks(*asked)
+    full = load_project(tmp_path)
+    expected = {name for name in full.locked_packages if name in {a.replace("-", "_") for a in asked}}
+    assert searched == expected == {"psycopg2", "python_ldap", "python_magic", "psycopg", "psycopg_binary",
+                                    "pycurl", "py_curl"}
+    assert full.locks(*asked) == expected  # once the full set is known, it answers
+    make_project(tmp_path, lock='[metadata]\nlock-version = "2.0"\n')
+    assert load_project(tmp_path).locks("six") == frozenset()
+
+
+@pytest.mark.parametrize("body", [
+    'lock-version = "2.0"\npython-versions = "^3.11"\ncontent-hash = "0"\n',
+    'lock-version = "2.0"\n\n   \ncontent-hash = "0"',  # blank lines, no final newline
+    'lock-version = "2.0"\nlock-version = "2.1"\n',  # a key twice: invalid TOML
+    'lock-version = "2.0"python-versions = "x"\n',  # two pairs on a line: invalid TOML
+    'lock-version = "2.\\u0030"\n',  # an escape: only tomllib reads it
+    'lock-version = 2\n', 'lock-version = "2.0"  # a comment\n', '  lock-version = "2.0"\n',
+    'content-hash = "x"\n', 'lock-version = "2.0\tx"\n', 'lock-version = "2.0"\r\n',
+])
+def test_the_metadata_fast_path_reads_what_tomllib_reads(tmp_path, body):
+    """Poetry's [metadata] is `key = "text"` lines, read without tomllib; anything else goes to tomllib, so
+    the answer (or the error) is always tomllib's."""
+    import tomllib
+
+    from poetry_docker_fix.refactor.project import ProjectError, _lock_version
+
+    try:
+        value = tomllib.loads(body).get("lock-version")
+        expected = str(value) if value is not None else None
+    except tomllib.TOMLDecodeError:
+        expected = ProjectError
+    try:
+        found = _lock_version(tmp_path / "poetry.lock", "[metadata]\n" + body)
+    except ProjectError:
+        found = ProjectError
+    assert found == expected
+
+
 @pytest.mark.parametrize(("lock", "error"), [('[[package]]\nname = "a"\n', "no \\[metadata\\] table"),
                                              ('[metadata]\nlock-version = \n', "not valid TOML in \\[metadata\\]")])
 def test_a_lock_without_a_readable_metadata_table_is_an_input_error(tmp_path, lock, error):

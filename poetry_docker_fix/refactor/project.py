@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 from .document import cached_property
@@ -65,7 +66,7 @@ class PoetryProject:
     uses_project_table: bool = False
     tool_config: dict = field(default_factory=dict)  # [tool.poetry-docker-fix], validated by config.py
     group_packages: dict = field(default_factory=dict)  # group name -> names of the packages it installs
-    locked_packages: frozenset = field(default=frozenset())  # every package poetry.lock names, normalised
+    lock_text: str | None = field(default=None, repr=False, compare=False)  # poetry.lock as read, if any
     version_from_git: str | None = None  # the tool that takes the project's version from git tags, if any
     scan: dict | None = field(default=None, repr=False, compare=False)  # see scan_folder
 
@@ -99,6 +100,22 @@ class PoetryProject:
             return False
         section = data.get("virtualenvs")
         return isinstance(section, dict) and section.get("in-project") is True
+
+    @cached_property
+    def locked_packages(self) -> frozenset[str]:
+        """Every package poetry.lock names, normalised. Worked out when a pass asks: a lock names tens to
+        hundreds of packages, and most runs never need them."""
+        if not self.lock_text:
+            return frozenset()
+        return frozenset(normalise_name(name) for name in _LOCKED_NAME.findall("\n" + self.lock_text))
+
+    def locks(self, *names: str) -> frozenset[str]:
+        """Which of `names` poetry.lock names, normalised: one search for just these, rather than normalising
+        every package of the lock (see locked_packages)."""
+        wanted = tuple(sorted({normalise_name(name) for name in names}))
+        if "locked_packages" in self.__dict__ or not self.lock_text:
+            return frozenset(name for name in wanted if name in self.locked_packages)
+        return frozenset(normalise_name(found) for found in _locked_name_pattern(wanted).findall("\n" + self.lock_text))
 
     @cached_property
     def _entries(self) -> dict[str, str | None]:
@@ -227,14 +244,33 @@ _METADATA = re.compile(r"\n\[metadata\][ \t]*(?=\n|\Z)(?P<body>.*?)(?=\n\[|\Z)",
 _LOCKED_NAME = re.compile(r'\nname = "([^"]+)"(?=\n|\Z)')  # each [[package]] of poetry.lock
 
 
+@lru_cache(maxsize=64)
+def _locked_name_pattern(names: tuple[str, ...]) -> re.Pattern:
+    """_LOCKED_NAME for these normalised names only: any case, any run of `-`, `_` and `.` between their parts."""
+    spelled = "|".join(r"[-_.]+".join(map(re.escape, name.split("_"))) for name in names)
+    return re.compile(rf'\nname = "((?i:{spelled}))"(?=\n|\Z)')
+
+
+# A [metadata] body of nothing but `key = "text"` lines (no escapes), as Poetry writes it.
+_SIMPLE_KEYS = re.compile(r'(?:[ \t]*\n|[A-Za-z0-9_-]+ = "[^"\\\n\x00-\x08\x0a-\x1f\x7f]*"[ \t]*(?:\n|\Z))*')
+_SIMPLE_PAIR = re.compile(r'^([A-Za-z0-9_-]+) = "([^"\\\n]*)"', re.MULTILINE)
+
+
 def _lock_version(path: Path, text: str) -> str | None:
     """`[metadata] lock-version` of poetry.lock (read as `text`). Only that table is parsed: a lock can be
     hundreds of KB and the tool needs nothing else from it (Poetry itself checks the rest when it installs)."""
     match = _METADATA.search("\n" + text)
     if match is None:
         raise ProjectError(f"{path}: not a poetry.lock (no [metadata] table)")
+    body = match.group("body")
+    simple = _SIMPLE_KEYS.fullmatch(body)
+    if simple is not None:
+        # What Poetry writes (`key = "text"` lines): read without a TOML parser, unless a key comes twice.
+        pairs = _SIMPLE_PAIR.findall(body)
+        if len({key for key, _value in pairs}) == len(pairs):
+            return dict(pairs).get("lock-version")
     try:
-        metadata = tomllib.loads(match.group("body"))
+        metadata = tomllib.loads(body)
     except tomllib.TOMLDecodeError as error:
         raise ProjectError(f"{path}: not valid TOML in [metadata] ({error})") from error
     value = metadata.get("lock-version")
@@ -372,7 +408,7 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
     lock_path = context / "poetry.lock"
     lock_writer: Version | None = None
     lock_version: str | None = None
-    locked: frozenset[str] = frozenset()
+    lock_text: str | None = None
     lock_exists = kinds.is_file("poetry.lock")
     if lock_exists:
         try:
@@ -383,7 +419,6 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         if match and match.group(1):
             lock_writer = Version.parse(match.group(1))
         lock_version = _lock_version(lock_path, lock_text)
-        locked = frozenset(normalise_name(name) for name in _LOCKED_NAME.findall("\n" + lock_text))
 
     dockerignore = _ignore_patterns(context / ".dockerignore") if kinds.is_file(".dockerignore") else ()
 
@@ -403,7 +438,7 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         lock_exists=lock_exists,
         lock_writer=lock_writer,
         lock_version=lock_version,
-        locked_packages=locked,
+        lock_text=lock_text,
         has_poetry_toml=kinds.is_file("poetry.toml"),
         dockerignore=dockerignore,
         uses_project_table=bool(project_table),

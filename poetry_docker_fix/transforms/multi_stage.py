@@ -257,6 +257,7 @@ _NOT_IN_SLIM = re.compile(r"(?<![^\s\"'\[;&|(])(?:/(?:usr/)?(?:local/)?s?bin/)?(
 NEEDS_SYSTEM_LIBRARY = {"psycopg2": "libpq", "mysqlclient": "libmysqlclient", "python-ldap": "libldap",
                         "pycurl": "libcurl", "pygraphviz": "graphviz", "gdal": "libgdal", "pyodbc": "unixODBC",
                         "pycairo": "cairo", "pygobject": "GObject", "python-magic": "libmagic", "pyaudio": "portaudio"}
+_PSYCOPG = ("psycopg", "psycopg-binary", "psycopg-c")
 
 
 def _python_clash(builder: str, runtime: str) -> str | None:
@@ -282,7 +283,7 @@ def _slim_lacks(document: Document, stage: Stage, project) -> str | None:
             match = _NOT_IN_SLIM.search(instruction.value)
             if match:
                 return f"line {instruction.line_number} runs `{match.group(1)}`"
-    locked = project.locked_packages if project is not None else frozenset()
+    locked = project.locks(*NEEDS_SYSTEM_LIBRARY, *_PSYCOPG) if project is not None else frozenset()
     for package, library in NEEDS_SYSTEM_LIBRARY.items():
         if package.replace("-", "_") in locked:
             return f"poetry.lock has {package}, which needs {library}"

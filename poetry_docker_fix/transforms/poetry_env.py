@@ -249,7 +249,7 @@ def _installs_setuptools(project) -> bool:
     """Whether the dependency install brings setuptools: poetry.lock names it in the main group (the only one
     `--only main`, as no-dev writes it, installs), not as an optional extra. A lock without groups (Poetry 1.x
     wrote none) counts on the package being locked."""
-    if "setuptools" not in project.locked_packages:
+    if not project.locks("setuptools"):
         return False
     try:
         text = (project.root / "poetry.lock").read_text(encoding="utf-8")
