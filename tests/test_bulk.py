@@ -403,3 +403,44 @@ def test_a_symlinked_dockerfile_whose_target_the_walk_leaves_out_is_processed_un
         (tmp_path / "env" / "pyvenv.cfg").write_text("home = /usr/bin\n")  # a virtualenv under another name
     (tmp_path / "Dockerfile").symlink_to(target)
     assert [p.name for p in find_dockerfiles(tmp_path, exclude)] == ["Dockerfile"]
+
+
+LIBCST_IN_WORKERS = """
+import sys
+from pathlib import Path
+from poetry_docker_fix.refactor.runner import Request, Workers, find_dockerfiles
+
+def libcst_loaded():
+    import os, time
+    time.sleep(0.01)  # so that both workers take some of these
+    return os.getpid(), "libcst" in sys.modules
+
+assert "libcst" not in sys.modules
+with Workers(2, start_now=True) as workers:
+    reports = workers.map(find_dockerfiles(Path(sys.argv[1])), Request())
+    seen = {}
+    while len(seen) < 2:
+        seen.update(future.result() for future in [workers.pool.submit(libcst_loaded) for _ in range(4)])
+    print(sorted({r.status.value for r in reports}), any(seen.values()))
+"""
+
+
+@pytest.mark.parametrize(("flat", "loaded"), [(False, "False"), (True, "True")])
+def test_workers_import_libcst_only_for_a_project_whose_imports_they_read(tmp_path, flat, loaded):
+    """libcst costs each worker about 0.12 s to import: a tree of packaged apps never needs it. A flat app
+    (`python app.py` beside another module) does, and gets it."""
+    import subprocess
+    import sys
+
+    for index in range(10):
+        if flat and index == 3:
+            make_project(tmp_path / f"p{index}", files={"app.py": "import helpers\n", "helpers.py": ""})
+            (tmp_path / f"p{index}" / "Dockerfile").write_text(NAIVE.replace('"-m", "app.main"', '"app.py"'))
+        else:
+            make_project(tmp_path / f"p{index}")
+            (tmp_path / f"p{index}" / "Dockerfile").write_text(NAIVE)
+    completed = subprocess.run([sys.executable, "-c", LIBCST_IN_WORKERS, str(tmp_path)], capture_output=True,
+                               text=True, check=False, env={**__import__("os").environ,
+                                                            "POETRY_DOCKER_FIX_PREFETCH": "0"})
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["['changed']", loaded]
