@@ -42,6 +42,37 @@ def _echo_err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _out(text: str) -> None:
+    """Write to standard output; a device that fails (full, gone) ends the run with exit code 2 and one line
+    that says so, rather than a traceback and a code that `--check` would read as "changes found". A reader
+    that went away (`| head`) is click's to handle: it exits quietly, as a pipeline expects."""
+    try:
+        sys.stdout.write(text)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        _output_lost(error)
+        raise typer.Exit(EXIT_INPUT) from None
+
+
+def _output_lost(error: OSError) -> None:
+    _echo_err(f"error: cannot write to standard output ({error.strerror or error})")
+    # What is still buffered is lost too: a later flush (at exit) must not fail again.
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+
+
+def _flush_output() -> bool:
+    """Flush standard output before the exit code is final; False (with the reason printed) when it fails."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the reader went away: nothing to tell anyone
+    except OSError as error:
+        _output_lost(error)
+        return False
+    return True
+
+
 def _list_passes() -> None:
     from .transforms import PASSES
 
@@ -274,15 +305,15 @@ def _run_stdin(request, mode, explain, quiet, output, output_format) -> int:
     if mode is WriteBack.OUTPUT and not _write_output(output, refactoring.output):
         return EXIT_INPUT
     if output_format is Format.JSON:
-        sys.stdout.write(to_json([report]))
+        _out(to_json([report]))
     elif output_format is Format.GITHUB:
-        sys.stdout.write(to_github([report]))
+        _out(to_github([report]))
     elif output_format is Format.SARIF:
-        sys.stdout.write(to_sarif([report], __version__))
+        _out(to_sarif([report], __version__))
     elif mode is WriteBack.CHECK:
-        sys.stdout.write(report.unified_diff())
+        _out(report.unified_diff())
     elif mode is WriteBack.DIFF:
-        sys.stdout.write(refactoring.output)
+        _out(refactoring.output)
     if refactoring.status is Status.FAILED:
         return EXIT_INTERNAL
     return EXIT_CHANGES if mode is WriteBack.CHECK and refactoring.changed else EXIT_OK
@@ -396,14 +427,14 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
                 report.error = f"{name}: cannot write ({error.strerror or error})"
                 _echo_err(f"error: {report.error}")
         elif text_format:
-            sys.stdout.write(report.unified_diff())
+            _out(report.unified_diff())
 
     if output_format is Format.JSON:
-        sys.stdout.write(to_json(reports))
+        _out(to_json(reports))
     elif output_format is Format.GITHUB:
-        sys.stdout.write(to_github(reports))
+        _out(to_github(reports))
     elif output_format is Format.SARIF:
-        sys.stdout.write(to_sarif(reports, __version__))
+        _out(to_sarif(reports, __version__))
 
     if not quiet and (len(reports) > 1 or mode is not WriteBack.DIFF):
         verb = {WriteBack.APPLY: "rewritten", WriteBack.CHECK: "would be rewritten",
@@ -436,7 +467,7 @@ def _verify(report, verification, quiet, to_stdout: bool) -> int:
         return EXIT_INPUT
     text = f"{name}:\n{format_report(result)}"
     if to_stdout:
-        sys.stdout.write(text)
+        _out(text)
     else:
         sys.stderr.write(text)
     return EXIT_OK if result.ok else EXIT_CHANGES
@@ -451,4 +482,9 @@ def main() -> None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115
     if sys.stdin is None:
         sys.stdin = open(os.devnull)  # noqa: SIM115 - `-` then reads an empty file
-    app()
+    try:
+        app()
+    except SystemExit:
+        if not _flush_output():
+            raise SystemExit(EXIT_INPUT) from None
+        raise

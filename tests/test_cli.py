@@ -254,3 +254,65 @@ def test_a_closed_standard_stream_is_no_traceback(tmp_path, closed, arguments, c
                                text=True, timeout=60, check=False, preexec_fn=lambda: os.close(closed))
     assert completed.returncode == code
     assert text in getattr(completed, stream) and "Traceback" not in (completed.stderr or "")
+
+
+EXIT_NOW = """
+import atexit, sys, threading, time
+from poetry_docker_fix.__main__ import exit_now
+atexit.register(lambda: sys.stdout.write(" and the exit handler ran"))
+sys.stdout.write("buffered output")
+if sys.argv[1] == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.2), sys.stdout.write(", the thread finished"))).start()
+    exit_now(4)
+exit_now(eval(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize(("code", "status", "out", "err"), [
+    ("0", 0, "buffered output and the exit handler ran", ""),
+    ("None", 0, "buffered output and the exit handler ran", ""),
+    ("3", 3, "buffered output and the exit handler ran", ""),
+    ("259", 3, "buffered output and the exit handler ran", ""),  # what the system keeps of it, as sys.exit
+    ("'a message'", 1, "buffered output and the exit handler ran", "a message\n"),
+    # A thread still running: the interpreter's own exit, which waits for it.
+    ("thread", 4, "buffered output, the thread finished and the exit handler ran", ""),
+])
+def test_the_command_exits_without_teardown_as_sys_exit_would(code, status, out, err):
+    """The console entry skips the interpreter's teardown (10-20 ms of a one-file run) but nothing that can be
+    seen: buffered output is written, exit handlers run, the status is sys.exit's."""
+    completed = subprocess.run([sys.executable, "-c", EXIT_NOW, code], capture_output=True, text=True,
+                               timeout=60, check=False)
+    assert (completed.returncode, completed.stdout, completed.stderr) == (status, out, err)
+
+
+def test_every_byte_of_a_long_output_reaches_a_pipe(tmp_path):
+    """With the teardown skipped, output still buffered at exit must be written (with the import reader
+    started, and without it)."""
+    for index in range(12):
+        shutil.copytree(GOLDEN / "article-1-pin-poetry", tmp_path / f"p{index:02d}")
+    files = sorted(str(path) for path in tmp_path.glob("*/Dockerfile"))
+    expected = b"".join(run_cli(["--check", "--jobs", "1", path])[1] for path in files)
+    completed = subprocess.run([sys.executable, "-m", "poetry_docker_fix", "--check", "--jobs", "2", *files[:5]],
+                               capture_output=True, timeout=60, check=False,
+                               env={**os.environ, "POETRY_DOCKER_FIX_PREFETCH": "1"})
+    assert completed.returncode == 1 and completed.stdout == b"".join(
+        run_cli(["--check", path])[1] for path in files[:5])
+    completed = subprocess.run([sys.executable, "-m", "poetry_docker_fix", "--check", *files], capture_output=True,
+                               timeout=60, check=False)
+    assert completed.returncode == 1 and completed.stdout == expected and len(expected) > 8192
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a device that is always full)")
+@pytest.mark.parametrize("many", [False, True])
+def test_a_full_output_device_is_one_line_and_exit_code_2(tmp_path, many):
+    """Output that cannot be written is an error the exit code must not hide (1 would read as "changes
+    found"), and no traceback: small outputs fail when flushed at exit, large ones when written."""
+    count = 12 if many else 1
+    for index in range(count):
+        shutil.copytree(GOLDEN / "article-1-pin-poetry", tmp_path / f"p{index:02d}")
+    with open("/dev/full", "w") as full:
+        completed = subprocess.run([sys.executable, "-m", "poetry_docker_fix", "--check", str(tmp_path)],
+                                   stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    assert completed.returncode == 2
+    assert "error: cannot write to standard output (No space left on device)" in completed.stderr
+    assert "Traceback" not in completed.stderr

@@ -89,12 +89,15 @@ def test_a_forked_process_never_talks_to_the_reader_it_inherited():
 
 
 @needs_fork
-def test_the_reader_is_reaped_when_the_command_exits():
-    # The parent exits at once, while the reader is still importing libcst: nothing of it is left.
-    completed = _python("""
+@pytest.mark.parametrize("ending", ["", "from poetry_docker_fix.__main__ import exit_now; exit_now(0)"])
+def test_the_reader_is_reaped_when_the_command_exits(ending):
+    # The parent exits at once, while the reader is still importing libcst: nothing of it is left, whether the
+    # interpreter exits as usual or as the command does (exit_now, without the teardown).
+    completed = _python(f"""
         from poetry_docker_fix.refactor import import_reader
         import_reader.start()
         print(import_reader._reader.pid)
+        {ending}
         """)
     assert completed.returncode == 0, completed.stderr
     assert not Path(f"/proc/{int(completed.stdout)}").exists() or not Path("/proc/self").exists()
