@@ -24,32 +24,41 @@ def exit_now(code: object) -> None:
     typer, click and libcst brought in takes 10-20 ms, a tenth of a one-file run, and changes nothing outside
     this process. What teardown does that matters is done here: exit handlers run (the import reader is
     stopped and reaped), buffered output is flushed, and a failure to flush it gives Python's exit code (120).
-    With another thread still running, the interpreter exits as usual (it would wait for that thread)."""
+    (The command keeps no other file open at this point: it writes files in `with` blocks.)
+
+    The interpreter exits as usual when something may still want its teardown: another thread still running
+    (it would wait for it), or a profiler, tracer or coverage tool watching (it writes its data at exit)."""
     import atexit
 
     threading = sys.modules.get("threading")
+    monitoring = getattr(sys, "monitoring", None)
+    watched = sys.getprofile() is not None or sys.gettrace() is not None or (
+        monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6)))
     run_handlers = getattr(atexit, "_run_exitfuncs", None)
-    if run_handlers is None or (threading is not None and threading.active_count() > 1):
+    if run_handlers is None or watched or (threading is not None and threading.active_count() > 1):
         sys.exit(code)
     if code is None:
         status = 0
     elif isinstance(code, int):
-        status = code
+        status = code if -2**63 < code < 2**63 else -1  # Python's own reading of an out-of-range code
     else:  # sys.exit("message"): the message goes to stderr, the status is 1
-        _write_error(f"{code}\n")
+        try:
+            _write_error(f"{code}\n")
+        except Exception:  # noqa: BLE001 - a code that cannot be printed: Python prints what it can
+            _write_error(f"<unprintable {type(code).__name__} object>\n")
         status = 1
     run_handlers()
-    try:
-        if sys.stdout is not None:
+    if sys.stdout is not None and not getattr(sys.stdout, "closed", False):
+        try:
             sys.stdout.flush()
-    except Exception:  # noqa: BLE001 - as Python does: the output was lost, so the exit code says so
-        _write_error("Exception ignored on flushing sys.stdout\n")
-        status = 120
-    try:
-        if sys.stderr is not None:
+        except Exception as error:  # noqa: BLE001 - as Python does: the output was lost, so the exit code says so
+            _write_error(f"Exception ignored on flushing sys.stdout:\n{type(error).__name__}: {error}\n")
+            status = 120
+    if sys.stderr is not None and not getattr(sys.stderr, "closed", False):
+        try:
             sys.stderr.flush()
-    except Exception:  # noqa: BLE001 - nowhere left to say it
-        pass
+        except Exception:  # noqa: BLE001 - nowhere left to say it
+            pass
     os._exit(status & 0xFF)  # what the operating system keeps of any exit status
 
 

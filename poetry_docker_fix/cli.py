@@ -39,13 +39,16 @@ def _split(values: Optional[List[str]]) -> list[str]:
 
 
 def _echo_err(message: str) -> None:
-    typer.echo(message, err=True)
+    try:
+        typer.echo(message, err=True)
+    except OSError:  # stderr full or gone: the message is lost, the exit code still tells
+        pass
 
 
 def _out(text: str) -> None:
     """Write to standard output; a device that fails (full, gone) ends the run with exit code 2 and one line
     that says so, rather than a traceback and a code that `--check` would read as "changes found". A reader
-    that went away (`| head`) is click's to handle: it exits quietly, as a pipeline expects."""
+    that went away (`| head`) is click's to handle: it exits quietly with code 1, as it always did."""
     try:
         sys.stdout.write(text)
     except BrokenPipeError:
@@ -56,21 +59,24 @@ def _out(text: str) -> None:
 
 
 def _output_lost(error: OSError) -> None:
-    _echo_err(f"error: cannot write to standard output ({error.strerror or error})")
     # What is still buffered is lost too: a later flush (at exit) must not fail again.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    _echo_err(f"error: cannot write to standard output ({error.strerror or error})")
 
 
-def _flush_output() -> bool:
-    """Flush standard output before the exit code is final; False (with the reason printed) when it fails."""
+def _flushed_exit_code(code: object) -> object:
+    """The exit code once standard output is flushed: EXIT_INPUT when what was buffered cannot be written
+    (said in one line); at least 1 when the reader went away before it was (as click exits when that happens
+    during a write: the output did not arrive, so the run did not succeed); else `code` unchanged."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the reader went away: nothing to tell anyone
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing to tell anyone: the reader is gone
+        return code if code not in (None, 0) else 1
     except OSError as error:
         _output_lost(error)
-        return False
-    return True
+        return EXIT_INPUT
+    return code
 
 
 def _list_passes() -> None:
@@ -78,7 +84,7 @@ def _list_passes() -> None:
 
     for index, pass_class in enumerate(PASSES, 1):
         marker = "" if pass_class.safe else "  [needs BuildKit]"
-        typer.echo(f"{index}. {pass_class.name:<14} {pass_class.description}{marker}")
+        _out(f"{index}. {pass_class.name:<14} {pass_class.description}{marker}\n")
 
 
 def _explain(name: str, refactoring) -> None:
@@ -101,7 +107,7 @@ def _warnings(name: str, refactoring) -> None:
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"poetry-docker-fix {__version__}")
+        _out(f"poetry-docker-fix {__version__}\n")
         raise typer.Exit()
 
 
@@ -484,7 +490,8 @@ def main() -> None:
         sys.stdin = open(os.devnull)  # noqa: SIM115 - `-` then reads an empty file
     try:
         app()
-    except SystemExit:
-        if not _flush_output():
-            raise SystemExit(EXIT_INPUT) from None
-        raise
+    except SystemExit as done:
+        code = _flushed_exit_code(done.code)
+        if code is done.code:
+            raise
+        raise SystemExit(code) from None

@@ -256,14 +256,34 @@ def test_a_closed_standard_stream_is_no_traceback(tmp_path, closed, arguments, c
     assert text in getattr(completed, stream) and "Traceback" not in (completed.stderr or "")
 
 
+# Buffered, as a user's terminal or pipe is: with PYTHONUNBUFFERED set (as in some CI images and this project's
+# sandbox) nothing is left to flush at exit, and the tests of what happens then could not fail.
+BUFFERED = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
+
+
+def _command(*arguments: str, **options) -> subprocess.CompletedProcess:
+    options.setdefault("capture_output", True)
+    return subprocess.run([sys.executable, "-m", "poetry_docker_fix", *arguments], timeout=60, check=False,
+                          env={**BUFFERED, **options.pop("env", {})}, **options)
+
+
 EXIT_NOW = """
 import atexit, sys, threading, time
 from poetry_docker_fix.__main__ import exit_now
-atexit.register(lambda: sys.stdout.write(" and the exit handler ran"))
+atexit.register(lambda: sys.stdout.closed or sys.stdout.write(" and the exit handler ran"))
 sys.stdout.write("buffered output")
 if sys.argv[1] == "thread":
     threading.Thread(target=lambda: (time.sleep(0.2), sys.stdout.write(", the thread finished"))).start()
     exit_now(4)
+if sys.argv[1] == "closed":
+    sys.stdout.flush()
+    sys.stdout.close()
+    exit_now(0)
+if sys.argv[1] == "unprintable":
+    class Code:
+        def __str__(self):
+            raise ValueError("no")
+    exit_now(Code())
 exit_now(eval(sys.argv[1]))
 """
 
@@ -273,7 +293,10 @@ exit_now(eval(sys.argv[1]))
     ("None", 0, "buffered output and the exit handler ran", ""),
     ("3", 3, "buffered output and the exit handler ran", ""),
     ("259", 3, "buffered output and the exit handler ran", ""),  # what the system keeps of it, as sys.exit
+    ("2**63", 255, "buffered output and the exit handler ran", ""),  # out of range: Python's -1
     ("'a message'", 1, "buffered output and the exit handler ran", "a message\n"),
+    ("unprintable", 1, "buffered output and the exit handler ran", "<unprintable Code object>\n"),
+    ("closed", 0, "buffered output", ""),  # a closed stdout is not flushed, and not an error
     # A thread still running: the interpreter's own exit, which waits for it.
     ("thread", 4, "buffered output, the thread finished and the exit handler ran", ""),
 ])
@@ -281,8 +304,17 @@ def test_the_command_exits_without_teardown_as_sys_exit_would(code, status, out,
     """The console entry skips the interpreter's teardown (10-20 ms of a one-file run) but nothing that can be
     seen: buffered output is written, exit handlers run, the status is sys.exit's."""
     completed = subprocess.run([sys.executable, "-c", EXIT_NOW, code], capture_output=True, text=True,
-                               timeout=60, check=False)
+                               timeout=60, check=False, env=BUFFERED)
     assert (completed.returncode, completed.stdout, completed.stderr) == (status, out, err)
+
+
+def test_a_profiler_still_gets_its_data(tmp_path):
+    """A profiler, tracer or coverage tool writes its data in the teardown: then the command exits as usual."""
+    shutil.copytree(GOLDEN / "article-1-pin-poetry", tmp_path / "project")
+    completed = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(tmp_path / "profile"), "-m",
+                                "poetry_docker_fix", "--check", str(tmp_path / "project" / "Dockerfile")],
+                               capture_output=True, timeout=60, check=False, env=BUFFERED)
+    assert (tmp_path / "profile").stat().st_size > 0, completed.stderr  # (cProfile exits 0 whatever the code)
 
 
 def test_every_byte_of_a_long_output_reaches_a_pipe(tmp_path):
@@ -291,28 +323,50 @@ def test_every_byte_of_a_long_output_reaches_a_pipe(tmp_path):
     for index in range(12):
         shutil.copytree(GOLDEN / "article-1-pin-poetry", tmp_path / f"p{index:02d}")
     files = sorted(str(path) for path in tmp_path.glob("*/Dockerfile"))
-    expected = b"".join(run_cli(["--check", "--jobs", "1", path])[1] for path in files)
-    completed = subprocess.run([sys.executable, "-m", "poetry_docker_fix", "--check", "--jobs", "2", *files[:5]],
-                               capture_output=True, timeout=60, check=False,
-                               env={**os.environ, "POETRY_DOCKER_FIX_PREFETCH": "1"})
+    completed = _command("--check", "--jobs", "2", *files[:5], env={"POETRY_DOCKER_FIX_PREFETCH": "1"})
     assert completed.returncode == 1 and completed.stdout == b"".join(
         run_cli(["--check", path])[1] for path in files[:5])
-    completed = subprocess.run([sys.executable, "-m", "poetry_docker_fix", "--check", *files], capture_output=True,
-                               timeout=60, check=False)
+    expected = b"".join(run_cli(["--check", path])[1] for path in files)
+    completed = _command("--check", *files)
     assert completed.returncode == 1 and completed.stdout == expected and len(expected) > 8192
+    completed = _command("--context", str(tmp_path / "p00"), "-", input=Path(files[0]).read_bytes())
+    assert completed.returncode == 0 and completed.stdout == run_cli(  # stdin: the rewritten file, exit 0
+        ["--context", str(tmp_path / "p00"), "-"], stdin=Path(files[0]).read_bytes())[1]
+
+
+def test_a_reader_gone_before_the_output_is_flushed_is_not_success(tmp_path):
+    """`... | true`: the output never arrived, so the run did not succeed (click exits 1 when this happens
+    during a write; a small output only fails when it is flushed at exit). Quietly, as a pipeline expects."""
+    shutil.copytree(GOLDEN / "article-1-pin-poetry", tmp_path / "project")
+    reading, writing = os.pipe()
+    os.close(reading)
+    try:
+        completed = _command("--context", str(tmp_path / "project"), "-", stdout=writing,
+                             input=(tmp_path / "project" / "Dockerfile").read_bytes(), capture_output=False,
+                             stderr=subprocess.PIPE)
+    finally:
+        os.close(writing)
+    assert completed.returncode == 1 and completed.stderr == b""
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a device that is always full)")
-@pytest.mark.parametrize("many", [False, True])
-def test_a_full_output_device_is_one_line_and_exit_code_2(tmp_path, many):
+@pytest.mark.parametrize("arguments", [["--check", "{one}"], ["--check", "{tree}"], ["--version"],
+                                       ["--list-passes"], ["--context", "{project}", "-"]])
+@pytest.mark.parametrize("stderr_too", [False, True])
+def test_a_full_output_device_is_exit_code_2_not_a_traceback(tmp_path, arguments, stderr_too):
     """Output that cannot be written is an error the exit code must not hide (1 would read as "changes
-    found"), and no traceback: small outputs fail when flushed at exit, large ones when written."""
-    count = 12 if many else 1
-    for index in range(count):
-        shutil.copytree(GOLDEN / "article-1-pin-poetry", tmp_path / f"p{index:02d}")
+    found"), said in one line (when stderr can take it), never a traceback. Small outputs fail when flushed at
+    exit, large ones when written."""
+    for index in range(12):
+        shutil.copytree(GOLDEN / "article-1-pin-poetry", tmp_path / "tree" / f"p{index:02d}")
+    project = tmp_path / "tree" / "p00"
+    arguments = [a.format(one=project / "Dockerfile", tree=tmp_path / "tree", project=project) for a in arguments]
     with open("/dev/full", "w") as full:
-        completed = subprocess.run([sys.executable, "-m", "poetry_docker_fix", "--check", str(tmp_path)],
-                                   stdout=full, stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+        completed = _command(*arguments, stdout=full, stderr=full if stderr_too else subprocess.PIPE,
+                             capture_output=False, input=(project / "Dockerfile").read_bytes())
     assert completed.returncode == 2
-    assert "error: cannot write to standard output (No space left on device)" in completed.stderr
-    assert "Traceback" not in completed.stderr
+    if not stderr_too:
+        assert completed.stderr.decode() == "error: cannot write to standard output (No space left on device)\n" \
+            or "would be rewritten" in completed.stderr.decode()
+        assert "error: cannot write to standard output (No space left on device)" in completed.stderr.decode()
+        assert "Traceback" not in completed.stderr.decode()

@@ -373,6 +373,11 @@ def test_locks_answers_as_the_full_set_of_locked_names_does(tmp_path):
     assert full.locks(*asked) == expected  # once the full set is known, it answers
     make_project(tmp_path, lock='[metadata]\nlock-version = "2.0"\n')
     assert load_project(tmp_path).locks("six") == frozenset()
+    # Unicode case folding (`ſ` is a long s, `K` the Kelvin sign) against .lower(), which the full set uses.
+    lock = '[[package]]\nname = "setuptoolſ"\n\n[[package]]\nname = "\u212aeyring"\n\n[metadata]\nlock-version = "2.0"\n'
+    make_project(tmp_path, lock=lock)
+    full = load_project(tmp_path).locked_packages
+    assert load_project(tmp_path).locks("setuptools", "keyring") == {"keyring"} == full & {"setuptools", "keyring"}
 
 
 @pytest.mark.parametrize("body", [

@@ -32,8 +32,10 @@ SOURCES = [
 
 
 def _python(script: str, **env: str) -> subprocess.CompletedProcess:
+    # Output buffered, as it is for users: with PYTHONUNBUFFERED, nothing would be left to flush at exit.
+    inherited = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, **env}, check=False)
+                          timeout=60, env={**inherited, **env}, check=False)
 
 
 def test_value_options_are_the_commands_options_that_take_a_value():

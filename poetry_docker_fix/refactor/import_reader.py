@@ -189,11 +189,19 @@ def _serve(requests: int, replies: int, parent: int) -> None:  # pragma: no cove
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:  # die with the parent, however it dies (kill -9 included), rather than at the next pipe read
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (ImportError, OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before that took effect
+        return
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    # libcst first, as it is what the parent may be waiting for: the import creates hundreds of classes, and
-    # the cyclic garbage collector, run over and over as they pile up, would add about 8% for nothing.
+    # The import creates hundreds of classes; the cyclic garbage collector, run over and over as they pile up,
+    # would add about 8% to what the parent may be waiting for.
     gc.disable()
     try:
         from .imports import parse_top_level_names
@@ -203,14 +211,6 @@ def _serve(requests: int, replies: int, parent: int) -> None:  # pragma: no cove
     except BaseException:  # noqa: BLE001 - libcst missing or broken: the parent reports it
         ready = False
     gc.enable()
-    try:  # die with the parent, however it dies (kill -9 included), rather than at the next pipe read
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (ImportError, OSError, AttributeError):
-        pass
-    if os.getppid() != parent:  # it died before that took effect (or while libcst was imported)
-        return
     while True:
         source = _receive(requests)
         if source is None:

@@ -115,7 +115,10 @@ class PoetryProject:
         wanted = tuple(sorted({normalise_name(name) for name in names}))
         if "locked_packages" in self.__dict__ or not self.lock_text:
             return frozenset(name for name in wanted if name in self.locked_packages)
-        return frozenset(normalise_name(found) for found in _locked_name_pattern(wanted).findall("\n" + self.lock_text))
+        found = _locked_name_pattern(wanted).findall("\n" + self.lock_text)
+        # (?i) folds case as Unicode does (`ſ` matches `s`), .lower() does not: keep only what normalises to a
+        # wanted name, as the full set would.
+        return frozenset(normalise_name(name) for name in found) & frozenset(wanted)
 
     @cached_property
     def _entries(self) -> dict[str, str | None]:

@@ -251,11 +251,7 @@ def _installs_setuptools(project) -> bool:
     wrote none) counts on the package being locked."""
     if not project.locks("setuptools"):
         return False
-    try:
-        text = (project.root / "poetry.lock").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
-    for block in _PACKAGE_BLOCK.split(text)[1:]:
+    for block in _PACKAGE_BLOCK.split(project.lock_text or "")[1:]:
         head = block.split("\n[", 1)[0]  # the package's own keys, before its sub-tables
         name = re.search(r'(?m)^name = "([^"]+)"', head)
         if name is None or normalise_name(name.group(1)) != "setuptools":
