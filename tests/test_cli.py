@@ -77,10 +77,16 @@ def test_check_on_a_folder_finds_dockerfiles_and_reports(tmp_path):
     assert b"1 would be rewritten, 2 unchanged" in err
 
 
-def test_output_option_writes_elsewhere(project, tmp_path):
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_output_option_writes_elsewhere_with_the_mode_a_redirection_gives(project, tmp_path, umask):
     target = tmp_path / "out.Dockerfile"
-    code, _, _ = run_cli(["-o", str(target), str(project / "Dockerfile")])
+    previous = os.umask(umask)
+    try:
+        code, _, _ = run_cli(["-o", str(target), str(project / "Dockerfile")])
+    finally:
+        os.umask(previous)
     assert code == 0 and target.read_bytes() == (project / "expected.Dockerfile").read_bytes()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
 
 
 def test_stdin_to_stdout_uses_context(project):

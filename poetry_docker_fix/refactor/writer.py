@@ -64,7 +64,10 @@ def write_atomically(path: Path, text: str) -> None:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        if info is not None:
+        if info is None:
+            # A new file (`-o NEW`) gets the mode a shell redirection would give it; mkstemp's is 0600.
+            os.chmod(temporary, 0o666 & ~_umask())
+        else:
             os.chmod(temporary, stat.S_IMODE(info.st_mode))
             if hasattr(os, "chown") and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
                 try:
@@ -79,6 +82,12 @@ def write_atomically(path: Path, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
 
 
 def write_output(path: Path, text: str) -> None:
