@@ -339,6 +339,18 @@ def test_instruction_ignore_pragma_blocks_only_that_pass(tmp_path):
     assert again == output
 
 
+def test_a_pragma_on_the_line_a_change_is_reported_on_blocks_it(tmp_path):
+    # poetry-env inserts its ENV block after the Poetry install and reports the change on that install: a
+    # reviewer who marks the line the annotation names must see the change go, not stay without a word.
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN pip install poetry", "# poetry-docker-fix: ignore=poetry-env\nRUN pip install poetry")
+    output, result = fix(tmp_path, source)
+    assert "POETRY_VIRTUALENVS_IN_PROJECT" not in output and "poetry==" in output  # pin-poetry still applies
+    assert "not applied: line 3 is marked `# poetry-docker-fix: ignore=poetry-env`" in notes(result)
+    again, _ = fix(tmp_path, output)
+    assert again == output
+
+
 def test_pragma_messages_name_the_line_of_the_file_as_given(tmp_path):
     # cache-mount runs after split-install has moved the install (and its pragma) up: the note must still
     # speak of the line in the file the user has, not of the half-rewritten one.

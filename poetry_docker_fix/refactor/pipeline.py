@@ -176,9 +176,13 @@ def _run_passes(document: Document, context: Context, passes: list[type]) -> tup
         result = pass_class().run(document, context)
         outcome = PassOutcome(pass_class.name, pass_class.safe, result.changes, result.notes)
         outcomes.append(outcome)
+        # Blocked: a pass that would change a marked instruction, or whose change is reported on it (an ENV
+        # inserted after the Poetry install is reported on that install: the reviewer who marks the line the
+        # annotation names must see the change go).
         blocked = [
             (first, last, pragma) for first, last, pragma in protected_ranges(document, pass_class.name)
             if any(_touches(edit, first, last) for edit in result.edits)
+            or any(first <= change.line - 1 <= last for change in result.changes)
         ] if has_pragmas and result.edits else []
         if blocked:
             # Never half-apply a pass: one protected instruction drops all of this pass's edits.
