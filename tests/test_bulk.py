@@ -316,6 +316,20 @@ def test_an_unknown_pass_in_the_configuration_names_the_file_even_with_select_gi
         in err.decode()
 
 
+@pytest.mark.parametrize(("config", "arguments"), [
+    ("", ["--select", "pin-poetry", "--skip", "pin-poetry"]),
+    ('select = ["pin-poetry"]', ["--skip", "pin-poetry"]),
+    ('skip = ["pin-poetry", "narrow-copy", "poetry-env", "no-dev", "split-install", "multi-stage", "cache-mount"]', []),
+])
+def test_a_selection_that_leaves_no_pass_is_an_error_not_a_green_check(tmp_path, config, arguments):
+    """`--check` with no pass to run would pass every file: a CI gate that checks nothing."""
+    make_project(tmp_path, pyproject=CLASSIC + f"\n[tool.poetry-docker-fix]\n{config}\n")
+    (tmp_path / "Dockerfile").write_text(NAIVE)
+    code, out, err = run_cli(["--check", *arguments, str(tmp_path / "Dockerfile")])
+    assert code == 2 and out == b"" and "no pass left to run" in err.decode()
+    assert ("pyproject.toml" in err.decode()) == bool(config)  # the configuration's part is named
+
+
 def test_runtime_image_option(tmp_path):
     make_project(tmp_path)
     output, _ = fix(tmp_path, NAIVE, runtime_image="gcr.io/distroless/python3")

@@ -52,14 +52,20 @@ _HAS_FROM = re.compile(r"^\s*from\s", re.IGNORECASE | re.MULTILINE)
 
 
 def select_passes(select: list[str] | None = None, skip: list[str] | None = None) -> list[type]:
-    """The passes to run, in pipeline order. Unknown names raise ValueError naming them and the valid ones."""
+    """The passes to run, in pipeline order. Unknown names, or a selection that leaves no pass, raise ValueError
+    saying so."""
     from ..transforms import PASS_NAMES, PASSES
 
     unknown = [name for name in (select or []) + (skip or []) if name not in PASS_NAMES]
     if unknown:
         raise ValueError(f"unknown pass {', '.join(unknown)} (passes: {', '.join(PASS_NAMES)})")
     chosen = [p for p in PASSES if not select or p.name in select]
-    return [p for p in chosen if p.name not in (skip or [])]
+    chosen = [p for p in chosen if p.name not in (skip or [])]
+    if not chosen:
+        # A selection that leaves nothing would make every --check pass: say so rather than a false green.
+        raise ValueError(f"no pass left to run: select {', '.join(select or []) or '(all)'}, then skip "
+                         f"{', '.join(skip or [])}")
+    return chosen
 
 
 PRAGMA = re.compile(r"^\s*#\s*poetry-docker-fix:\s*ignore(?:\s*=\s*(?P<passes>[\w,\s-]+))?\s*$", re.IGNORECASE)
