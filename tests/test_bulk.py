@@ -210,7 +210,32 @@ def test_json_report(repos):
                                    "reason": alpha["changes"][0]["reason"], "safe": True}
     assert alpha["diff"].startswith("--- a/")
     assert by_path["beta/Dockerfile"]["reason"].startswith("not a Poetry build")
-    assert report["summary"] == {"changed": 2, "unchanged": 2, "skipped": 1, "failed": 0}
+    assert report["summary"] == {"changed": 2, "unchanged": 2, "skipped": 1, "error": 0, "failed": 0}
+
+
+def test_reports_keep_input_errors_apart_from_internal_errors(repos, monkeypatch):
+    """An input error (exit 2: fix the file) and an internal error (exit 3: report a bug) ask for different
+    things: JSON and SARIF tell them apart, as the text summary does."""
+    from poetry_docker_fix.transforms.no_dev import NoDev
+
+    original = NoDev.run
+
+    def broken(self, document, context):
+        if "epsilon" in str(context.project.root):
+            raise ZeroDivisionError("boom")
+        return original(self, document, context)
+
+    monkeypatch.setattr(NoDev, "run", broken)
+    (repos / "gamma" / "pyproject.toml").write_text("this is [ not toml\n")
+    code, out, _ = run_cli(["--format", "json", "--check", "--jobs", "1", str(repos)])
+    report = json.loads(out)
+    statuses = {Path(entry["path"]).parent.name: entry["status"] for entry in report["files"]}
+    assert code == 3 and statuses["gamma"] == "error" and statuses["docker"] == "failed"
+    assert report["summary"] == {"changed": 1, "unchanged": 1, "skipped": 1, "error": 1, "failed": 1}
+    code, out, _ = run_cli(["--format", "sarif", "--check", "--jobs", "1", str(repos)])
+    rules = {result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].split("/")[-2]: result["ruleId"]
+             for result in json.loads(out)["runs"][0]["results"] if result["level"] == "error"}
+    assert rules == {"gamma": "input-error", "docker": "internal-error"}
 
 
 def test_github_annotations(repos):

@@ -76,13 +76,22 @@ def _changes(report: FileReport) -> list[dict]:
     ]
 
 
+# JSON's status for a file the tool could not read, or whose project it could not (exit code 2): apart from
+# "failed", an internal error (exit code 3), as the text summary keeps "not processed" apart from "failed".
+INPUT_ERROR = "error"
+
+
+def _json_status(report: FileReport) -> str:
+    return INPUT_ERROR if report.error is not None else report.status.value
+
+
 def to_json(reports: list[FileReport]) -> str:
     files = []
     for report in reports:
         refactoring = report.refactoring
         entry = {
             "path": shown_path(report.path),
-            "status": report.status.value,
+            "status": _json_status(report),
             "context": shown_path(report.context) if report.context else None,
             "reason": report.error if report.error else (refactoring.reason if refactoring else None),
             "passes_applied": sorted({change["pass"] for change in _changes(report)},
@@ -93,8 +102,9 @@ def to_json(reports: list[FileReport]) -> str:
             "diff": report.unified_diff(),
         }
         files.append(entry)
-    counts = Counter(report.status.value for report in reports)
-    return json.dumps({"files": files, "summary": {status.value: counts[status.value] for status in Status}},
+    counts = Counter(_json_status(report) for report in reports)
+    statuses = [Status.CHANGED.value, Status.UNCHANGED.value, Status.SKIPPED.value, INPUT_ERROR, Status.FAILED.value]
+    return json.dumps({"files": files, "summary": {status: counts[status] for status in statuses}},
                       indent=2, ensure_ascii=False) + "\n"
 
 
@@ -141,14 +151,19 @@ def to_sarif(reports: list[FileReport], version: str) -> str:
         for p in PASSES
     ]
     rules.append({"id": "input-error", "name": "InputError",
-                  "shortDescription": {"text": "The file could not be read or processed"},
+                  "shortDescription": {"text": "The file, or its project's pyproject.toml or poetry.lock, could not "
+                                               "be read"},
+                  "defaultConfiguration": {"level": "error"}})
+    rules.append({"id": "internal-error", "name": "InternalError",
+                  "shortDescription": {"text": "A bug in poetry-docker-fix: the file was left untouched"},
                   "defaultConfiguration": {"level": "error"}})
     results = []
     for report in reports:
         uri = artifact_uri(report.path)
         if report.error is not None or report.status is Status.FAILED:
+            rule = "input-error" if report.error is not None else "internal-error"
             message = report.error or (report.refactoring.reason if report.refactoring else "failed")
-            results.append({"ruleId": "input-error", "level": "error", "message": {"text": message},
+            results.append({"ruleId": rule, "level": "error", "message": {"text": message},
                             "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}}}]})
             continue
         for change in _changes(report):
