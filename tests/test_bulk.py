@@ -341,6 +341,16 @@ def test_an_unknown_pass_in_the_configuration_names_the_file_even_with_select_gi
         in err.decode()
 
 
+@pytest.mark.parametrize(("table", "said"), [('[tool]\npoetry-docker-fix = 3\n', "not an integer (3)"),
+                                             ('[tool]\npoetry-docker-fix = ["x"]\n', "not an array (['x'])")])
+def test_a_configuration_that_is_not_a_table_is_said_so(tmp_path, table, said):
+    make_project(tmp_path, pyproject=CLASSIC + "\n" + table)
+    (tmp_path / "Dockerfile").write_text(NAIVE)
+    code, _, err = run_cli(["--check", str(tmp_path / "Dockerfile")])
+    assert code == 2
+    assert f"{tmp_path / 'pyproject.toml'}: [tool.poetry-docker-fix] must be a table, {said}" in err.decode()
+
+
 @pytest.mark.parametrize(("config", "arguments"), [
     ("", ["--select", "pin-poetry", "--skip", "pin-poetry"]),
     ('select = ["pin-poetry"]', ["--skip", "pin-poetry"]),
@@ -409,6 +419,22 @@ def test_a_pragma_cut_off_from_its_instruction_skips_the_file(tmp_path):
     output, result = fix(tmp_path, source)
     assert output == source and result.status.value == "skipped"
     assert "is not directly above an instruction" in result.reason
+
+
+def test_a_pragma_inside_a_continuation_skips_the_file_saying_where_it_is(tmp_path):
+    make_project(tmp_path)
+    source = NAIVE.replace("RUN pip install poetry",
+                           "RUN pip install \\\n    # poetry-docker-fix: ignore=pin-poetry\n    poetry")
+    output, result = fix(tmp_path, source)
+    assert output == source and result.status.value == "skipped"
+    assert result.reason == ("line 3: `# poetry-docker-fix: ignore=pin-poetry` is inside the instruction that starts "
+                             "at line 2, so it would protect nothing (put it on its own line above the instruction)")
+
+
+def test_an_escape_directive_reason_shows_the_character(tmp_path):
+    make_project(tmp_path)
+    output, result = fix(tmp_path, "# escape=`\n" + NAIVE)
+    assert result.reason == "escape directive '`' is not supported (only the default, a backslash)"
 
 
 def test_a_pragma_naming_no_pass_skips_the_file_with_the_reason(tmp_path):

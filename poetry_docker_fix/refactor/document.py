@@ -425,7 +425,8 @@ class Document:
         """Why no pass may touch this file, or None."""
         escape = self.directives.get("escape")
         if escape not in (None, "\\"):
-            return f"escape directive `{escape}` is not supported"
+            # Quoted with repr: the usual other escape character is a backtick, which a `…` quote would swallow.
+            return f"escape directive {escape!r} is not supported (only the default, a backslash)"
         for index, line in enumerate(self.lines):
             if not line.rstrip().endswith("\\") or line.lstrip().startswith("#"):
                 continue

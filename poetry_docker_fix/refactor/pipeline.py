@@ -122,6 +122,11 @@ def unknown_pragma_passes(document: Document) -> str | None:
                 attached = {line for i in document.instructions
                             for line in range(document.comment_block_start(i), i.start)}
             if index not in attached:
+                inside = next((i for i in document.instructions if i.start < index <= i.end), None)
+                if inside is not None:
+                    return (f"line {index + 1}: `{line.strip()}` is inside the instruction that starts at line "
+                            f"{inside.line_number}, so it would protect nothing (put it on its own line above "
+                            "the instruction)")
                 return (f"line {index + 1}: `{line.strip()}` is not directly above an instruction (a blank line "
                         "comes between), so it would protect nothing")
     return None

@@ -445,11 +445,24 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         has_poetry_toml=kinds.is_file("poetry.toml"),
         dockerignore=dockerignore,
         uses_project_table=bool(project_table),
-        tool_config=dict(data.get("tool", {}).get("poetry-docker-fix", {}) or {}),
+        tool_config=_own_table(pyproject_path, data),
         group_packages=group_packages,
         version_from_git=_version_from_git(data, tool),
         scan=kinds.scan,
     )
+
+
+def _own_table(pyproject_path: Path, data: dict) -> dict:
+    """[tool.poetry-docker-fix], which must be a table (`poetry-docker-fix = 3` under [tool] is not)."""
+    own = (data.get("tool") or {}).get("poetry-docker-fix", {})
+    if not isinstance(own, dict):
+        raise ProjectError(f"{pyproject_path}: [tool.poetry-docker-fix] must be a table, not "
+                           f"{_TOML_TYPES.get(type(own).__name__, type(own).__name__)} ({own!r:.40})")
+    return dict(own)
+
+
+_TOML_TYPES = {"int": "an integer", "float": "a float", "str": "a string", "bool": "a boolean", "list": "an array",
+               "datetime": "a date-time", "date": "a date", "time": "a time"}
 
 
 # Build tools and Poetry plugins that take the project's version from git tags: they read .git when the project
