@@ -376,7 +376,7 @@ def _progress_printer(enabled: Optional[bool]):
 def _run_paths(paths, request, mode, output, explain, quiet, output_format, exclude, jobs, progress,
                verification) -> int:
     from .refactor.pipeline import Status
-    from .refactor.report import display_name, summary, to_github, to_json, to_sarif
+    from .refactor.report import shown_path, summary, to_github, to_json, to_sarif
     from .refactor import import_reader
     from .refactor.runner import Workers
     from .refactor.writer import write_atomically
@@ -395,7 +395,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
     verify_failed = False
 
     for report in reports:
-        name = display_name(report.path)
+        name = shown_path(report.path)
         if report.error is not None:
             _echo_err(f"error: {report.error}")
             continue

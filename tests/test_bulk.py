@@ -272,6 +272,24 @@ def test_report_paths_can_be_opened_from_where_the_tool_ran(repos, tmp_path, mon
         assert not Path(entry["path"]).is_absolute() and Path(entry["path"]).is_file(), entry
 
 
+def test_paths_outside_the_current_folder_are_absolute_in_every_report(repos, tmp_path, monkeypatch):
+    """`../repos/alpha` from a sibling folder: JSON and messages show the absolute path the README promises,
+    and a GitHub annotation keeps its leading slash (`tmp/...` would name nothing)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    absolute = str(repos / "alpha" / "Dockerfile")
+    code, out, _ = run_cli(["--format", "json", "--check", "../repos/alpha"])
+    assert [entry["path"] for entry in json.loads(out)["files"]] == [absolute]
+    code, out, _ = run_cli(["--format", "github", "--check", str(repos / "alpha")])
+    assert all(line.startswith(f"::warning file={absolute},") for line in out.decode().splitlines())
+    code, _, err = run_cli(["--check", "--explain", "../repos/beta"])
+    assert err.decode().startswith(str(repos / "beta" / "Dockerfile") + ": ")
+    monkeypatch.chdir(repos)
+    code, out, _ = run_cli(["--format", "github", "--check", "alpha"])  # inside: relative, as before
+    assert out.decode().startswith("::warning file=alpha/Dockerfile,")
+
+
 def test_sarif_uris_are_encoded_and_absolute_ones_are_file_uris(tmp_path, monkeypatch):
     weird = tmp_path / "we ird" / "a,b%c"
     make_project(weird)

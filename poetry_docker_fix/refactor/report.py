@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -14,17 +15,20 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
 def shown_path(path: Path) -> str:
-    """A path a script can open from the current folder: relative when inside it, else absolute."""
+    """A path a script can open from the current folder: relative when inside it, else absolute (`../x` too)."""
     if not path.is_absolute():
-        return str(path)
+        lexical = os.path.normpath(path)
+        if lexical != ".." and not lexical.startswith(".." + os.sep):
+            return str(path)
+    absolute = Path(os.path.abspath(path))
     try:
-        return str(path.absolute().relative_to(Path.cwd().absolute()))
+        return str(absolute.relative_to(Path.cwd().absolute()))
     except ValueError:
-        return str(path)
+        return str(absolute)
 
 
 def display_name(path: Path) -> str:
-    """`shown_path` without a leading / (for the a/ b/ of diff headers and for annotations)."""
+    """`shown_path` without a leading / (for the a/ b/ of diff headers)."""
     return shown_path(path).lstrip("/")
 
 
@@ -122,7 +126,7 @@ def to_github(reports: list[FileReport]) -> str:
     install, and one annotation per change would use them up on the first file.)"""
     lines = []
     for report in reports:
-        name = _escape_property(display_name(report.path))
+        name = _escape_property(shown_path(report.path))
         if report.error is not None:
             lines.append(f"::error file={name}::{_escape_data(report.error)}")
             continue
