@@ -389,7 +389,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
             if len(files) != 1:
                 _echo_err(f"error: --output takes exactly one input file, got {len(files)}")
                 return EXIT_INPUT
-        reports = workers.map(files, request, _progress_printer(progress))
+        reports = workers.map(files, request, _progress_printer(progress), through_links=len(paths) > 1)
     import_reader.stop()  # the rewrites are done: nothing more to parse (and --verify may need the process slot)
     text_format = output_format is Format.TEXT
     verify_failed = False

@@ -87,6 +87,25 @@ def test_one_file_named_twice_is_processed_once(tmp_path, monkeypatch):
     assert code == 1 and out.count(b"+++ b/") == 1 and "1 would be rewritten" in err.decode()
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_file_reached_through_a_symlinked_folder_too_is_processed_once(tmp_path, jobs):
+    make_project(tmp_path / "real" / "p")
+    (tmp_path / "real" / "p" / "Dockerfile").write_text(NAIVE)
+    for index in range(8):  # enough files for the pool
+        make_project(tmp_path / "real" / f"q{index}")
+        (tmp_path / "real" / f"q{index}" / "Dockerfile").write_text(NAIVE)
+    (tmp_path / "linkdir").symlink_to(tmp_path / "real")
+    code, out, err = run_cli(["--apply", "--jobs", jobs, str(tmp_path / "real"), str(tmp_path / "linkdir")])
+    assert code == 0 and "9 rewritten" in err.decode(), err.decode()
+    # A symlinked Dockerfile keeps its own name (it is not written through), beside the file it points to.
+    (tmp_path / "real" / "p" / "Dockerfile").write_text(NAIVE)
+    (tmp_path / "real" / "p" / "Dockerfile.link").symlink_to(tmp_path / "real" / "p" / "Dockerfile")
+    code, out, err = run_cli(["--apply", str(tmp_path / "real" / "p" / "Dockerfile.link"),
+                              str(tmp_path / "real" / "p" / "Dockerfile")])
+    assert "Dockerfile.link: not written: is a symlink" in err.decode()
+    assert "AS runtime" in (tmp_path / "real" / "p" / "Dockerfile").read_text()
+
+
 def test_the_summary_keeps_input_errors_apart_from_internal_errors(repos):
     (repos / "beta" / "Dockerfile").write_bytes(b"\x00\x01binary")
     code, _, err = run_cli(["--check", str(repos)])

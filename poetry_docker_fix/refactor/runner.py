@@ -269,12 +269,14 @@ class Workers:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
     def map(self, paths: Iterable[Path], request: Request,
-            progress: Callable[[int, int], None] | None = None) -> list[FileReport]:
+            progress: Callable[[int, int], None] | None = None, through_links: bool = False) -> list[FileReport]:
         """Process each file once; the reports come back sorted by path, whatever finishes first. `paths` may be
-        a generator still walking a tree: with the pool started, files go to the workers as they are found."""
+        a generator still walking a tree: with the pool started, files go to the workers as they are found.
+        `through_links`: the paths come from several arguments, which may reach one file through different
+        symlinked folders (one walk never does: it does not enter them)."""
         if self.pool is None:
             seen_once: set[str] = set()
-            paths = sorted(path for path in paths if not _already(path, seen_once))
+            paths = sorted(path for path in paths if not _already(path, seen_once, through_links))
             if self.jobs <= 1 or len(paths) < SERIAL_BELOW:
                 reports = []
                 for done, path in enumerate(paths, 1):
@@ -298,7 +300,7 @@ class Workers:
 
         batch: list[Path] = []
         for path in paths:
-            if _already(path, seen):
+            if _already(path, seen, through_links):
                 continue
             submitted += 1
             batch.append(path)
@@ -326,13 +328,17 @@ class Workers:
         return sorted(reports, key=lambda report: report.path)
 
 
-def _already(path: Path, seen: set[str]) -> bool:
+def _already(path: Path, seen: set[str], through_links: bool = False) -> bool:
     """Whether `path` names a file already seen under another spelling (`Dockerfile`, `./Dockerfile`,
-    `/abs/Dockerfile`); records it otherwise."""
-    absolute = os.path.abspath(path)
-    if absolute in seen:
+    `/abs/Dockerfile`, and with `through_links` a path through a symlinked folder); records it otherwise. A
+    symlinked Dockerfile keeps its own name: --apply never writes through it, so it must not stand in for the
+    file it points to."""
+    key = os.path.abspath(path)
+    if through_links and not os.path.islink(key):
+        key = os.path.realpath(key)
+    if key in seen:
         return True
-    seen.add(absolute)
+    seen.add(key)
     return False
 
 
