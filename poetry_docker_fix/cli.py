@@ -152,8 +152,11 @@ def run(
     extra_copy: Optional[List[str]] = typer.Option(None, "--extra-copy", metavar="PATH,...",
                                                    help="Context paths the app needs at run time that the tool "
                                                    "cannot see (files it opens, plugins); copied with the code."),
-    syntax_directive: bool = typer.Option(False, "--syntax-directive", help="Add `# syntax=docker/dockerfile:1` "
-                                          "with the cache mount (makes every build fetch a frontend image)."),
+    syntax_directive: Optional[bool] = typer.Option(None, "--syntax-directive/--no-syntax-directive",
+                                                    show_default=False,
+                                                    help="Add `# syntax=docker/dockerfile:1` with the cache mount "
+                                                    "(makes every build fetch a frontend image); --no-… overrides "
+                                                    "the configuration's `syntax-directive = true`."),
     exclude: Optional[List[str]] = typer.Option(None, "--exclude", metavar="GLOB",
                                                 help="Skip files and folders matching this glob in folder "
                                                 "searches (repeatable)."),
@@ -241,9 +244,9 @@ def run(
         raise typer.Exit(EXIT_INPUT)
     explicit = {name for name, given in (("poetry_version", pinned is not None),
                                          ("runtime_image", runtime_image is not None),
-                                         ("syntax_directive", syntax_directive)) if given}
+                                         ("syntax_directive", syntax_directive is not None)) if given}
     request = Request(
-        options=Options(poetry_version=pinned, syntax_directive=syntax_directive, runtime_image=runtime_image,
+        options=Options(poetry_version=pinned, syntax_directive=bool(syntax_directive), runtime_image=runtime_image,
                         extra_copy=tuple(_split(extra_copy))),
         select=tuple(selected), skip=tuple(skipped), context=context, explicit=frozenset(explicit),
     )

@@ -402,6 +402,18 @@ def test_a_selection_that_leaves_no_pass_is_an_error_not_a_green_check(tmp_path,
     assert ("pyproject.toml" in err.decode()) == bool(config)  # the configuration's part is named
 
 
+@pytest.mark.parametrize(("config", "flag", "added"), [
+    ("syntax-directive = true", None, True), ("syntax-directive = true", "--no-syntax-directive", False),
+    ("", "--syntax-directive", True), ("syntax-directive = false", "--syntax-directive", True), ("", None, False),
+])
+def test_the_syntax_directive_flag_wins_over_the_configuration_both_ways(tmp_path, config, flag, added):
+    make_project(tmp_path, pyproject=CLASSIC + f"\n[tool.poetry-docker-fix]\n{config}\n")
+    (tmp_path / "Dockerfile").write_text(NAIVE)
+    code, out, err = run_cli([*([flag] if flag else []), str(tmp_path / "Dockerfile")])
+    assert code == 0, err
+    assert ("+# syntax=docker/dockerfile:1" in out.decode()) == added
+
+
 def test_runtime_image_option(tmp_path):
     make_project(tmp_path)
     output, _ = fix(tmp_path, NAIVE, runtime_image="gcr.io/distroless/python3")
