@@ -106,6 +106,14 @@ def test_a_file_reached_through_a_symlinked_folder_too_is_processed_once(tmp_pat
     assert "AS runtime" in (tmp_path / "real" / "p" / "Dockerfile").read_text()
 
 
+def test_a_dangling_symlinked_dockerfile_says_what_it_points_to(repos):
+    (repos / "alpha" / "api.Dockerfile").symlink_to(repos / "alpha" / "gone.Dockerfile")
+    code, _, err = run_cli(["--check", str(repos)])
+    assert code == 2
+    assert f"{repos / 'alpha' / 'api.Dockerfile'}: a symlink to {repos / 'alpha' / 'gone.Dockerfile'}, which does " \
+        "not exist" in err.decode()
+
+
 def test_the_summary_keeps_input_errors_apart_from_internal_errors(repos):
     (repos / "beta" / "Dockerfile").write_bytes(b"\x00\x01binary")
     code, _, err = run_cli(["--check", str(repos)])

@@ -35,6 +35,8 @@ def read_dockerfile(path: Path) -> str:
         if len(data) > MAX_SIZE:
             raise InputError(f"{path}: more than {MAX_SIZE} bytes is too large for a Dockerfile")
     except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(f"{path}: a symlink to {os.readlink(path)}, which does not exist") from None
         raise InputError(f"{path}: no such file") from None
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
