@@ -90,6 +90,21 @@ def test_pin_poetry_uses_requires_poetry_then_flag(tmp_path):
     assert "poetry==2.0.1" in output
 
 
+@pytest.mark.parametrize(("requires", "pinned", "said"), [
+    (">=2.2", "poetry==2.5.1", "which it does not allow"),  # the lock's 1.8.5 is ruled out: the newest allowed
+    (">=1.8,<2.0", "poetry==1.8.5", "poetry.lock was written by Poetry 1.8.5"),  # allowed: the lock's writer
+])
+def test_pin_poetry_never_pins_a_version_requires_poetry_rules_out(tmp_path, requires, pinned, said):
+    """Poetry refuses to run a project whose requires-poetry it does not meet: pinning the lock's writer then
+    breaks a build that, unpinned, got the newest release and worked."""
+    make_project(tmp_path, pyproject=CLASSIC.replace('readme = "README.md"\n',
+                                                     f'readme = "README.md"\nrequires-poetry = "{requires}"\n'))
+    source = "FROM python:3.11\nRUN pip install poetry\nRUN poetry install\n"
+    output, result = fix(tmp_path, source, select=["pin-poetry"])
+    assert pinned in output
+    assert any(said in change.reason for outcome in result.outcomes for change in outcome.changes)
+
+
 # --- narrow-copy -----------------------------------------------------------------------------------------
 def test_narrow_copy_fixes(tmp_path):
     make_project(tmp_path, files={"tests/test_x.py": "", "docs/index.md": "", ".gitignore": "x"})

@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .document import cached_property
-from .versions import Version, newest_release_satisfying
+from .versions import Version, newest_release_satisfying, satisfies
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -164,9 +164,23 @@ class PoetryProject:
         return {"1.1": "1.1–1.2", "2.0": "1.3–1.8", "2.1": "2.0 or newer"}.get(self.lock_version or "")
 
     def target_poetry(self) -> tuple[Version | None, str]:
-        """The Poetry version to pin and where it comes from (lock header, then requires-poetry)."""
+        """The Poetry version to pin and where it comes from: the lock's header, unless requires-poetry rules
+        that version out (Poetry then refuses to run the project: the newest release it allows instead); else
+        requires-poetry."""
         if self.lock_writer is not None:
-            return self.lock_writer, f"poetry.lock was written by Poetry {self.lock_writer}"
+            try:
+                allowed = not self.requires_poetry or satisfies(self.lock_writer, self.requires_poetry)
+            except ValueError:
+                allowed = True  # a constraint this tool cannot read: the lock's writer, as before
+            if allowed:
+                return self.lock_writer, f"poetry.lock was written by Poetry {self.lock_writer}"
+            chosen = newest_release_satisfying(self.requires_poetry)
+            if chosen is None:
+                return None, (f"poetry.lock was written by Poetry {self.lock_writer}, which requires-poetry "
+                              f"`{self.requires_poetry}` does not allow, and no known release does")
+            return chosen, (f"newest Poetry release allowed by requires-poetry `{self.requires_poetry}` (poetry.lock "
+                            f"was written by Poetry {self.lock_writer}, which it does not allow: that Poetry "
+                            "would refuse to run the project)")
         if self.requires_poetry:
             try:
                 chosen = newest_release_satisfying(self.requires_poetry)
