@@ -106,6 +106,20 @@ def test_pin_poetry_never_pins_a_version_requires_poetry_rules_out(tmp_path, req
 
 
 # --- narrow-copy -----------------------------------------------------------------------------------------
+def test_a_readme_in_a_folder_is_copied_where_pyproject_toml_says_it_is(tmp_path):
+    """`readme = "docs/README.md"`: copied to ./ it would be /app/README.md, and the root install (an error
+    from Poetry 2.0) looks for /app/docs/README.md."""
+    pyproject = CLASSIC.replace('readme = "README.md"', 'readme = ["docs/README.md", "CHANGES.md"]')
+    make_project(tmp_path, pyproject=pyproject, lock=LOCK_2_5, files={"docs/README.md": "# x", "CHANGES.md": "",
+                                                                      "docs/index.md": ""})
+    (tmp_path / "README.md").unlink(missing_ok=True)
+    output, result = fix(tmp_path, NAIVE)
+    assert "COPY docs/README.md ./docs/\nCOPY CHANGES.md ./\n" in output, output
+    assert "COPY docs/README.md ./\n" not in output
+    again, _ = fix(tmp_path, output)
+    assert again == output
+
+
 def test_narrow_copy_fixes(tmp_path):
     make_project(tmp_path, files={"tests/test_x.py": "", "docs/index.md": "", ".gitignore": "x"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

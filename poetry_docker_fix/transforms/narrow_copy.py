@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import posixpath
 import re
 from pathlib import Path
 
@@ -343,8 +344,12 @@ class NarrowCopy(Pass):
         if unknown:
             new_lines.extend(document.raw(broad))
         else:
-            if readmes:
-                new_lines.append(f"{keyword} {flag_text}{' '.join(readmes)} {base}")
+            # Each README where pyproject.toml says it is: `docs/README.md` copied to ./ would not be found.
+            by_folder: dict[str, list[str]] = {}
+            for readme in readmes:
+                by_folder.setdefault(posixpath.dirname(posixpath.normpath(readme)), []).append(readme)
+            for folder, names in by_folder.items():
+                new_lines.append(f"{keyword} {flag_text}{' '.join(names)} {base}{folder + '/' if folder else ''}")
             if needed["files"]:
                 new_lines.append(f"{keyword} {flag_text}{' '.join(needed['files'])} {base}")
             for directory in needed["dirs"]:
