@@ -120,6 +120,59 @@ def test_a_readme_in_a_folder_is_copied_where_pyproject_toml_says_it_is(tmp_path
     assert again == output
 
 
+PEP621_LICENSED = """\
+[project]
+name = "app"
+version = "0.1.0"
+readme = "README.md"
+license = {file = "%s"}
+requires-python = ">=3.11"
+dependencies = ["six"]
+
+[tool.poetry]
+packages = [{include = "app"}]
+"""
+
+
+@pytest.mark.parametrize(("license_file", "copied"), [
+    ("LICENSE", "COPY pyproject.toml poetry.lock LICENSE ./\n"),
+    ("legal/LICENSE.txt", "COPY pyproject.toml poetry.lock ./\nCOPY legal/LICENSE.txt ./legal/\n"),
+])
+def test_the_license_file_poetry_2_reads_to_load_the_project_goes_with_the_manifests(tmp_path, license_file,
+                                                                                    copied):
+    """`[project] license = {file = …}`: Poetry 2 reads it whenever it loads the project, so the dependency
+    install (with only the manifests copied) would stop at `license file … not found`."""
+    make_project(tmp_path, pyproject=PEP621_LICENSED % license_file, lock=LOCK_2_5,
+                 files={license_file: "MIT", "app/__init__.py": "", "app/main.py": ""})
+    output, _ = fix(tmp_path, NAIVE)
+    assert copied in output, output
+    assert "poetry install" in output.split(copied)[1].splitlines()[0]  # the dependency install comes right after
+    if " AS runtime" in output:  # (a license in a folder leaves `COPY . .` for that folder: no runtime stage)
+        assert license_file not in output.split(" AS runtime")[1]  # project metadata: the runtime needs none
+    again, _ = fix(tmp_path, output)
+    assert again == output
+
+
+def test_a_license_file_ignored_by_dockerignore_is_not_copied(tmp_path):
+    make_project(tmp_path, pyproject=PEP621_LICENSED % "LICENSE", lock=LOCK_2_5,
+                 files={"LICENSE": "MIT", ".dockerignore": "LICENSE\n", "app/__init__.py": ""})
+    output, _ = fix(tmp_path, NAIVE)
+    assert "COPY pyproject.toml poetry.lock ./\n" in output and "LICENSE" not in output
+
+
+@pytest.mark.parametrize(("lock", "split"), [(LOCK_2_5, False), (LOCK_1_8, True)])
+def test_split_install_leaves_a_license_copied_with_the_code_where_poetry_2_reads_it(tmp_path, lock, split):
+    make_project(tmp_path, pyproject=PEP621_LICENSED % "LICENSE", lock=lock,
+                 files={"LICENSE": "MIT", "app/__init__.py": ""})
+    source = ("FROM python:3.11\nRUN pip install poetry\nWORKDIR /app\nCOPY pyproject.toml poetry.lock ./\n"
+              "COPY . .\nRUN poetry install\n")
+    output, result = fix(tmp_path, source, select=["split-install"])
+    assert (output != source) == split
+    if not split:
+        assert any("names its license file LICENSE, which Poetry 2.5.1 reads before any install" in note
+                   for note in notes(result))
+
+
 def test_narrow_copy_fixes(tmp_path):
     make_project(tmp_path, files={"tests/test_x.py": "", "docs/index.md": "", ".gitignore": "x"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

@@ -225,10 +225,15 @@ def _copy_sources(instruction: Instruction) -> tuple[str, ...] | None:
     return tuple(part.strip('"') for part in parts[:-1]) if len(parts) >= 2 else None
 
 
-def is_manifest_copy(instruction: Instruction) -> bool:
-    """A COPY of Poetry's manifests only (pyproject.toml, poetry.lock, poetry.toml, together or apart)."""
+def is_manifest_copy(instruction: Instruction, project=None) -> bool:
+    """A COPY of Poetry's manifests only (pyproject.toml, poetry.lock, poetry.toml, together or apart), and of
+    the license file the project's pyproject.toml names (Poetry 2 reads it to load the project)."""
     sources = _copy_sources(instruction)
-    return bool(sources) and all(s.lstrip("./") in MANIFESTS for s in sources)
+    if not sources:
+        return False
+    license_file = project.license_in_context if project is not None else None
+    return all(s.lstrip("./") in MANIFESTS or (license_file and posixpath.normpath(s) == license_file)
+               for s in sources)
 
 
 @per_document

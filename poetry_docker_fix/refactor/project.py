@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import posixpath
 import re
 import sys
 from dataclasses import dataclass, field, replace
@@ -68,6 +69,7 @@ class PoetryProject:
     group_packages: dict = field(default_factory=dict)  # group name -> names of the packages it installs
     lock_text: str | None = field(default=None, repr=False, compare=False)  # poetry.lock as read, if any
     version_from_git: str | None = None  # the tool that takes the project's version from git tags, if any
+    license_file: str | None = None  # [project] license = {file = "…"}: Poetry 2 reads it to load the project
     scan: dict | None = field(default=None, repr=False, compare=False)  # see scan_folder
 
     # --- the build context ------------------------------------------------------------------------------
@@ -148,12 +150,28 @@ class PoetryProject:
 
     @property
     def manifests(self) -> list[str]:
+        """What the manifests COPY brings: pyproject.toml, poetry.lock, poetry.toml, and a license file at the top
+        of the context that pyproject.toml names (see `license_in_context`; one in a folder gets its own COPY)."""
         names = ["pyproject.toml"]
         if self.lock_exists:
             names.append("poetry.lock")
         if self.has_poetry_toml and not self.is_ignored("poetry.toml"):
             names.append("poetry.toml")
+        license_file = self.license_in_context
+        if license_file and "/" not in license_file:
+            names.append(license_file)
         return names
+
+    @cached_property
+    def license_in_context(self) -> str | None:
+        """The license file `[project] license = {file = …}` names, normalised, when the build context holds it.
+        Poetry 2 reads it whenever it loads the project, so even the dependency install fails without it."""
+        if not self.license_file:
+            return None
+        name = posixpath.normpath(self.license_file.lstrip("/"))
+        if name.startswith("..") or not self.exists(name.split("/")[0]) or self.is_ignored(name):
+            return None
+        return name if (self.root / name).is_file() else None
 
     @property
     def existing_readmes(self) -> list[str]:
@@ -462,8 +480,16 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         tool_config=_own_table(pyproject_path, data),
         group_packages=group_packages,
         version_from_git=_version_from_git(data, tool),
+        license_file=_license_file(project_table),
         scan=kinds.scan,
     )
+
+
+def _license_file(project_table: dict) -> str | None:
+    license_value = project_table.get("license")
+    if isinstance(license_value, dict) and isinstance(license_value.get("file"), str):
+        return license_value["file"]
+    return None
 
 
 def _own_table(pyproject_path: Path, data: dict) -> dict:

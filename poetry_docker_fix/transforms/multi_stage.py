@@ -125,7 +125,7 @@ class MultiStage(Pass):
                                     "left single-stage")
                 return result
         for instruction in stage.instructions:
-            if copy_sources(instruction) is None or is_manifest_copy(instruction):
+            if copy_sources(instruction) is None or is_manifest_copy(instruction, context.project):
                 continue
             destination = instruction.flags_and_args()[1].split()[-1]
             here = stage.workdir_before(instruction.start) or "/"
@@ -139,6 +139,8 @@ class MultiStage(Pass):
                                 "have; left single-stage")
             return result
         readmes = set(context.project.readme) if context.project else {"README.md", "README.rst", "README"}
+        if context.project is not None and context.project.license_in_context:
+            readmes.add(context.project.license_in_context)  # project metadata too: the runtime does not need it
         runtime_image, image_reason = slim_twin(stage.image)
         if runtime_image != stage.image:
             missing = _slim_lacks(document, stage, context.project)
@@ -156,10 +158,12 @@ class MultiStage(Pass):
             runtime_image = context.options.runtime_image
             image_reason = (f"runtime image `{runtime_image}` as configured; it must have the builder's Python "
                             "at the same path and the same libc")
-        return self._rewrite(document, stage, last_install, directory, readmes, runtime_image, image_reason, result)
+        return self._rewrite(document, stage, last_install, directory, readmes, runtime_image, image_reason, result,
+                             context.project)
 
     def _rewrite(self, document: Document, stage: Stage, last_install: Instruction, directory: str,
-                 readmes: set[str], runtime_image: str, image_reason: str, result: PassResult) -> PassResult:
+                 readmes: set[str], runtime_image: str, image_reason: str, result: PassResult,
+                 project=None) -> PassResult:
         kw = document.kw
         from_instruction = stage.from_instruction
         edits: list[Edit] = []
@@ -189,7 +193,7 @@ class MultiStage(Pass):
             block = document.lines[block_start : instruction.end + 1]
             if keyword in ("COPY", "ADD"):
                 sources = copy_sources(instruction)
-                if sources is None or is_manifest_copy(instruction):
+                if sources is None or is_manifest_copy(instruction, project):
                     continue
                 if all(s.lstrip("./") in readmes for s in sources):
                     continue

@@ -291,7 +291,7 @@ class NarrowCopy(Pass):
         )
         if broad is None:
             return result
-        if any(is_manifest_copy(i) for i in stage.instructions if i.start < broad.start):
+        if any(is_manifest_copy(i, project) for i in stage.instructions if i.start < broad.start):
             result.notes.append(f"line {broad.line_number}: `COPY . .` after the manifests COPY kept for files "
                                 "the tool cannot place")
             return result
@@ -340,6 +340,9 @@ class NarrowCopy(Pass):
         if add_workdir:
             new_lines.append(f"{document.kw('WORKDIR')} /app")
         new_lines.append(f"{keyword} {flag_text}{' '.join(project.manifests)} {base}")
+        license_file = project.license_in_context
+        if license_file and "/" in license_file:  # in a folder: its own COPY, to that folder
+            new_lines.append(f"{keyword} {flag_text}{license_file} {base}{posixpath.dirname(license_file)}/")
         readmes = needed["readme"]
         if unknown:
             new_lines.extend(document.raw(broad))

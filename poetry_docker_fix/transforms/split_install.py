@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from ..refactor.document import Document, Instruction, per_object
@@ -90,8 +91,8 @@ class SplitInstall(Pass):
         if "--only-root" in arguments:
             return result
         copies = [i for i in stage.instructions if i.start < first.start and copy_sources(i) is not None]
-        first_code = next((i for i in copies if not is_manifest_copy(i)), None)
-        manifest_copies = [i for i in copies if is_manifest_copy(i)]
+        first_code = next((i for i in copies if not is_manifest_copy(i, project)), None)
+        manifest_copies = [i for i in copies if is_manifest_copy(i, project)]
         if first_code is not None and any(i.start > first_code.start for i in manifest_copies):
             result.notes.append(f"line {first_code.line_number}: a manifest is copied after the code; left alone")
             return result
@@ -105,7 +106,7 @@ class SplitInstall(Pass):
                                     "the separate COPY this pass needs)")
             return result
         later = [i for i in stage.instructions if manifest_copy.start < i.start < first.start]
-        code_copies = [i for i in later if copy_sources(i) is not None and not is_manifest_copy(i)]
+        code_copies = [i for i in later if copy_sources(i) is not None and not is_manifest_copy(i, project)]
         if not code_copies:
             return result  # already split: only manifests precede the first install
         for instruction in later:
@@ -118,6 +119,15 @@ class SplitInstall(Pass):
         if project.path_dependencies:
             result.notes.append("path dependencies need their code before the dependency install; left alone")
             return result
+        license_file = project.license_in_context
+        if license_file and not any(license_file in {posixpath.normpath(s) for s in copy_sources(i) or []}
+                                    for i in manifest_copies):
+            version, _known = effective_poetry(document, stage, context)
+            if version.major >= 2:
+                result.notes.append(f"pyproject.toml names its license file {license_file}, which Poetry {version} "
+                                    "reads before any install, and it is copied with the code; left alone (copy it "
+                                    "with the manifests)")
+                return result
         commands = run_commands(first)
         others = [c for c in commands if not is_cache_cleanup(c) and not is_poetry_setup(c)]
         if len(poetry_installs(first)) != 1 or others:
