@@ -450,6 +450,28 @@ def test_poetry_env_converts_virtualenvs_create_false(tmp_path):
     assert "VIRTUAL_ENV=/app/.venv" in output and 'PATH="/app/.venv/bin:$PATH"' in output
 
 
+@pytest.mark.parametrize(("command", "converted"), [
+    ('CMD ["/usr/local/bin/python", "-m", "app.main"]', False),  # the system interpreter, by its path
+    ('CMD /usr/local/bin/python3.11 -m app.main', False),
+    ('CMD ["/usr/local/bin/gunicorn", "app.main:app"]', False),  # a console script the system install put there
+    ('HEALTHCHECK CMD /usr/bin/python3 -c "import app"', False),
+    ('CMD ["python3.11", "-m", "app.main"]', True),  # by name: the virtualenv's PATH finds its own
+    ('CMD ["/bin/sh", "-c", "exec python -m app.main"]', True),
+])
+def test_poetry_env_keeps_the_system_install_for_a_program_run_by_its_system_path(tmp_path, command, converted):
+    """A virtualenv's PATH does not change what `/usr/local/bin/python` runs: converted, the image would start
+    without its dependencies."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = NAIVE.replace("RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install")
+    source = source.replace('CMD ["poetry", "run", "python", "-m", "app.main"]', command)
+    assert command in source
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert ("virtualenvs.create false" not in output) == converted
+    if not converted:
+        assert output == source and any("by its path, which would not see the dependencies" in note
+                                        for note in notes(result))
+
+
 SETUPTOOLS_LOCKED = '\n[[package]]\nname = "setuptools"\nversion = "75.0"\n{extra}\n[package.extras]\ntest = []\n'
 
 

@@ -137,7 +137,7 @@ class PoetryEnv(Pass):
             if "POETRY_CACHE_DIR" not in env and not _has_cache_mount(stage):
                 wanted.append(f"POETRY_CACHE_DIR={CACHE_DIR}")
         if converted:
-            blocker = _needs_system_setuptools(document, stage, context)
+            blocker = _needs_system_setuptools(document, stage, context) or _system_program(stage, first_install)
             if blocker:
                 result.notes.append(blocker)
                 return PassResult(notes=result.notes)
@@ -240,6 +240,26 @@ def _needs_system_setuptools(document: Document, stage, context: Context) -> str
     return (f"{importer} imports setuptools or pkg_resources: the system interpreter has it, but a virtualenv "
             f"made by Poetry {version} has no setuptools and the install does not bring it; `virtualenvs.create "
             "false` is left alone (add setuptools to the main dependencies to allow it)")
+
+
+# A program run by its absolute path where the official python images keep the interpreter and where a system
+# install puts console scripts: a virtualenv's PATH does not change what such a path runs.
+_SYSTEM_PROGRAM = re.compile(r"(?<![\w./-])(/usr/local/bin/[\w.+-]+|/usr/bin/python[\w.]*)")
+
+
+def _system_program(stage, first_install) -> str | None:
+    """Why the conversion would break the image: a command (CMD, ENTRYPOINT, HEALTHCHECK, or a RUN from the
+    install on) runs the system interpreter or a system console script by its path, which would not see
+    the dependencies once they are in a virtualenv."""
+    for instruction in stage.instructions:
+        if instruction.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK") or (
+                instruction.keyword == "RUN" and instruction.start >= first_install.start):
+            match = _SYSTEM_PROGRAM.search(instruction.value)
+            if match:
+                return (f"line {instruction.line_number} runs `{match.group(1)}` by its path, which would not see "
+                        "the dependencies in a virtualenv; `virtualenvs.create false` is left alone (run "
+                        f"`{match.group(1).rsplit('/', 1)[1]}` by name to allow it)")
+    return None
 
 
 _PACKAGE_BLOCK = re.compile(r"(?m)^\[\[package\]\][ \t]*$")
