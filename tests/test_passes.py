@@ -801,6 +801,44 @@ def test_cache_mount_default_dir_and_syntax_directive(tmp_path):
     assert "RUN --mount=type=cache,target=/root/.cache/pypoetry poetry install" in output
 
 
+@pytest.mark.parametrize(("setting", "files", "target"), [
+    ("ENV XDG_CACHE_HOME=/var/cache/xdg\n", {}, "/var/cache/xdg/pypoetry"),
+    ("ENV HOME=/home/me\n", {}, "/home/me/.cache/pypoetry"),
+    ("ENV HOME=/home/me XDG_CACHE_HOME=/xdg\n", {}, "/xdg/pypoetry"),  # XDG_CACHE_HOME first, as platformdirs
+    ("RUN poetry config cache-dir /opt/pc\n", {}, "/opt/pc"),
+    ("ENV XDG_CACHE_HOME=/xdg\n", {"poetry.toml": 'cache-dir = "/srv/cache"\n'}, "/srv/cache"),  # local config wins
+    ("", {"poetry.toml": 'cache-dir = "/srv/cache"\n', ".dockerignore": "poetry.toml\n"}, "/root/.cache/pypoetry"),
+])
+def test_cache_mount_targets_the_cache_dir_poetry_really_uses(tmp_path, setting, files, target):
+    """Without POETRY_CACHE_DIR, Poetry's cache follows its configuration, then XDG_CACHE_HOME and HOME: a mount
+    on /root/.cache/pypoetry would then cache nothing and leave the downloads in the layer."""
+    make_project(tmp_path, files=files)
+    source = f"FROM python:3.11\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\n{setting}RUN poetry install --only main\n"
+    output, _ = fix(tmp_path, source, select=["cache-mount"])
+    assert f"RUN --mount=type=cache,target={target} poetry install" in output
+
+
+def test_cache_mount_leaves_a_cache_dir_it_cannot_read_literally(tmp_path):
+    make_project(tmp_path)
+    source = "FROM python:3.11\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nENV HOME=$SOMEWHERE\nRUN poetry install\n"
+    output, result = fix(tmp_path, source, select=["cache-mount"])
+    assert output == source and "Poetry's cache dir comes from HOME, which is not a literal path" in \
+        " ".join(notes(result))
+
+
+@pytest.mark.parametrize(("syntax", "mounted"), [
+    ("docker/dockerfile:1.0", False), ("docker/dockerfile:1.1.7", False), ("docker.io/docker/dockerfile:1.1", False),
+    ("docker/dockerfile:1.0-experimental", True), ("docker/dockerfile:1.2", True), ("docker/dockerfile:1", True),
+])
+def test_cache_mount_needs_a_frontend_that_knows_run_mount(tmp_path, syntax, mounted):
+    make_project(tmp_path)
+    source = f"# syntax={syntax}\nFROM python:3.11\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nRUN poetry install\n"
+    output, result = fix(tmp_path, source, select=["cache-mount"])
+    assert ("--mount=type=cache" in output) == mounted
+    if not mounted:
+        assert "older than 1.2, which does not know `RUN --mount`" in " ".join(notes(result))
+
+
 @pytest.mark.parametrize("source", [
     pytest.param("FROM python:3.11\nRUN poetry install\n", id="venv-in-cache"),
     pytest.param("FROM python:3.11\nENV POETRY_CACHE_DIR=/c\nRUN --mount=type=cache,target=/c poetry install\n",

@@ -91,6 +91,21 @@ class PoetryProject:
         return ignored
 
     @cached_property
+    def poetry_toml_cache_dir(self) -> str | None:
+        """`cache-dir` in the project's poetry.toml (Poetry reads it when it runs beside pyproject.toml)."""
+        value = self._poetry_toml.get("cache-dir")
+        return value if isinstance(value, str) and value else None
+
+    @cached_property
+    def _poetry_toml(self) -> dict:
+        if not self.has_poetry_toml or self.is_ignored("poetry.toml"):
+            return {}
+        try:
+            return tomllib.loads((self.root / "poetry.toml").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return {}
+
+    @cached_property
     def poetry_toml_in_project(self) -> bool:
         """Whether the project's poetry.toml says `[virtualenvs] in-project = true` (Poetry reads it when it sits
         beside pyproject.toml)."""

@@ -35,8 +35,9 @@ class CacheMount(Pass):
     """Give `poetry install` a BuildKit cache mount on Poetry's cache directory.
 
     What: `RUN poetry install …` becomes `RUN --mount=type=cache,target=/tmp/poetry_cache poetry install …`,
-    with the literal value of POETRY_CACHE_DIR (or Poetry's default cache dir for root), and a cleanup of that
-    cache (`&& rm -rf $POETRY_CACHE_DIR`) is dropped since nothing is left in the layer to clean.
+    with the literal value of POETRY_CACHE_DIR (else the project's or `poetry config`'s cache-dir, else Poetry's
+    default, which follows XDG_CACHE_HOME and HOME: /root/.cache/pypoetry for root), and a cleanup of that cache
+    (`&& rm -rf $POETRY_CACHE_DIR`) is dropped since nothing is left in the layer to clean.
     Why: downloaded wheels survive from one build to the next, so a dependency change re-downloads only what
     changed, and the cache never lands in an image layer.
     The target is written literally: Docker 20.10 without a `# syntax` line takes `$POETRY_CACHE_DIR` in a mount
@@ -45,7 +46,8 @@ class CacheMount(Pass):
     Needs BuildKit (the default builder since Docker 23.0; `DOCKER_BUILDKIT=1` on 20.10): the legacy builder
     rejects `--mount`.
     Left alone: installs that already have a cache mount, root-only installs (they download nothing), a
-    virtualenv kept inside the cache dir (the mount would hide it from the image), a non-root USER.
+    virtualenv kept inside the cache dir (the mount would hide it from the image), a non-root USER, a cache dir
+    that is not a literal path, a `# syntax=` pinning a frontend older than 1.2 (it does not know `--mount`).
     """
 
     name = "cache-mount"
@@ -54,6 +56,11 @@ class CacheMount(Pass):
 
     def run(self, document: Document, context: Context) -> PassResult:
         result = PassResult()
+        syntax = document.directives.get("syntax", "")
+        if _OLD_FRONTEND.search(syntax):
+            result.notes.append(f"`# syntax={syntax}` pins a Dockerfile frontend older than 1.2, which does not know "
+                                "`RUN --mount`; left alone")
+            return result
         for stage in document.stages:
             for instruction in install_runs(stage):
                 self._mount(document, stage, instruction, result, context)
@@ -84,7 +91,11 @@ class CacheMount(Pass):
                 result.notes.append(f"line {line}: POETRY_CACHE_DIR `{cache}` is not a literal path; left alone")
                 return
         else:
-            target = DEFAULT_CACHE
+            target, source = _configured_cache(document, stage, instruction, env, context.project)
+            if target is None:
+                result.notes.append(f"line {line}: Poetry's cache dir comes from {source}, which is not a literal "
+                                    "path; left alone")
+                return
         directory = project_dir(document, stage, instruction)
         if directory is not None and _inside(directory, target):
             result.notes.append(f"line {line}: the cache dir {target} holds the project ({directory}); a cache "
@@ -123,6 +134,43 @@ class CacheMount(Pass):
             reason += "; the cache cleanup is no longer needed"
         result.change(Edit.replace(instruction.start, instruction.end, new_lines), line,
                       f"cache mount on {target}", reason)
+
+
+# `docker/dockerfile:1.0`, `:1.1.7`, `docker.io/docker/dockerfile:1.0.0`: frontends before 1.2, where `RUN --mount`
+# is not known (their `-experimental` tags do know it).
+_OLD_FRONTEND = re.compile(r"(?:^|/)dockerfile:1\.[01](?:\.\d+)?(?:@\S*)?$")
+
+
+def _configured_cache(document: Document, stage, instruction: Instruction, env: dict, project) \
+        -> tuple[str | None, str]:
+    """Poetry's cache dir for this install when POETRY_CACHE_DIR is not set, and where it comes from: the
+    project's poetry.toml `cache-dir`, else the last `poetry config cache-dir …` before it, else the platform's
+    default, which follows XDG_CACHE_HOME and HOME (root's: /root/.cache/pypoetry). None when not literal."""
+    configured = None
+    for member in [*reversed(document.ancestors(stage)), stage]:
+        for other in member.instructions:
+            if member is stage and other.start >= instruction.start:
+                break
+            if other.keyword == "RUN":
+                for arguments in poetry_config_commands(other):
+                    arguments = [a for a in arguments if a != "--local"]
+                    if len(arguments) >= 2 and arguments[0] == "cache-dir":
+                        configured = (arguments[1], f"`poetry config cache-dir` at line {other.line_number}")
+    local = project.poetry_toml_cache_dir if project is not None else None
+    if local is not None:
+        configured = (local, "the project's poetry.toml")
+    if configured is not None:
+        value, source = configured
+    elif env.get("XDG_CACHE_HOME"):
+        value, source = env["XDG_CACHE_HOME"].strip("'\"") + "/pypoetry", "XDG_CACHE_HOME"
+    elif env.get("HOME"):
+        value, source = env["HOME"].strip("'\"") + "/.cache/pypoetry", "HOME"
+    else:
+        return DEFAULT_CACHE, "Poetry's default for root"
+    target = expand(value, env)
+    if target is None or not target.startswith("/"):
+        return None, source
+    return target.rstrip("/") or "/", source
 
 
 def _in_project(document: Document, stage, instruction: Instruction, project) -> bool:
