@@ -578,6 +578,24 @@ def test_no_dev_repairs_without_dev_when_no_dev_group(tmp_path):
     assert "Group(s) not found" in result.outcomes[0].changes[0].reason
 
 
+@pytest.mark.parametrize(("install", "expected"), [
+    ("poetry install --with server --without dev", "poetry install --with server"),
+    ("poetry install --no-dev --with server --without dev", "poetry install --with server"),
+])
+def test_no_dev_repair_keeps_the_optional_groups_with_asks_for(tmp_path, install, expected):
+    """`--only main` would override `--with server`: the image would lose gunicorn. The missing group's
+    `--without` goes instead (FACTS: --only overrides --with/--without)."""
+    pyproject = CLASSIC.split("[tool.poetry.group.dev.dependencies]")[0] + (
+        '[tool.poetry.group.server]\noptional = true\n\n[tool.poetry.group.server.dependencies]\ngunicorn = "*"\n')
+    make_project(tmp_path, pyproject=pyproject)
+    source = f"FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN {install}\n"
+    output, result = fix(tmp_path, source, select=["no-dev"])
+    assert output.splitlines()[2] == f"RUN {expected}"
+    assert "dropped" in result.outcomes[0].changes[0].summary
+    again, _ = fix(tmp_path, output, select=["no-dev"])
+    assert again == output
+
+
 def test_no_dev_keeps_groups_that_may_be_runtime(tmp_path):
     make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry.group.server.dependencies]\nuvicorn = "*"\n')
     source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN poetry install\n"

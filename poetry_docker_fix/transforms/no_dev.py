@@ -111,10 +111,10 @@ class NoDev(Pass):
                 index, match = located
                 text = document.lines[index]
                 kept = [group for group in without if group in groups]
-                replacement = f" --without {','.join(kept)}" if kept else " --only main"
+                replacement = _without_replacement(kept, arguments)
                 result.change(
                     Edit.replace(index, index, [text[: match.start()] + replacement + text[match.end():]]),
-                    index + 1, f"`--without {','.join(without)}` →{replacement}",
+                    index + 1, f"`--without {','.join(without)}` →{replacement or ' dropped'}",
                     f"the project has no group {', '.join(missing)}: {version_text} exits with "
                     "`Group(s) not found` (Poetry 1.5 and newer)")
             return
@@ -173,15 +173,24 @@ class NoDev(Pass):
                 result.notes.append(f"line {line}: cannot repair `--without` beside `--no-dev`; left alone")
                 return
             kept = [group for group in without if group in groups]
-            replacement = f" --without {','.join(kept)}" if kept else " --only main"
+            replacement = _without_replacement(kept, arguments)
             cuts.append((located[1].start(), located[1].end(), replacement))
-            summary += f" and `--without {','.join(without)}` →{replacement}"
+            summary += f" and `--without {','.join(without)}` →{replacement or ' dropped'}"
         text = document.lines[index]
         for start, end, replacement in sorted(cuts, reverse=True):
             text = text[:start] + replacement + text[end:]
         result.change(Edit.replace(index, index, [text]), index + 1, summary,
                       f"the other group options already choose what is installed; `--no-dev` is deprecated since "
                       f"Poetry 1.2 and removed in 2.0 ({version_text})")
+
+
+def _without_replacement(kept: list[str], arguments: list[str]) -> str:
+    """What a `--without` naming missing groups becomes: the groups that exist, else `--only main` — unless
+    `--with` chooses optional groups too, which `--only` would override (it wins over --with and --without):
+    then the option goes, and what --with asks for stays installed."""
+    if kept:
+        return f" --without {','.join(kept)}"
+    return "" if option_values(arguments, "--with") is not None else " --only main"
 
 
 def _normalised(name: str) -> str:
