@@ -1018,14 +1018,29 @@ def test_a_wildcard_poetry_requirement_is_a_range_not_an_old_pin(tmp_path):
     assert any("constrained by `==1.8.*`, not pinned" in note for note in notes(result))
 
 
-@pytest.mark.parametrize(("image", "clash"), [("python:3.12-slim", "its Python (3.12, not 3.11)"),
-                                              ("python:3.11-alpine", "its C library (musl, not glibc)")])
-def test_a_runtime_image_the_virtualenv_cannot_run_on_is_refused_with_a_warning(tmp_path, image, clash):
+@pytest.mark.parametrize(("image", "clash", "builder"), [
+    ("python:3.12-slim", "its Python (3.12, not 3.11)", "python:3.11"),
+    ("python:3.11-alpine", "its C library (musl, not glibc)", "python:3.11"),
+    ("python:3.11-slim-bullseye", "its Debian release (bullseye, older than bookworm: an older glibc)",
+     "python:3.11-bookworm"),
+])
+def test_a_runtime_image_the_virtualenv_cannot_run_on_is_refused_with_a_warning(tmp_path, image, clash, builder):
     make_project(tmp_path)
     source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    source = source.replace("FROM python:3.11\n", f"FROM {builder}\n", 1)
+    assert f"FROM {builder}\n" in source
     output, result = fix(tmp_path, source, select=["multi-stage"], runtime_image=image)
     assert output == source
     assert any(note.startswith("warning: ") and clash in note for note in notes(result))
+
+
+@pytest.mark.parametrize("image", ["python:3.11-slim-trixie", "python:3.11-slim", "python:3.11-slim-bookworm"])
+def test_a_runtime_on_a_newer_or_unnamed_debian_release_is_accepted(tmp_path, image):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    source = source.replace("FROM python:3.11\n", "FROM python:3.11-bookworm\n", 1)
+    output, _ = fix(tmp_path, source, select=["multi-stage"], runtime_image=image)
+    assert f"FROM {image} AS runtime" in output
 
 
 @pytest.mark.parametrize(("pinned", "lock", "written"), [("1.1.15", "LOCK_1_8", False), ("1.2.2", "LOCK_2_5", False),

@@ -276,7 +276,15 @@ def _python_clash(builder: str, runtime: str) -> str | None:
     libc = ["musl" if "alpine" in (match.group("variant") or "") else "glibc" for match in (first, second)]
     if libc[0] != libc[1]:
         return f"its C library ({libc[1]}, not {libc[0]})"
+    releases = [next((r for r in DEBIAN_RELEASES if r in (match.group("variant") or "")), None)
+                for match in (first, second)]
+    if None not in releases and DEBIAN_RELEASES.index(releases[1]) < DEBIAN_RELEASES.index(releases[0]):
+        # Wheels compiled on the builder link against its glibc, which an older release does not have.
+        return f"its Debian release ({releases[1]}, older than {releases[0]}: an older glibc)"
     return None
+
+
+DEBIAN_RELEASES = ("stretch", "buster", "bullseye", "bookworm", "trixie", "forky")
 
 
 def _slim_lacks(document: Document, stage: Stage, project) -> str | None:
