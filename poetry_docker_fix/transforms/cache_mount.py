@@ -147,15 +147,8 @@ def _configured_cache(document: Document, stage, instruction: Instruction, env: 
     project's poetry.toml `cache-dir`, else the last `poetry config cache-dir …` before it, else the platform's
     default, which follows XDG_CACHE_HOME and HOME (root's: /root/.cache/pypoetry). None when not literal."""
     configured = None
-    for member in [*reversed(document.ancestors(stage)), stage]:
-        for other in member.instructions:
-            if member is stage and other.start >= instruction.start:
-                break
-            if other.keyword == "RUN":
-                for arguments in poetry_config_commands(other):
-                    arguments = [a for a in arguments if a != "--local"]
-                    if len(arguments) >= 2 and arguments[0] == "cache-dir":
-                        configured = (arguments[1], f"`poetry config cache-dir` at line {other.line_number}")
+    for other, value in _config_settings(document, stage, instruction, "cache-dir"):
+        configured = (value, f"`poetry config cache-dir` at line {other.line_number}")
     local = project.poetry_toml_cache_dir if project is not None else None
     if local is not None:
         configured = (local, "the project's poetry.toml")
@@ -173,13 +166,9 @@ def _configured_cache(document: Document, stage, instruction: Instruction, env: 
     return target.rstrip("/") or "/", source
 
 
-def _in_project(document: Document, stage, instruction: Instruction, project) -> bool:
-    """Whether the install makes an in-project virtualenv: POETRY_VIRTUALENVS_IN_PROJECT in force, else the last
-    `poetry config virtualenvs.in-project …` before it (this stage or those it is built FROM), else poetry.toml."""
-    env = document.stage_env(stage, instruction.start)
-    if "POETRY_VIRTUALENVS_IN_PROJECT" in env:
-        return venv_in_project(document, stage, instruction.start)
-    setting = None
+def _config_settings(document: Document, stage, instruction: Instruction, key: str):
+    """(RUN, value) for each `poetry config [--local] <key> <value>` before `instruction`, in the stages it is
+    built FROM and then its own, in order (the last one is in force)."""
     for member in [*reversed(document.ancestors(stage)), stage]:
         for other in member.instructions:
             if member is stage and other.start >= instruction.start:
@@ -187,8 +176,19 @@ def _in_project(document: Document, stage, instruction: Instruction, project) ->
             if other.keyword == "RUN":
                 for arguments in poetry_config_commands(other):
                     arguments = [a for a in arguments if a != "--local"]
-                    if len(arguments) >= 2 and arguments[0] == "virtualenvs.in-project":
-                        setting = truthy(arguments[1])
+                    if len(arguments) >= 2 and arguments[0] == key:
+                        yield other, arguments[1]
+
+
+def _in_project(document: Document, stage, instruction: Instruction, project) -> bool:
+    """Whether the install makes an in-project virtualenv: POETRY_VIRTUALENVS_IN_PROJECT in force, else the last
+    `poetry config virtualenvs.in-project …` before it (this stage or those it is built FROM), else poetry.toml."""
+    env = document.stage_env(stage, instruction.start)
+    if "POETRY_VIRTUALENVS_IN_PROJECT" in env:
+        return venv_in_project(document, stage, instruction.start)
+    setting = None
+    for _other, value in _config_settings(document, stage, instruction, "virtualenvs.in-project"):
+        setting = truthy(value)
     if setting is not None:
         return setting
     return project is not None and project.poetry_toml_in_project
