@@ -173,6 +173,15 @@ def test_split_install_leaves_a_license_copied_with_the_code_where_poetry_2_read
                    for note in notes(result))
 
 
+def test_a_lock_that_dockerignore_leaves_out_is_not_copied(tmp_path):
+    """COPY of a file the build context does not hold fails the build (`"/poetry.lock" not found`)."""
+    make_project(tmp_path, files={".dockerignore": "poetry.lock\n.venv\n"})
+    output, _ = fix(tmp_path, NAIVE)
+    assert "COPY pyproject.toml ./\n" in output and "poetry.lock" not in output
+    again, _ = fix(tmp_path, output)
+    assert again == output
+
+
 def test_narrow_copy_fixes(tmp_path):
     make_project(tmp_path, files={"tests/test_x.py": "", "docs/index.md": "", ".gitignore": "x"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

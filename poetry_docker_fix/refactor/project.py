@@ -168,7 +168,7 @@ class PoetryProject:
         """What the manifests COPY brings: pyproject.toml, poetry.lock, poetry.toml, and a license file at the top
         of the context that pyproject.toml names (see `license_in_context`; one in a folder gets its own COPY)."""
         names = ["pyproject.toml"]
-        if self.lock_exists:
+        if self.lock_exists and not self.is_ignored("poetry.lock"):  # ignored: not in the build context
             names.append("poetry.lock")
         if self.has_poetry_toml and not self.is_ignored("poetry.toml"):
             names.append("poetry.toml")
