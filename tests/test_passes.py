@@ -481,6 +481,23 @@ def test_poetry_env_keeps_the_system_install_for_a_program_run_by_its_system_pat
                                         for note in notes(result))
 
 
+@pytest.mark.parametrize(("script", "converted"), [
+    ('#!/bin/sh\nexec /usr/local/bin/python -m app.main "$@"\n', False),
+    ('#!/bin/sh\nexec python -m app.main "$@"\n', True),
+])
+def test_poetry_env_reads_the_script_the_image_runs_for_a_system_path(tmp_path, script, converted):
+    """`CMD ["./run.sh"]` whose script runs /usr/local/bin/python: converted, the app crashed with
+    ModuleNotFoundError (a real build showed it)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n", "run.sh": script})
+    source = NAIVE.replace("RUN poetry install", "RUN poetry config virtualenvs.create false && poetry install")
+    source = source.replace('CMD ["poetry", "run", "python", "-m", "app.main"]', 'CMD ["./run.sh"]')
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert ("virtualenvs.create false" not in output) == converted
+    if not converted:
+        assert any("`./run.sh`, which the image runs, runs `/usr/local/bin/python` by its path" in note
+                   for note in notes(result))
+
+
 SETUPTOOLS_LOCKED = '\n[[package]]\nname = "setuptools"\nversion = "75.0"\n{extra}\n[package.extras]\ntest = []\n'
 
 

@@ -303,3 +303,32 @@ def is_cache_cleanup(command: Command) -> bool:
         return False
     targets = [token for token in command.tokens[1:] if not token.startswith("-")]
     return bool(targets) and all("cache" in target.lower() for target in targets)
+
+
+def script_run_matching(stage: Stage, project, directory: str | None, pattern: re.Pattern) \
+        -> tuple[str, re.Match] | None:
+    """A script of the build context that the stage's CMD or ENTRYPOINT runs (`./start.sh`, `/app/bin/run`,
+    `sh docker/entrypoint.sh`) and whose text `pattern` finds: the word that names it, and the match."""
+    if project is None:
+        return None
+    for instruction in stage.instructions:
+        if instruction.keyword not in ("CMD", "ENTRYPOINT"):
+            continue
+        for word in instruction.argv() or []:
+            if directory and word.startswith(directory.rstrip("/") + "/"):
+                relative = word[len(directory.rstrip("/")) + 1:]
+            elif word.startswith("/") or word.startswith("-"):
+                continue
+            else:
+                relative = word.removeprefix("./")
+            if not relative or not project.may_hold(relative):  # `python`, `-m`: no stat for words like these
+                continue
+            path = project.root / relative
+            try:
+                if path.is_file() and path.stat().st_size < 1_000_000:
+                    match = pattern.search(path.read_text(encoding="utf-8", errors="replace"))
+                    if match:
+                        return word, match
+            except OSError:
+                continue
+    return None

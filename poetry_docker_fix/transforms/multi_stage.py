@@ -17,6 +17,7 @@ from ..refactor.facts import (
     install_stage,
     is_cache_cleanup,
     is_manifest_copy,
+    script_run_matching,
     pip_install_arguments,
     project_dir,
     system_install,
@@ -378,30 +379,13 @@ _POETRY_RUN_SHELL = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+")
 
 
 def _script_calling_poetry(stage: Stage, project, directory: str) -> str | None:
-    """A script of the build context that the CMD or ENTRYPOINT runs (`./start.sh`, `/app/bin/run`,
-    `sh docker/entrypoint.sh`) and that calls Poetry: the runtime stage has no Poetry."""
-    if project is None:
-        return None
-    for instruction in stage.instructions:
-        if instruction.keyword not in ("CMD", "ENTRYPOINT"):
-            continue
-        for word in instruction.argv() or []:
-            if word.startswith(directory.rstrip("/") + "/"):
-                relative = word[len(directory.rstrip("/")) + 1:]
-            elif word.startswith("/") or word.startswith("-"):
-                continue
-            else:
-                relative = word.removeprefix("./")
-            if not relative or not project.may_hold(relative):  # `python`, `-m`: no stat for words like these
-                continue
-            path = project.root / relative
-            try:
-                if path.is_file() and path.stat().st_size < 1_000_000 and re.search(
-                        r"(?<![\w-])poetry(?![\w-])", path.read_text(encoding="utf-8", errors="replace")):
-                    return word
-            except OSError:
-                continue
-    return None
+    """A script of the build context that the CMD or ENTRYPOINT runs and that calls Poetry: the runtime stage
+    has no Poetry."""
+    found = script_run_matching(stage, project, directory, _POETRY_WORD)
+    return found[0] if found else None
+
+
+_POETRY_WORD = re.compile(r"(?<![\w-])poetry(?![\w-])")
 
 
 def _calls_poetry(lines: list[str]) -> str | None:

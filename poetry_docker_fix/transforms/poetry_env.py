@@ -19,6 +19,7 @@ from ..refactor.facts import (
     poetry_config_commands,
     poetry_setup,
     project_dir,
+    script_run_matching,
     truthy,
 )
 from ..refactor.imports import TooManyFiles, first_importer
@@ -137,7 +138,8 @@ class PoetryEnv(Pass):
             if "POETRY_CACHE_DIR" not in env and not _has_cache_mount(stage):
                 wanted.append(f"POETRY_CACHE_DIR={CACHE_DIR}")
         if converted:
-            blocker = _needs_system_setuptools(document, stage, context) or _system_program(stage, first_install)
+            blocker = _needs_system_setuptools(document, stage, context) or _system_program(
+                stage, first_install, project, directory)
             if blocker:
                 result.notes.append(blocker)
                 return PassResult(notes=result.notes)
@@ -247,19 +249,27 @@ def _needs_system_setuptools(document: Document, stage, context: Context) -> str
 _SYSTEM_PROGRAM = re.compile(r"(?<![\w./-])(/usr/local/bin/[\w.+-]+|/usr/bin/python[\w.]*)")
 
 
-def _system_program(stage, first_install) -> str | None:
+def _system_program(stage, first_install, project, directory) -> str | None:
     """Why the conversion would break the image: a command (CMD, ENTRYPOINT, HEALTHCHECK, or a RUN from the
-    install on) runs the system interpreter or a system console script by its path, which would not see
-    the dependencies once they are in a virtualenv."""
+    install on), or a script of the build context that CMD or ENTRYPOINT runs, runs the system interpreter or a
+    system console script by its path, which would not see the dependencies once they are in a virtualenv."""
+    found = None
     for instruction in stage.instructions:
         if instruction.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK") or (
                 instruction.keyword == "RUN" and instruction.start >= first_install.start):
             match = _SYSTEM_PROGRAM.search(instruction.value)
             if match:
-                return (f"line {instruction.line_number} runs `{match.group(1)}` by its path, which would not see "
-                        "the dependencies in a virtualenv; `virtualenvs.create false` is left alone (run "
-                        f"`{match.group(1).rsplit('/', 1)[1]}` by name to allow it)")
-    return None
+                found = (f"line {instruction.line_number}", match.group(1))
+                break
+    if found is None:
+        script = script_run_matching(stage, project, directory, _SYSTEM_PROGRAM)
+        if script is not None:
+            found = (f"`{script[0]}`, which the image runs,", script[1].group(1))
+    if found is None:
+        return None
+    where, program = found
+    return (f"{where} runs `{program}` by its path, which would not see the dependencies in a virtualenv; "
+            f"`virtualenvs.create false` is left alone (run `{program.rsplit('/', 1)[1]}` by name to allow it)")
 
 
 _PACKAGE_BLOCK = re.compile(r"(?m)^\[\[package\]\][ \t]*$")
