@@ -153,6 +153,25 @@ def test_the_license_file_poetry_2_reads_to_load_the_project_goes_with_the_manif
     assert again == output
 
 
+@pytest.mark.parametrize(("globs", "files", "copied"), [
+    ('["LICENSES/*.txt"]', {"LICENSES/MIT.txt": "MIT"}, "COPY LICENSES/MIT.txt ./LICENSES/\n"),
+    ('["LICENSE"]', {"LICENSE": "MIT"}, "COPY README.md LICENSE ./\n"),
+])
+def test_pep_639_license_files_are_there_for_the_root_install(tmp_path, globs, files, copied):
+    """Building the project fails when a `license-files` glob matches nothing (`No files found for license file
+    glob pattern`, a real build showed it): the files go in before the root install, like the README."""
+    pyproject = (PEP621_LICENSED % "x").replace('license = {file = "x"}', f'license = "MIT"\nlicense-files = {globs}')
+    make_project(tmp_path, pyproject=pyproject, lock=LOCK_2_5,
+                 files={**files, "app/__init__.py": "", "app/main.py": ""})
+    output, _ = fix(tmp_path, NAIVE)
+    assert copied in output, output
+    before_root = output.split("poetry install --only-root")[0]
+    assert copied in before_root and "COPY . ." not in output
+    assert all(name not in output.split(" AS runtime")[1] for name in files)
+    again, _ = fix(tmp_path, output)
+    assert again == output
+
+
 def test_a_license_file_ignored_by_dockerignore_is_not_copied(tmp_path):
     make_project(tmp_path, pyproject=PEP621_LICENSED % "LICENSE", lock=LOCK_2_5,
                  files={"LICENSE": "MIT", ".dockerignore": "LICENSE\n", "app/__init__.py": ""})

@@ -70,6 +70,7 @@ class PoetryProject:
     lock_text: str | None = field(default=None, repr=False, compare=False)  # poetry.lock as read, if any
     version_from_git: str | None = None  # the tool that takes the project's version from git tags, if any
     license_file: str | None = None  # [project] license = {file = "…"}: Poetry 2 reads it to load the project
+    license_globs: tuple[str, ...] = ()  # [project] license-files (PEP 639): the root install needs their files
     scan: dict | None = field(default=None, repr=False, compare=False)  # see scan_folder
 
     # --- the build context ------------------------------------------------------------------------------
@@ -191,6 +192,38 @@ class PoetryProject:
     @property
     def existing_readmes(self) -> list[str]:
         return [name for name in self.readme if self.exists(name)]
+
+    @cached_property
+    def license_matches(self) -> tuple[str, ...]:
+        """The files PEP 639 `license-files` globs match in the build context: building the project (the root
+        install) fails when a glob matches nothing (`No files found for license file glob pattern`)."""
+        found: list[str] = []
+        for pattern in self.license_globs:
+            if pattern.startswith("/") or ".." in pattern.split("/"):
+                continue  # PEP 639 forbids both; Poetry rejects them
+            try:
+                matches = sorted(self.root.glob(pattern))
+            except (OSError, ValueError, NotImplementedError):
+                continue
+            for path in matches[:100]:
+                relative = path.relative_to(self.root).as_posix()
+                if path.is_file() and not self.is_ignored(relative) and relative not in found:
+                    found.append(relative)
+        return tuple(found)
+
+    @property
+    def root_install_files(self) -> list[str]:
+        """What the root install reads besides the code and the manifests: the READMEs and the license files."""
+        return [*self.existing_readmes, *(name for name in self.license_matches if name not in self.readme)]
+
+    @cached_property
+    def metadata_names(self) -> frozenset[str]:
+        """Files that are the project's metadata, not its code: READMEs, license files (a COPY of only these
+        is no code COPY, and the runtime stage does not need them)."""
+        names = set(self.readme) | set(self.license_matches)
+        if self.license_in_context:
+            names.add(self.license_in_context)
+        return frozenset(names)
 
     def lock_writer_hint(self) -> str | None:
         """Which Poetry versions could have written the lock when its header names none."""
@@ -496,6 +529,8 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         group_packages=group_packages,
         version_from_git=_version_from_git(data, tool),
         license_file=_license_file(project_table),
+        license_globs=tuple(glob for glob in (project_table.get("license-files") or []) if isinstance(glob, str))
+        if isinstance(project_table.get("license-files"), list) else (),
         scan=kinds.scan,
     )
 

@@ -139,9 +139,8 @@ class MultiStage(Pass):
             result.notes.append(f"`{script}`, which the image runs, calls Poetry, which the runtime stage would not "
                                 "have; left single-stage")
             return result
-        readmes = set(context.project.readme) if context.project else {"README.md", "README.rst", "README"}
-        if context.project is not None and context.project.license_in_context:
-            readmes.add(context.project.license_in_context)  # project metadata too: the runtime does not need it
+        # Project metadata (READMEs, license files): the runtime does not need them.
+        readmes = set(context.project.metadata_names) if context.project else {"README.md", "README.rst", "README"}
         runtime_image, image_reason = slim_twin(stage.image)
         if runtime_image != stage.image:
             missing = _slim_lacks(document, stage, context.project)

@@ -39,6 +39,15 @@ NOT_NEEDED = (
 _NOT_NEEDED = re.compile("|".join(fnmatch.translate(pattern) for pattern in NOT_NEEDED))
 
 
+def _only_these_below(project: PoetryProject, folder: str, names: frozenset[str]) -> bool:
+    """Whether every file below the context's `folder` is one of `names` (paths relative to the context)."""
+    try:
+        files = [path for path in (project.root / folder).rglob("*") if not path.is_dir()]
+    except OSError:
+        return False
+    return bool(files) and all(path.relative_to(project.root).as_posix() in names for path in files)
+
+
 def not_needed_at_run_time(name: str) -> bool:
     """A top-level entry of a Python repository that the running app never needs (tests, docs, build output,
     tool configuration: NOT_NEEDED)."""
@@ -382,7 +391,7 @@ class NarrowCopy(Pass):
         reasons: list[str] = ["the manifests for `poetry install`"]
         arguments = poetry_installs(first_install)[0]
         root_install = project.package_mode and "--no-root" not in arguments
-        readmes = project.existing_readmes if root_install else []
+        readmes = project.root_install_files if root_install else []
         if readmes:
             reasons.append(f"{', '.join(readmes)} for the root install")
         top_level: set[str] = set()
@@ -456,6 +465,9 @@ class NarrowCopy(Pass):
             return None, [], [f"cannot read {scan.unreadable[0]} with libcst, so its imports are unknown"]
 
         placed = set(project.manifests) | set(readmes) | top_level
+        # A folder holding nothing but license files (`LICENSES/`) is placed by copying them.
+        placed |= {name.split("/")[0] for name in project.license_matches if "/" in name
+                   and _only_these_below(project, name.split("/")[0], project.metadata_names)}
         read_later = _read_by_later_steps(document, broad or first_install, project.context_entries())
         git = ""
         if ".git" in project.context_entries():
@@ -465,7 +477,7 @@ class NarrowCopy(Pass):
         unknown = [name for name in project.context_entries()
                    if name not in placed and (name in read_later or not _not_needed_entry(project, name))]
         # A declared README the root install does not need is still a README: not needed.
-        unknown = [name for name in unknown if name not in project.readme]
+        unknown = [name for name in unknown if name not in project.metadata_names]
         files = sorted(name for name in top_level if not project.is_dir(name) and (root / name).is_file())
         dirs = sorted(name for name in top_level if project.is_dir(name))
         return {"readme": readmes, "files": files, "dirs": dirs, "git": git if ".git" in unknown else ""}, unknown, \

@@ -184,7 +184,7 @@ class SplitInstall(Pass):
 
 def _readmes_copied_alone(instructions: list[Instruction], project: PoetryProject) -> bool:
     """Every README the root install needs is brought in by a README-only COPY (or a placeholder RUN)."""
-    needed = set(project.existing_readmes)
+    needed = set(project.root_install_files)
     if not needed:
         return True
     copied: set[str] = set()
@@ -198,4 +198,4 @@ def _readmes_copied_alone(instructions: list[Instruction], project: PoetryProjec
 
 def _only_readme(instruction: Instruction, project: PoetryProject) -> bool:
     sources = copy_sources(instruction) or []
-    return bool(sources) and all(s.lstrip("./") in project.readme for s in sources)
+    return bool(sources) and all(posixpath.normpath(s) in project.metadata_names for s in sources)
