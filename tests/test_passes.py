@@ -147,8 +147,8 @@ def test_the_license_file_poetry_2_reads_to_load_the_project_goes_with_the_manif
     output, _ = fix(tmp_path, NAIVE)
     assert copied in output, output
     assert "poetry install" in output.split(copied)[1].splitlines()[0]  # the dependency install comes right after
-    if " AS runtime" in output:  # (a license in a folder leaves `COPY . .` for that folder: no runtime stage)
-        assert license_file not in output.split(" AS runtime")[1]  # project metadata: the runtime needs none
+    # A folder holding only the license needs no `COPY . .`: the whole rewrite goes through.
+    assert "COPY . ." not in output and license_file not in output.split(" AS runtime")[1]  # the runtime needs none
     again, _ = fix(tmp_path, output)
     assert again == output
 
@@ -879,6 +879,14 @@ def test_cache_mount_targets_the_cache_dir_poetry_really_uses(tmp_path, setting,
     source = f"FROM python:3.11\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\n{setting}RUN poetry install --only main\n"
     output, _ = fix(tmp_path, source, select=["cache-mount"])
     assert f"RUN --mount=type=cache,target={target} poetry install" in output
+
+
+@pytest.mark.parametrize("install", ["XDG_CACHE_HOME=/c poetry install", "HOME=/root poetry install --only main"])
+def test_cache_mount_leaves_an_install_that_moves_the_cache_inline(tmp_path, install):
+    make_project(tmp_path)
+    source = f"FROM python:3.11\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nENV HOME=/home/app\nRUN {install}\n"
+    output, result = fix(tmp_path, source, select=["cache-mount"])
+    assert output == source and "is set for this command only" in " ".join(notes(result))
 
 
 def test_cache_mount_leaves_a_cache_dir_it_cannot_read_literally(tmp_path):

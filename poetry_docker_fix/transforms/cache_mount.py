@@ -15,7 +15,7 @@ from ..refactor.facts import (
     truthy,
     venv_in_project,
 )
-from ..refactor.shell import poetry_installs
+from ..refactor.shell import poetry_installs, run_commands
 from .base import Pass, PassResult
 
 DEFAULT_CACHE = "/root/.cache/pypoetry"
@@ -83,6 +83,12 @@ class CacheMount(Pass):
         user = _user_before(stage, instruction)
         if user not in (None, "root", "0"):
             result.notes.append(f"line {line}: runs as USER {user}: a cache mount would need its uid; left alone")
+            return
+        inline = next((word.split("=", 1)[0] for command in run_commands(instruction) for word in command.assignments
+                       if word.split("=", 1)[0] in ("XDG_CACHE_HOME", "HOME")), None)
+        if inline is not None:
+            result.notes.append(f"line {line}: `{inline}` is set for this command only, which moves Poetry's cache "
+                                "dir where the pass does not look; left alone (set it with ENV)")
             return
         cache = env.get("POETRY_CACHE_DIR")
         if cache:

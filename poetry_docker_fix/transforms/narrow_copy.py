@@ -465,8 +465,8 @@ class NarrowCopy(Pass):
             return None, [], [f"cannot read {scan.unreadable[0]} with libcst, so its imports are unknown"]
 
         placed = set(project.manifests) | set(readmes) | top_level
-        # A folder holding nothing but license files (`LICENSES/`) is placed by copying them.
-        placed |= {name.split("/")[0] for name in project.license_matches if "/" in name
+        # A folder holding nothing but license files (`LICENSES/`, `legal/LICENSE.txt`) is placed by copying them.
+        placed |= {name.split("/")[0] for name in project.metadata_names if "/" in name
                    and _only_these_below(project, name.split("/")[0], project.metadata_names)}
         read_later = _read_by_later_steps(document, broad or first_install, project.context_entries())
         git = ""
