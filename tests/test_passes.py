@@ -105,6 +105,23 @@ def test_pin_poetry_never_pins_a_version_requires_poetry_rules_out(tmp_path, req
     assert any(said in change.reason for outcome in result.outcomes for change in outcome.changes)
 
 
+@pytest.mark.parametrize(("install", "root"), [
+    ("poetry install -E pg", "poetry install --only-root -E pg"),
+    ("poetry install --extras pg --extras yaml", "poetry install --only-root --extras pg --extras yaml"),
+    ("poetry install --extras='pg yaml'", "poetry install --only-root '--extras=pg yaml'"),
+    ("poetry install --sync --all-extras --no-interaction", "poetry install --only-root --all-extras"),
+])
+def test_split_install_keeps_the_extras_on_the_root_install(tmp_path, install, root):
+    """Poetry 1.x removes every extra an install does not name: a bare `--only-root` took out what the
+    dependency install had just put in (a real build printed `Removing psycopg2-binary`)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = NAIVE.replace("RUN poetry install", f"RUN {install}")
+    output, _ = fix(tmp_path, source, select=["narrow-copy", "split-install"])
+    assert [line for line in output.splitlines() if "--only-root" in line][0].endswith(f"&& {root}"), output
+    again, _ = fix(tmp_path, output, select=["narrow-copy", "split-install"])
+    assert again == output
+
+
 # --- narrow-copy -----------------------------------------------------------------------------------------
 def test_a_readme_in_a_folder_is_copied_where_pyproject_toml_says_it_is(tmp_path):
     """`readme = "docs/README.md"`: copied to ./ it would be /app/README.md, and the root install (an error

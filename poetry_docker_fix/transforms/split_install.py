@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 
 from ..refactor.document import Document, Instruction, per_object
 from ..refactor.edits import Edit, delete_block
@@ -170,7 +171,7 @@ class SplitInstall(Pass):
             placeholders = [i for i in later if copy_sources(i) is not None and _only_readme(i, project)
                             or i.keyword == "RUN"]
             anchor = max((i.end for i in placeholders), default=manifest_copy.end)
-            root_line = f"{keyword} {skeleton} && {match.group(1)} --only-root"
+            root_line = f"{keyword} {skeleton} && {match.group(1)} --only-root{_extras_options(arguments)}"
             edits.append(Edit.insert(anchor + 1, [root_line]))
             reason_tail = ("the project itself is installed against an empty stand-in of its packages, so a code "
                            "change re-runs no install step")
@@ -180,6 +181,24 @@ class SplitInstall(Pass):
             why += "; " + reason_tail
         result.change(edits, first.line_number, "install dependencies before copying the code", why)
         return result
+
+
+def _extras_options(arguments: list[str]) -> str:
+    """The install's extras options (`-E pg`, `--extras=pg`, `--all-extras`), for the root install: Poetry 1.x
+    removes every extra an install does not name, so `poetry install --only-root` alone would take out what the
+    dependency install just put in."""
+    kept: list[str] = []
+    taking = False
+    for argument in arguments:
+        if taking:
+            kept.append(shlex.quote(argument))
+            taking = False
+        elif argument in ("-E", "--extras"):
+            kept.append(argument)
+            taking = True
+        elif argument == "--all-extras" or argument.startswith(("--extras=", "-E")):
+            kept.append(shlex.quote(argument))
+    return "".join(f" {option}" for option in kept)
 
 
 def _readmes_copied_alone(instructions: list[Instruction], project: PoetryProject) -> bool:
