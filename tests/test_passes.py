@@ -218,6 +218,74 @@ def test_a_lock_that_dockerignore_leaves_out_is_not_copied(tmp_path):
     assert again == output
 
 
+FLAT_621 = """\
+[project]
+name = "flat"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["six"]
+
+[tool.poetry]
+package-mode = false
+"""
+FLAT_DOCKERFILE = NAIVE.replace('CMD ["poetry", "run", "python", "-m", "app.main"]', 'CMD ["python", "app.py"]')
+NO_PACKAGE = {"app/__init__.py": None, "app/main.py": None}  # make_project's default package: not in a flat app
+
+
+def test_narrow_copy_copies_a_package_the_app_imports_even_named_docs(tmp_path):
+    """`from docs import TEXT` with no other local module: the import scan used to skip names like `docs`,
+    and the image failed with ModuleNotFoundError (a real build showed it)."""
+    make_project(tmp_path, pyproject=FLAT_621, lock=LOCK_2_5,
+                 files={"app.py": "from docs import TEXT\nprint(TEXT)\n", "docs/__init__.py": "TEXT = 1\n",
+                        ".dockerignore": ".venv\n", **NO_PACKAGE})
+    output, _ = fix(tmp_path, FLAT_DOCKERFILE, select=["narrow-copy"])
+    assert "COPY docs ./docs" in output and "COPY . ." not in output, output
+
+
+@pytest.mark.parametrize(("files", "code"), [
+    ({"notes.md": "x"}, 'print(open("notes.md").read())'),
+    ({"docs/help.txt": "x"}, 'from pathlib import Path\nprint(Path("docs/help.txt").read_text())'),
+    ({"LICENSE": "MIT"}, 'print(open("LICENSE").readline())'),
+    ({".env.example": "A=1"}, "print(open('.env.example').read())"),
+    ({"docs/x.md": ""}, 'from pathlib import Path\nprint((Path(__file__).parent / "docs").exists())'),
+])
+def test_narrow_copy_keeps_what_the_app_reads_even_with_a_name_an_image_rarely_needs(tmp_path, files, code):
+    """The app's code names the file: dropping it made the rewrite fail at run time (FileNotFoundError, real
+    builds showed it). `COPY . .` stays for it, and the reason names the file that reads it."""
+    make_project(tmp_path, pyproject=FLAT_621, lock=LOCK_2_5,
+                 files={"app.py": code + "\n", ".dockerignore": ".venv\n", **NO_PACKAGE, **files})
+    output, result = fix(tmp_path, FLAT_DOCKERFILE, select=["narrow-copy"])
+    assert "COPY . ." in output
+    name = next(iter(files)).split("/")[0]
+    assert any(f"which app.py names" in change.reason and name in change.reason
+               for outcome in result.outcomes for change in outcome.changes)
+
+
+def test_narrow_copy_is_not_fooled_by_a_url_path(tmp_path):
+    make_project(tmp_path, pyproject=FLAT_621, lock=LOCK_2_5,
+                 files={"app.py": 'DOCS_URL = "/docs"\nprint(DOCS_URL)\n', "docs/index.md": "", "tests/t.py": "",
+                        ".dockerignore": ".venv\n", **NO_PACKAGE})
+    output, _ = fix(tmp_path, FLAT_DOCKERFILE, select=["narrow-copy"])
+    assert "COPY . ." not in output and "COPY app.py ./" in output
+
+
+@pytest.mark.parametrize(("code", "runtime_copy"), [
+    ('import tomllib\nprint(tomllib.load(open("pyproject.toml", "rb"))["tool"]["poetry"]["version"])',
+     "COPY pyproject.toml poetry.lock ./"),
+    ('from pathlib import Path\nprint((Path(__file__).resolve().parents[1] / "README.md").read_text())',
+     "COPY README.md ./"),
+])
+def test_the_runtime_stage_gets_the_manifests_or_readme_the_app_reads(tmp_path, code, runtime_copy):
+    """Reading the version from pyproject.toml at run time is common: the runtime stage left it in the builder,
+    and the rewrite failed with FileNotFoundError (a real build showed it)."""
+    make_project(tmp_path, files={"app/main.py": code + "\n", ".dockerignore": ".venv\n"})
+    output, _ = fix(tmp_path, NAIVE)
+    runtime = output.split(" AS runtime")[1]
+    assert runtime_copy in runtime, output
+    again, _ = fix(tmp_path, output)
+    assert again == output
+
+
 def test_narrow_copy_fixes(tmp_path):
     make_project(tmp_path, files={"tests/test_x.py": "", "docs/index.md": "", ".gitignore": "x"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

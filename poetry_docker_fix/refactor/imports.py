@@ -20,7 +20,7 @@ import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 
 @dataclass
@@ -271,6 +271,23 @@ def first_importer(context: Path, modules: Iterable[str],
     than guess."""
     source_if_it_could_import = _source_if_it_could_import(modules)
     wanted = set(modules)
+    for file in _context_python_files(context, skip):
+        path = Path(file)
+        try:
+            source = source_if_it_could_import(path.read_bytes())
+        except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
+            continue  # Python could not import it either
+        if source is None:
+            continue
+        names = _top_level_names(source)
+        if names is None or names & wanted:  # unparsable: it might
+            return str(path.relative_to(context))
+    return None
+
+
+def _context_python_files(context: Path, skip: Callable[[str], bool]) -> Iterator[str]:
+    """The Python files of the context, in walk order: not in virtualenvs (any folder holding pyvenv.cfg) or
+    caches, not in the top-level entries `skip` names. Raises TooManyFiles past SCAN_LIMIT files."""
     seen = 0
     for current, folders, files in os.walk(context):
         if current != str(context) and "pyvenv.cfg" in files:
@@ -281,17 +298,38 @@ def first_importer(context: Path, modules: Iterable[str],
         for name in sorted(files):
             if not name.endswith(".py") or (top and skip(name)):
                 continue
-            path = Path(current, name)
             seen += 1
             if seen > SCAN_LIMIT:
                 raise TooManyFiles(SCAN_LIMIT)
-            try:
-                source = source_if_it_could_import(path.read_bytes())
-            except (OSError, UnicodeDecodeError, SyntaxError, LookupError):
-                continue  # Python could not import it either
-            if source is None:
-                continue
-            names = _top_level_names(source)
-            if names is None or names & wanted:  # unparsable: it might
-                return str(path.relative_to(context))
-    return None
+            yield os.path.join(current, name)
+
+
+_PATH_HEAD = re.compile(r"""["']([^"'/\\\s]+)(?=["'/])""")  # `"notes.md"`, `'docs/help.txt'`: notes.md, docs
+
+
+def python_sources(context: Path, skip: Callable[[str], bool] = lambda name: False) -> list[tuple[str, str]]:
+    """(path relative to `context`, text) of the Python files of the context, in walk order, read as
+    `first_importer` reads: no virtualenvs or caches, no top-level entry `skip` names, and TooManyFiles past
+    SCAN_LIMIT files."""
+    sources: list[tuple[str, str]] = []
+    prefix = len(os.path.join(str(context), ""))
+    for path in _context_python_files(context, skip):
+        try:
+            with open(path, "rb") as stream:
+                sources.append((path[prefix:], stream.read().decode("utf-8", errors="replace")))
+        except OSError:
+            continue
+    return sources
+
+
+def path_heads(sources: list[tuple[str, str]]) -> dict[str, str]:
+    """The first path component of every string literal that starts with one (`open("notes.md")`,
+    `Path(__file__).parent / "docs"`, `"docs/help.txt"`) in these sources, each with the first file that writes
+    it. A textual check: an app that builds a name from parts is not seen, and a literal that is no path counts
+    (which only keeps a COPY)."""
+    found: dict[str, str] = {}
+    for relative, text in sources:
+        if "'" in text or '"' in text:
+            for head in _PATH_HEAD.findall(text):
+                found.setdefault(head, relative)
+    return found

@@ -25,6 +25,7 @@ from ..refactor.facts import (
 )
 from ..refactor.shell import is_poetry_setup, run_commands
 from .base import Pass, PassResult
+from .narrow_copy import code_mentions
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
                     "COPY", "ADD", "SHELL"}
@@ -193,10 +194,11 @@ class MultiStage(Pass):
             block = document.lines[block_start : instruction.end + 1]
             if keyword in ("COPY", "ADD"):
                 sources = copy_sources(instruction)
-                if sources is None or is_manifest_copy(instruction, project):
+                if sources is None:
                     continue
-                if all(s.lstrip("./") in readmes for s in sources):
-                    continue
+                metadata = is_manifest_copy(instruction, project) or all(s.lstrip("./") in readmes for s in sources)
+                if metadata and not _read_at_run_time(sources, project):
+                    continue  # the manifests, the README: the builder's business, unless the app reads them
                 carried += block  # the editable install points at the code: the runtime needs it too
             elif keyword in ("ENV", "ARG"):
                 names = parse_assignments(instruction.value, keyword)
@@ -375,6 +377,15 @@ def _command_ok(instruction: Instruction) -> bool:
 
 _POETRY_RUN_JSON = re.compile(r'"(?:[^"]*/)?poetry"\s*,\s*"run"\s*(?:,\s*|(?=\]))')
 _POETRY_RUN_SHELL = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+")
+
+
+def _read_at_run_time(sources: list[str], project) -> bool:
+    """Whether the app's code names one of these COPY sources (`open("pyproject.toml")` for its version,
+    `Path(__file__).parents[1] / "README.md"`): the runtime stage must have them too."""
+    if project is None:
+        return False
+    names = sorted({posixpath.normpath(source).split("/")[0] for source in sources} - {".", ".."})
+    return bool(code_mentions(project, [name for name in names if project.exists(name)]))
 
 
 def _script_calling_poetry(stage: Stage, project, directory: str) -> str | None:

@@ -14,7 +14,7 @@ from ..refactor.document import Document, Instruction, Stage, expand
 from ..refactor.edits import Edit
 from ..refactor.entrypoint import strip_poetry_run
 from ..refactor.facts import DEV_TOOLS, Context, install_runs, install_stage, is_manifest_copy
-from ..refactor.imports import ImportScan, scan_imports
+from ..refactor.imports import ImportScan, TooManyFiles, path_heads, python_sources, scan_imports
 from ..refactor.project import PoetryProject
 from ..refactor.shell import poetry_installs, run_commands, split_commands
 from .base import Pass, PassResult
@@ -372,9 +372,13 @@ class NarrowCopy(Pass):
             held = []
             if needed["git"]:
                 held.append(f"{_names(['.git'], project)}, which the build reads ({needed['git']})")
-            others = [name for name in unknown if name != ".git" or not needed["git"]]
+            others = [name for name in unknown
+                      if (name != ".git" or not needed["git"]) and name not in needed["named"]]
             if others:
                 held.append(f"{_names(others, project)}, which the tool cannot tell the app does not need")
+            for name in unknown:
+                if name in needed["named"]:
+                    held.append(f"{_names([name], project)}, which {needed['named'][name]} names")
             reason = (
                 "the manifests go first so the dependency install can be cached; `COPY . .` stays for the rest "
                 f"because the context holds {' and '.join(held)}"
@@ -446,9 +450,12 @@ class NarrowCopy(Pass):
                     top_level.add(found[0].relative_to(root).parts[0])
                     break
         # Only top-level Python modules outside the known entries can be missed; with none, nothing to read.
+        # (A package named like something an image never needs, `docs` or `tests`, is still one if the app
+        # imports it: the scan reads only files that spell a candidate's name, so these cost next to nothing.)
         candidates = [
             name for name in project.context_entries()
-            if name not in top_level and not not_needed_at_run_time(name) and _is_python_module(project, name)
+            if name not in top_level and _is_python_module(project, name)
+            and (not not_needed_at_run_time(name) or _spelled_by_app(project, name.removesuffix(".py")))
         ]
         if candidates:
             for entry_name in sorted(top_level):
@@ -478,10 +485,57 @@ class NarrowCopy(Pass):
                    if name not in placed and (name in read_later or not _not_needed_entry(project, name))]
         # A declared README the root install does not need is still a README: not needed.
         unknown = [name for name in unknown if name not in project.metadata_names]
+        # ... unless the app's code names it: `open("notes.md")`, `Path(__file__).parent / "docs"`.
+        dropped = [name for name in project.context_entries()
+                   if name not in placed and name not in unknown and _may_be_data(name)]
+        named = code_mentions(project, dropped)
+        unknown += [name for name in dropped if name in named]
         files = sorted(name for name in top_level if not project.is_dir(name) and (root / name).is_file())
         dirs = sorted(name for name in top_level if project.is_dir(name))
-        return {"readme": readmes, "files": files, "dirs": dirs, "git": git if ".git" in unknown else ""}, unknown, \
-            reasons
+        return {"readme": readmes, "files": files, "dirs": dirs, "git": git if ".git" in unknown else "",
+                "named": named}, unknown, reasons
+
+
+# Entries left out as not needed that an app may still read at run time: documents, license and notice files,
+# an example .env, build output. (Version control, virtualenvs, caches, tests and tool configuration never are.)
+_MAY_BE_DATA = re.compile("|".join(fnmatch.translate(pattern) for pattern in (
+    "docs", "doc", "*.md", "*.rst", "*.txt", "LICENSE*", "LICENCE*", "COPYING*", "NOTICE*", "AUTHORS*",
+    "CHANGELOG*", "CHANGES*", "HISTORY*", "CONTRIBUTING*", ".env.example", "dist", "build")))
+
+
+def _may_be_data(name: str) -> bool:
+    return _MAY_BE_DATA.match(name) is not None
+
+
+def app_sources(project: PoetryProject) -> list[tuple[str, str]]:
+    """The app's own Python code (imports.python_sources): tests, docs and the other entries an image never
+    needs, and what .dockerignore leaves out, are not read. Read once per project; [] when there is too much."""
+    sources = project.__dict__.get("_app_sources")
+    if sources is None:
+        try:
+            sources = python_sources(project.root,
+                                     skip=lambda name: not_needed_at_run_time(name) or project.is_ignored(name))
+        except TooManyFiles:
+            sources = []  # too large to read: as before these checks
+        project.__dict__["_app_sources"] = sources
+    return sources
+
+
+def code_mentions(project: PoetryProject, names: list[str]) -> dict[str, str]:
+    """Which of `names` (top-level entries) the app's own code spells as a relative path in a string
+    (imports.path_heads), each with the first file that does."""
+    if not names:
+        return {}
+    heads = project.__dict__.get("_path_heads")
+    if heads is None:
+        heads = project.__dict__["_path_heads"] = path_heads(app_sources(project))
+    return {name: heads[name] for name in names if name in heads}
+
+
+def _spelled_by_app(project: PoetryProject, name: str) -> bool:
+    """Whether the app's own code spells `name` as a word (the least an import of it needs)."""
+    word = re.compile(rf"(?<![\w.]){re.escape(name)}(?!\w)")
+    return any(word.search(text) for _relative, text in app_sources(project))
 
 
 def _is_python_module(project: PoetryProject, name: str) -> bool:
