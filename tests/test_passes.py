@@ -122,6 +122,29 @@ def test_split_install_keeps_the_extras_on_the_root_install(tmp_path, install, r
     assert again == output
 
 
+@pytest.mark.parametrize(("command", "runtime"), [
+    ('CMD ["sh", "-c", "poetry run alembic upgrade head && poetry run python -m app.main"]',
+     'CMD ["sh", "-c", "alembic upgrade head && python -m app.main"]'),
+    ('ENTRYPOINT ["/bin/bash", "-c", "poetry run alembic upgrade head; exec poetry run python -m app.main"]',
+     'ENTRYPOINT ["/bin/bash", "-c", "alembic upgrade head; exec python -m app.main"]'),
+])
+def test_multi_stage_drops_every_poetry_run_of_a_shell_script_command(tmp_path, command, runtime):
+    """Only the first `poetry run` went: the runtime stage, which has no Poetry, died with `sh: 1: poetry: not
+    found` (a real build showed it)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = NAIVE.replace('CMD ["poetry", "run", "python", "-m", "app.main"]', command)
+    output, _ = fix(tmp_path, source)
+    assert runtime in output.split(" AS runtime")[1], output
+
+
+def test_multi_stage_never_leaves_poetry_inside_a_shell_script_command():
+    from poetry_docker_fix.transforms.multi_stage import _calls_poetry
+
+    assert _calls_poetry(['CMD ["sh", "-c", "alembic upgrade head && poetry run python -m app"]'])
+    assert _calls_poetry(['CMD ["sh", "-c", "/opt/poetry/bin/poetry install"]'])
+    assert not _calls_poetry(['CMD ["sh", "-c", "python -m app --name poetry-docs"]'])
+
+
 # --- narrow-copy -----------------------------------------------------------------------------------------
 def test_a_readme_in_a_folder_is_copied_where_pyproject_toml_says_it_is(tmp_path):
     """`readme = "docs/README.md"`: copied to ./ it would be /app/README.md, and the root install (an error

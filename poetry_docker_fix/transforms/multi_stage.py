@@ -408,9 +408,13 @@ def _calls_poetry(lines: list[str]) -> str | None:
         argv = instruction.argv()
         if argv is None or (instruction.exec_form() is None and not argv):
             return instruction.value.strip() or instruction.keyword
-        if any(word.rsplit("/", 1)[-1] == "poetry" for word in argv):
+        if any(word.rsplit("/", 1)[-1] == "poetry" or (" " in word and _POETRY_COMMAND.search(word))
+               for word in argv):  # a word with spaces is a script (`sh -c "…"`): Poetry anywhere in it
             return instruction.value.strip()
     return None
+
+
+_POETRY_COMMAND = re.compile(r"(?<![\w/.-])(?:\S*/)?poetry(?:\s|$)")
 
 
 def _without_poetry_run(block: list[str]) -> list[str]:
@@ -421,6 +425,7 @@ def _without_poetry_run(block: list[str]) -> list[str]:
             continue
         replaced = _POETRY_RUN_JSON.sub("", line, count=1)
         if replaced == line:
-            replaced = _POETRY_RUN_SHELL.sub("", line, count=1)
+            # Every one: `sh -c "poetry run alembic upgrade head && poetry run python -m app"`.
+            replaced = _POETRY_RUN_SHELL.sub("", line)
         out.append(replaced)
     return out
