@@ -145,6 +145,15 @@ def test_multi_stage_never_leaves_poetry_inside_a_shell_script_command():
     assert not _calls_poetry(['CMD ["sh", "-c", "python -m app --name poetry-docs"]'])
 
 
+def test_split_install_says_why_when_the_manifests_come_in_with_a_folder(tmp_path):
+    make_project(tmp_path)
+    source = "FROM python:3.11\nRUN pip install poetry\nWORKDIR /app\nCOPY services/worker/ .\nRUN poetry install\n"
+    output, result = fix(tmp_path, source, select=["split-install"])
+    assert output == source
+    assert any("no COPY brings pyproject.toml and poetry.lock alone" in note and "at line 4" in note
+               for note in notes(result))
+
+
 # --- narrow-copy -----------------------------------------------------------------------------------------
 def test_a_readme_in_a_folder_is_copied_where_pyproject_toml_says_it_is(tmp_path):
     """`readme = "docs/README.md"`: copied to ./ it would be /app/README.md, and the root install (an error

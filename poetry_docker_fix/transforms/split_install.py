@@ -105,6 +105,11 @@ class SplitInstall(Pass):
             ):
                 result.notes.append("the manifests are copied together with the code (narrow-copy makes "
                                     "the separate COPY this pass needs)")
+            elif copies:
+                result.notes.append(f"no COPY brings pyproject.toml and poetry.lock alone before the install (they "
+                                    f"come with the code, as `{document.raw(copies[-1])[0].strip()}` at line "
+                                    f"{copies[-1].line_number} may bring them): the install cannot go before the "
+                                    "code; copy the manifests first to allow it")
             return result
         later = [i for i in stage.instructions if manifest_copy.start < i.start < first.start]
         code_copies = [i for i in later if copy_sources(i) is not None and not is_manifest_copy(i, project)]
