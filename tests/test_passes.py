@@ -90,6 +90,21 @@ def test_pin_poetry_uses_requires_poetry_then_flag(tmp_path):
     assert "poetry==2.0.1" in output
 
 
+@pytest.mark.parametrize(("plugin", "pinned"), [
+    ("poetry-plugin-export", False),  # its newest release needs Poetry 2: pinning 1.8.5 breaks the build
+    ("poetry-plugin-export@^1.8", True), ("'poetry-plugin-export==1.8.0'", True),
+])
+def test_pin_poetry_leaves_poetry_unpinned_beside_an_unversioned_plugin(tmp_path, plugin, pinned):
+    """A real build: `poetry self add poetry-plugin-export` under a pinned Poetry 1.8.5 failed (`depends on
+    poetry (>=2.1.0,<3.0.0)`), where the unpinned original got the newest Poetry and worked."""
+    make_project(tmp_path)
+    source = f"FROM python:3.11\nRUN pip install poetry\nRUN poetry self add {plugin}\nRUN poetry install\n"
+    output, result = fix(tmp_path, source, select=["pin-poetry"])
+    assert ("poetry==1.8.5" in output) == pinned
+    if not pinned:
+        assert any("adds the plugin `poetry-plugin-export` without a version" in note for note in notes(result))
+
+
 @pytest.mark.parametrize(("requires", "pinned", "said"), [
     (">=2.2", "poetry==2.5.1", "which it does not allow"),  # the lock's 1.8.5 is ruled out: the newest allowed
     (">=1.8,<2.0", "poetry==1.8.5", "poetry.lock was written by Poetry 1.8.5"),  # allowed: the lock's writer

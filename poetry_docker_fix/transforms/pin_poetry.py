@@ -7,8 +7,8 @@ import re
 from ..refactor.document import Document
 from ..refactor.edits import Edit
 from ..refactor.facts import Context, install_stage, poetry_setup
-from ..refactor.shell import locate
-from ..refactor.versions import PoetryCapabilities
+from ..refactor.shell import locate, poetry_subcommand, run_commands
+from ..refactor.versions import LATEST_KNOWN, PoetryCapabilities
 from .base import Pass, PassResult
 
 _PIP_POETRY = re.compile(
@@ -48,6 +48,13 @@ class PinPoetry(Pass):
             if target is None:
                 result.notes.append(f"Poetry left unpinned at line {setup.instruction.line_number}: {source}; "
                                     "pass --poetry-version X.Y.Z to choose one")
+                continue
+            plugin = _unversioned_plugin(document, stage)
+            if plugin is not None and target != LATEST_KNOWN:
+                result.notes.append(f"warning: Poetry left unpinned at line {setup.instruction.line_number}: line "
+                                    f"{plugin[0]} adds the plugin `{plugin[1]}` without a version, and its newest "
+                                    f"release may need a newer Poetry than {target} ({source}); pin the plugin "
+                                    "(`poetry self add name@^x.y`) to allow it")
                 continue
             lock_version = context.project.lock_version if context.project else None
             if not PoetryCapabilities(target).reads_lock(lock_version):
@@ -115,3 +122,23 @@ class PinPoetry(Pass):
         new_line = line[: match.end()] + f" --version {target}" + line[match.end():]
         result.change(Edit.replace(index, index, [new_line]), index + 1, f"pin the Poetry installer to {target}",
                       f"{source}; the installer otherwise installs the newest Poetry")
+
+
+_VERSIONED = re.compile(r"[@=<>~^!]")  # `name@^1.8`, `name==1.8.0`, `name>=1.8`
+
+
+def _unversioned_plugin(document: Document, stage) -> tuple[int, str] | None:
+    """(line, plugin) of a `poetry self add` in the stage (or a stage it is built FROM) that names a plugin
+    without a version: Poetry resolves its newest release, which may need a newer Poetry than a pin."""
+    for member in [*reversed(document.ancestors(stage)), stage]:
+        for instruction in member.instructions:
+            if instruction.keyword != "RUN":
+                continue
+            for command in run_commands(instruction):
+                parsed = poetry_subcommand(command)
+                if parsed is None or parsed[0] != "self" or parsed[1][:1] != ["add"]:
+                    continue
+                for argument in parsed[1][1:]:
+                    if not argument.startswith("-") and not _VERSIONED.search(argument):
+                        return instruction.line_number, argument
+    return None
