@@ -450,8 +450,8 @@ class NarrowCopy(Pass):
                     top_level.add(found[0].relative_to(root).parts[0])
                     break
         # Only top-level Python modules outside the known entries can be missed; with none, nothing to read.
-        # (A package named like something an image never needs, `docs` or `tests`, is still one if the app
-        # imports it: the scan reads only files that spell a candidate's name, so these cost next to nothing.)
+        # A package named like something an image never needs (`docs`, `tests`) is a candidate too when the app's
+        # own code spells its name: `from docs import TEXT` would otherwise go unseen.
         candidates = [
             name for name in project.context_entries()
             if name not in top_level and _is_python_module(project, name)
