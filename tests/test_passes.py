@@ -333,6 +333,18 @@ def test_the_runtime_stage_gets_the_manifests_or_readme_the_app_reads(tmp_path, 
     assert again == output
 
 
+def test_narrow_copy_adds_no_workdir_where_the_parent_stage_set_one(tmp_path):
+    """`FROM python AS poetry` under a stage with `WORKDIR /srv`: the copy is in /srv, not at the root. An added
+    `WORKDIR /app` moved the code away from where the runtime stage copies it from (a real build of a corpus
+    file failed with `can't open file '/srv/app.py'`)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = ("FROM python:3.11-slim AS python\nWORKDIR /srv\n\nFROM python AS poetry\nRUN pip install poetry\n"
+              "COPY . ./\nRUN poetry install\n\nFROM python AS runtime\nCOPY --from=poetry /srv /srv\n"
+              'CMD ["python", "-m", "app.main"]\n')
+    output, _ = fix(tmp_path, source, select=["narrow-copy"])
+    assert "WORKDIR /app" not in output and "COPY pyproject.toml poetry.lock ./" in output
+
+
 def test_narrow_copy_fixes(tmp_path):
     make_project(tmp_path, files={"tests/test_x.py": "", "docs/index.md": "", ".gitignore": "x"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

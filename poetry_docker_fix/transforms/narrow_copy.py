@@ -313,6 +313,9 @@ class NarrowCopy(Pass):
             return result
 
         workdir = stage.workdir_before(broad.start)
+        if workdir is None:  # `FROM base` where base set one: the copy is not at the image root
+            workdir = next((w for ancestor in document.ancestors(stage)
+                            if (w := ancestor.workdir_before(ancestor.end + 1)) is not None), None)
         if any(i.keyword == "WORKDIR" for i in stage.instructions if broad.start < i.start < first_install.start):
             result.notes.append(f"line {line}: WORKDIR changes between the COPY and `poetry install`; left alone")
             return result
