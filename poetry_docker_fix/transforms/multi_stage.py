@@ -401,7 +401,7 @@ _POETRY_WORD = re.compile(r"(?<![\w-])poetry(?![\w-])")
 def _calls_poetry(lines: list[str]) -> str | None:
     """The CMD/ENTRYPOINT of these runtime lines that still runs Poetry, or is left empty in shell form."""
     for instruction in Document.from_text("\n".join(lines) + "\n").instructions:
-        if instruction.keyword == "HEALTHCHECK" and re.search(r"(?<![\w-])poetry(?![\w-])", instruction.value):
+        if instruction.keyword == "HEALTHCHECK" and _POETRY_WORD.search(instruction.value):
             return instruction.value.strip()
         if instruction.keyword not in ("CMD", "ENTRYPOINT"):
             continue
