@@ -792,11 +792,49 @@ def test_no_dev_keeps_groups_that_may_be_runtime(tmp_path):
     assert output.splitlines()[2] == "RUN poetry install --without dev"
 
 
-@pytest.mark.parametrize("install", ["poetry install --only main", "poetry install --with docs",
+@pytest.mark.parametrize("install", ["poetry install --only main", "poetry install --with docs,dev",
                                      "poetry install --without dev", "poetry install --only-root"])
 def test_no_dev_noop(tmp_path, install):
     make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry.group.docs.dependencies]\nmkdocs = "*"\n')
     source = f"FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN {install}\n"
+    output, _ = fix(tmp_path, source, select=["no-dev"])
+    assert output == source
+
+
+SERVER_GROUP = '[tool.poetry.group.server]\noptional = true\n\n[tool.poetry.group.server.dependencies]\ngunicorn = "*"\n'
+
+
+@pytest.mark.parametrize(("install", "expected", "summary"), [
+    # `--with` adds to the non-optional groups: dev and lint would be installed too.
+    ("poetry install --with server", "poetry install --without dev,lint --with server", "install with --without"),
+    ("poetry install --with=server,lint", "poetry install --without dev --with=server,lint", "install with --without"),
+    # 1.2-1.8 read `--no-dev` as `--only main`, 2.0 rejects it: it becomes the `--without`.
+    ("poetry install --no-dev --with server", "poetry install --without dev,lint --with server",
+     "`--no-dev` → --without dev,lint"),
+    # A `--without` of a missing group is repaired to the groups --with would bring in.
+    ("poetry install --with server --without test", "poetry install --with server --without dev,lint",
+     "--without dev,lint"),
+    ("poetry install --no-dev --with server --without test", "poetry install --with server --without dev,lint",
+     "drop `--no-dev`"),
+])
+def test_no_dev_with_optional_groups_leaves_the_development_groups_out(tmp_path, install, expected, summary):
+    """`poetry install --with server` installs main, server and every non-optional group, dev and lint included:
+    the production image got pytest and ruff. `--only main` would override `--with`, so `--without` of the
+    development groups it does not name goes in; the output is stable (a second run changes nothing)."""
+    pyproject = CLASSIC + '\n[tool.poetry.group.lint.dependencies]\nruff = "*"\n\n' + SERVER_GROUP
+    make_project(tmp_path, pyproject=pyproject)
+    source = f"FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN {install}\n"
+    output, result = fix(tmp_path, source, select=["no-dev"])
+    assert output.splitlines()[2] == f"RUN {expected}"
+    assert summary in result.outcomes[0].changes[0].summary
+    again, _ = fix(tmp_path, output, select=["no-dev"])
+    assert again == output
+
+
+def test_no_dev_with_keeps_the_groups_it_names(tmp_path):
+    """`--with dev` asks for dev: nothing is left out."""
+    make_project(tmp_path, pyproject=CLASSIC + "\n" + SERVER_GROUP)
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN poetry install --with server,dev\n"
     output, _ = fix(tmp_path, source, select=["no-dev"])
     assert output == source
 

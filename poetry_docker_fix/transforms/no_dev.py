@@ -35,7 +35,9 @@ class NoDev(Pass):
     keeps what it may need.
     Why: linters, test runners and type checkers have no place in a production image and make it bigger.
     Example: `RUN poetry install` → `RUN poetry install --only main`.
-    Left alone: an install that already chooses groups (`--only`, `--with`, `--without` on existing groups,
+    An install with `--with` (which adds optional groups to the non-optional ones, dev included) gets
+    `--without` for the development-looking groups it does not name.
+    Left alone: an install that already chooses groups (`--only`, `--without` on existing groups,
     `--only-root`), and a project without any group to leave out.
     """
 
@@ -111,14 +113,18 @@ class NoDev(Pass):
                 index, match = located
                 text = document.lines[index]
                 kept = [group for group in without if group in groups]
-                replacement = _without_replacement(kept, arguments)
+                replacement = _without_replacement(kept, arguments, groups)
                 result.change(
                     Edit.replace(index, index, [text[: match.start()] + replacement + text[match.end():]]),
                     index + 1, f"`--without {','.join(without)}` →{replacement or ' dropped'}",
                     f"the project has no group {', '.join(missing)}: {version_text} exits with "
                     "`Group(s) not found` (Poetry 1.5 and newer)")
             return
-        if option_values(arguments, "--only") is not None or option_values(arguments, "--with") is not None:
+        if option_values(arguments, "--only") is not None:
+            return
+        chosen = option_values(arguments, "--with")
+        if chosen is not None:
+            self._with_groups(document, instruction, chosen, capabilities, groups, result)
             return
         if not capabilities.has_groups:
             flag, why = " --no-dev", f"{version_text} predates dependency groups: `--no-dev` is its flag"
@@ -152,45 +158,86 @@ class NoDev(Pass):
                       f"in a production image; {why}")
 
     @staticmethod
+    def _with_groups(document: Document, instruction: Instruction, chosen: list[str],
+                     capabilities: PoetryCapabilities, groups: set[str], result: PassResult) -> None:
+        """`poetry install --with server`: `--with` adds optional groups to the non-optional ones, so a
+        non-optional `dev` group is installed all the same. `--without` leaves out the development-looking ones
+        the install does not name; `--only main` would not do, as it overrides `--with`."""
+        if not capabilities.has_groups:
+            return
+        development = _development_left_out(groups, chosen)
+        if not development:
+            return
+        located = locate(document, instruction, POETRY_INSTALL)
+        if located is None:
+            result.notes.append(f"line {instruction.line_number}: cannot locate `poetry install` to add `--without`")
+            return
+        index, match = located
+        text = document.lines[index]
+        flag = f" --without {','.join(development)}"
+        result.change(Edit.replace(index, index, [text[: match.end()] + flag + text[match.end():]]), index + 1,
+                      f"install with{flag}", f"`--with {','.join(chosen)}` adds to the non-optional groups, so "
+                      f"{', '.join(development)} would be installed too: development dependencies do not belong in "
+                      "a production image (`--only main` would override `--with`)")
+
+    @staticmethod
     def _drop_no_dev(document: Document, instruction: Instruction, arguments: list[str],
                      capabilities: PoetryCapabilities, groups: set[str], version_text: str,
                      result: PassResult) -> None:
         """`--no-dev` beside `--only/--with/--without`: those choose the groups, so `--no-dev` goes (it is an
-        error from 2.0); a `--without` naming a missing group is repaired in the same edit."""
+        error from 2.0), or becomes the `--without` of the development groups beside `--with` alone; a
+        `--without` naming a missing group is repaired in the same edit."""
         line = instruction.line_number
         no_dev = locate(document, instruction, _NO_DEV)
         if no_dev is None:
             result.notes.append(f"line {line}: cannot locate `--no-dev` to remove")
             return
         index, match = no_dev
-        cuts = [(match.start(), match.end(), "")]
         without = option_values(arguments, "--without") or []
+        chosen = option_values(arguments, "--with")
+        development = [] if chosen is None or without or option_values(arguments, "--only") is not None else \
+            _development_left_out(groups, chosen)
+        # Beside `--with` alone, `--no-dev` becomes the `--without` that keeps the non-optional development
+        # groups out (see _with_groups); otherwise it goes.
+        instead = f" --without {','.join(development)}" if development else ""
+        cuts = [(match.start(), match.end(), instead)]
         missing = [group for group in without if group not in groups]
-        summary = "drop `--no-dev`"
+        summary = f"`--no-dev` →{instead}" if instead else "drop `--no-dev`"
         if missing and capabilities.without_missing_group_fails:
             located = locate(document, instruction, _WITHOUT)
             if located is None or located[0] != index:
                 result.notes.append(f"line {line}: cannot repair `--without` beside `--no-dev`; left alone")
                 return
             kept = [group for group in without if group in groups]
-            replacement = _without_replacement(kept, arguments)
+            replacement = _without_replacement(kept, arguments, groups)
             cuts.append((located[1].start(), located[1].end(), replacement))
             summary += f" and `--without {','.join(without)}` →{replacement or ' dropped'}"
         text = document.lines[index]
         for start, end, replacement in sorted(cuts, reverse=True):
             text = text[:start] + replacement + text[end:]
+        why = (f"`--with {','.join(chosen or [])}` adds to the non-optional groups, so {', '.join(development)} "
+               "would be installed too; `--without` leaves them out and keeps what `--with` asks for"
+               if development else "the other group options already choose what is installed")
         result.change(Edit.replace(index, index, [text]), index + 1, summary,
-                      f"the other group options already choose what is installed; `--no-dev` is deprecated since "
-                      f"Poetry 1.2 and removed in 2.0 ({version_text})")
+                      f"{why}; `--no-dev` is deprecated since Poetry 1.2 and removed in 2.0 ({version_text})")
 
 
-def _without_replacement(kept: list[str], arguments: list[str]) -> str:
+def _development_left_out(groups: set[str], chosen: list[str]) -> list[str]:
+    """The non-optional development-looking groups an install with `--with <chosen>` would install too."""
+    return sorted(group for group in groups if is_dev_group(group) and group not in chosen)
+
+
+def _without_replacement(kept: list[str], arguments: list[str], groups: set[str]) -> str:
     """What a `--without` naming missing groups becomes: the groups that exist, else `--only main` — unless
     `--with` chooses optional groups too, which `--only` would override (it wins over --with and --without):
-    then the option goes, and what --with asks for stays installed."""
+    then it leaves out the development groups `--with` would install too (see _with_groups), or goes."""
     if kept:
         return f" --without {','.join(kept)}"
-    return "" if option_values(arguments, "--with") is not None else " --only main"
+    chosen = option_values(arguments, "--with")
+    if chosen is None:
+        return " --only main"
+    development = _development_left_out(groups, chosen)
+    return f" --without {','.join(development)}" if development else ""
 
 
 def _normalised(name: str) -> str:
