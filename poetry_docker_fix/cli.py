@@ -396,6 +396,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
     import_reader.stop()  # the rewrites are done: nothing more to parse (and --verify may need the process slot)
     text_format = output_format is Format.TEXT
     verify_failed = False
+    written_to_output = False
 
     for report in reports:
         name = shown_path(report.path)
@@ -422,6 +423,7 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
         if mode is WriteBack.OUTPUT:
             if not _write_output(output, refactoring.output):
                 return EXIT_INPUT
+            written_to_output = True
             continue
         if not refactoring.changed:
             continue
@@ -447,7 +449,8 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
 
     if not quiet and (len(reports) > 1 or mode is not WriteBack.DIFF):
         verb = {WriteBack.APPLY: "rewritten", WriteBack.CHECK: "would be rewritten",
-                WriteBack.OUTPUT: f"changed (written to {output})"}.get(mode, "would change")
+                WriteBack.OUTPUT: f"changed (written to {output})" if written_to_output else "changed (nothing written)",
+                }.get(mode, "would change")
         _echo_err(summary(reports, verb))
 
     if any(r.refactoring is not None and r.refactoring.status is Status.FAILED for r in reports):

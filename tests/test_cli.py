@@ -89,6 +89,15 @@ def test_output_option_writes_elsewhere_with_the_mode_a_redirection_gives(projec
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
 
 
+def test_output_option_summary_says_when_nothing_was_written(project, tmp_path):
+    target = tmp_path / "out.Dockerfile"
+    code, _, err = run_cli(["-o", str(target), str(tmp_path / "missing")])
+    assert code == 2 and not target.exists()
+    assert b"written to" not in err and b"nothing written" in err
+    code, _, err = run_cli(["-o", str(target), str(project / "Dockerfile")])
+    assert code == 0 and f"1 changed (written to {target})".encode() in err
+
+
 def test_stdin_to_stdout_uses_context(project):
     source = (project / "Dockerfile").read_bytes()
     code, out, _ = run_cli(["--context", str(project), "-"], stdin=source)
