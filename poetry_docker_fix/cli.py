@@ -300,7 +300,7 @@ def _run_stdin(request, mode, explain, quiet, output, output_format) -> int:
         text = decode(sys.stdin.buffer.read(), "<stdin>")
         project = load_project(context)
         options, passes = settings_for(project, request)
-        refactoring = refactor(text, Context(project, options), passes)
+        refactoring = refactor(text, Context(project, options, context), passes)
     except (InputError, ProjectError) as error:
         _echo_err(f"error: {error}")
         return EXIT_INPUT

@@ -385,3 +385,22 @@ def test_a_full_output_device_is_exit_code_2_not_a_traceback(tmp_path, arguments
             or "would be rewritten" in completed.stderr.decode()
         assert "error: cannot write to standard output (No space left on device)" in completed.stderr.decode()
         assert "Traceback" not in completed.stderr.decode()
+
+
+@pytest.mark.parametrize(("copy", "where"), [
+    ("COPY services/api/ .", "services/api/"),
+    ("COPY ./services/api/pyproject.toml ./services/api/poetry.lock ./", "services/api/"),
+    ("COPY . .", None),
+])
+def test_a_context_without_a_project_is_skipped_saying_where_the_project_is(tmp_path, copy, where):
+    """A monorepo built from its root: `--context` cannot help, since the passes read the project at the top of
+    the context; the reason names the folder the Dockerfile copies the project from."""
+    make_project(tmp_path / "services" / "api")
+    (tmp_path / "Dockerfile").write_text(f"FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\n{copy}\n"
+                                         "RUN poetry install\n")
+    code, _, err = run_cli(["--check", str(tmp_path / "Dockerfile")])
+    assert code == 0 and b"skipped" in err
+    if where:
+        assert f"line 4 copies the project from its folder `{where}`".encode() in err and b"--context" not in err
+    else:
+        assert b"no pyproject.toml in the build context" in err and b"--context" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from .document import Document, Instruction, Stage, expand, per_document, per_object, per_text
 from .project import PoetryProject
@@ -38,6 +39,7 @@ class Options:
 class Context:
     project: PoetryProject | None
     options: Options = Options()
+    root: Path | None = None  # the build context, for messages when it holds no project
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,15 @@ or failed (with the error). A failure inside the pipeline never produces output:
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
 from .document import Document, DocumentError
 from .edits import Edit, EditConflict, apply_edits
-from .facts import Context, install_stage
+from .facts import Context, copy_sources, install_stage
 from .shell import run_commands, uses_poetry
 
 
@@ -250,6 +252,30 @@ def check_parse(document: Document) -> None:
         raise InternalError(f"the instruction near line {line} is read differently by dockerfile-parse")
 
 
+def _no_project_reason(document: Document, root: Path | None) -> str:
+    """Why a Poetry build whose context has no pyproject.toml is skipped. A COPY from a folder of the context
+    that holds the project (`COPY services/api/ .` in a monorepo built from its root) says where it is: the
+    passes read the project at the top of the context only, so giving that folder as the context would not do."""
+    copies = [i for i in document.instructions if i.keyword in ("COPY", "ADD")] if root is not None else []
+    for instruction in copies:
+        for source in copy_sources(instruction) or ():
+            folder = posixpath.normpath(source.lstrip("/")).rstrip("/")
+            if posixpath.basename(folder) == "pyproject.toml":
+                folder = posixpath.dirname(folder)
+            if folder in ("", ".") or folder.startswith("..") or any(c in folder for c in "*?[$"):
+                continue
+            try:
+                found = (root / folder / "pyproject.toml").is_file()
+            except OSError:
+                found = False
+            if found:
+                return (f"no pyproject.toml at the top of the build context; line {instruction.line_number} "
+                        f"copies the project from its folder `{folder}/`, a layout the passes do not handle "
+                        "(they read the project at the top of the context)")
+    return ("no pyproject.toml in the build context: cannot tell what the build needs (give the project folder "
+            "with --context)")
+
+
 def describe_bug(error: BaseException) -> str:
     """One line for an exception the tool did not expect: what, where in the tool, and that it is a bug."""
     import traceback
@@ -311,8 +337,7 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
                                reason="uses Poetry but never runs `poetry install` (e.g. `poetry export`): not handled")
         return Refactoring(Status.UNCHANGED, text, text, reason="not a Poetry build (no `poetry install`)")
     if context.project is None:
-        return Refactoring(Status.SKIPPED, text, text, reason="no pyproject.toml in the build context: cannot tell "
-                           "what the build needs (give the project folder with --context)")
+        return Refactoring(Status.SKIPPED, text, text, reason=_no_project_reason(document, context.root))
     try:
         result, outcomes = _run_passes(document, context, passes)
         output = result.to_text()

@@ -173,7 +173,7 @@ def process_text(text: str, context_dir: Path, options: Options, passes: list[ty
     """Raises ProjectError when the context's pyproject.toml or poetry.lock cannot be read. `dockerfile`: where
     the text comes from, for its own `<Dockerfile>.dockerignore`."""
     project = load_project(context_dir, dockerfile)
-    return refactor(text, Context(project, options), passes)
+    return refactor(text, Context(project, options, context_dir), passes)
 
 
 def process_file(path: Path, context_dir: Path | None, options: Options, passes: list[type]) -> FileReport:
@@ -212,7 +212,7 @@ def process(path: Path, request: Request) -> FileReport:
         text = read_dockerfile(path)
         project = load_project(context, path)
         options, passes = settings_for(project, request)
-        refactoring = refactor(text, Context(project, options), passes)
+        refactoring = refactor(text, Context(project, options, context), passes)
     except (InputError, ProjectError) as error:
         return FileReport(path, error=str(error), context=context)
     except Exception as error:  # noqa: BLE001 - one file's bug must not stop the run
