@@ -859,6 +859,18 @@ RUN poetry install --only main
 """
 
 
+def test_split_install_readme_with_the_manifests_is_not_called_code(tmp_path):
+    """`COPY pyproject.toml poetry.lock README.md ./` before the install brings no code: the note says the install
+    already comes first, not that the manifests come with the code."""
+    make_project(tmp_path)
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\n"
+              "COPY pyproject.toml poetry.lock README.md ./\nRUN poetry install --only main\nCOPY app ./app\n")
+    output, result = fix(tmp_path, source, select=["split-install"])
+    assert output == source
+    assert notes(result) == ["line 4 copies README.md with the manifests, before any code: the install already "
+                             "comes before the code (it runs again only when README.md changes too); left alone"]
+
+
 def test_split_install_fixes(tmp_path):
     make_project(tmp_path)
     output, _ = fix(tmp_path, SPLIT_INPUT, select=["split-install"])

@@ -9,6 +9,7 @@ import shlex
 from ..refactor.document import Document, Instruction, per_object
 from ..refactor.edits import Edit, delete_block
 from ..refactor.facts import (
+    MANIFESTS,
     Context,
     copy_sources,
     effective_poetry,
@@ -53,6 +54,21 @@ def skeleton_command(project: PoetryProject) -> str | None:
         commands.append("mkdir -p " + " ".join(directories))
     commands.append("touch " + " ".join(files))
     return " && ".join(commands)
+
+
+def _readme_beside_manifests(copies: list[Instruction], project) -> tuple[Instruction, list[str]] | None:
+    """(the COPY, the README files it adds) when the only copies before the install bring the manifests and the
+    README files pyproject.toml names (`COPY pyproject.toml poetry.lock README.md ./`): no code comes first."""
+    readmes = {posixpath.normpath(name) for name in project.readme}
+    found = None
+    for instruction in copies:
+        sources = [posixpath.normpath(source) for source in copy_sources(instruction) or []]
+        others = [source for source in sources if source not in MANIFESTS and source not in readmes]
+        if others or not sources:
+            return None
+        if "pyproject.toml" in sources and any(source in readmes for source in sources):
+            found = (instruction, [source for source in sources if source in readmes])
+    return found
 
 
 def _is_placeholder_run(instruction: Instruction) -> bool:
@@ -100,7 +116,13 @@ class SplitInstall(Pass):
         # The install goes after the *last* manifest COPY: pyproject.toml and poetry.lock may come separately.
         manifest_copy = manifest_copies[-1] if manifest_copies else None
         if manifest_copy is None:
-            if any("pyproject.toml" in (copy_sources(i) or []) for i in copies) or any(
+            extras = _readme_beside_manifests(copies, project)
+            if extras:
+                instruction, names = extras
+                result.notes.append(f"line {instruction.line_number} copies {', '.join(names)} with the manifests, "
+                                    "before any code: the install already comes before the code (it runs again "
+                                    f"only when {', '.join(names)} changes too); left alone")
+            elif any("pyproject.toml" in (copy_sources(i) or []) for i in copies) or any(
                 copy_sources(i) in (["."], ["./"]) for i in copies
             ):
                 result.notes.append("the manifests are copied together with the code (narrow-copy makes "
