@@ -142,6 +142,9 @@ def test_split_install_keeps_the_extras_on_the_root_install(tmp_path, install, r
      'CMD ["sh", "-c", "alembic upgrade head && python -m app.main"]'),
     ('ENTRYPOINT ["/bin/bash", "-c", "poetry run alembic upgrade head; exec poetry run python -m app.main"]',
      'ENTRYPOINT ["/bin/bash", "-c", "alembic upgrade head; exec python -m app.main"]'),
+    # Shell form: it stayed single-stage ("uses Poetry beyond `poetry run`"); a real build ran both the same.
+    ("CMD poetry run alembic upgrade head && poetry run python -m app.main",
+     "CMD alembic upgrade head && python -m app.main"),
 ])
 def test_multi_stage_drops_every_poetry_run_of_a_shell_script_command(tmp_path, command, runtime):
     """Only the first `poetry run` went: the runtime stage, which has no Poetry, died with `sh: 1: poetry: not
@@ -157,7 +160,18 @@ def test_multi_stage_never_leaves_poetry_inside_a_shell_script_command():
 
     assert _calls_poetry(['CMD ["sh", "-c", "alembic upgrade head && poetry run python -m app"]'])
     assert _calls_poetry(['CMD ["sh", "-c", "/opt/poetry/bin/poetry install"]'])
+    assert _calls_poetry(["CMD poetry run alembic upgrade head && poetry install"])
     assert not _calls_poetry(['CMD ["sh", "-c", "python -m app --name poetry-docs"]'])
+
+
+@pytest.mark.parametrize("command", ["CMD poetry run python -m app.main && poetry install",
+                                     "CMD poetry run python -m app.main && /opt/poetry/bin/poetry show"])
+def test_multi_stage_keeps_a_shell_command_that_runs_poetry_itself_single_stage(tmp_path, command):
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = NAIVE.replace('CMD ["poetry", "run", "python", "-m", "app.main"]', command)
+    output, result = fix(tmp_path, source)
+    assert " AS runtime" not in output
+    assert any("uses Poetry beyond `poetry run`" in note for note in notes(result))
 
 
 def test_split_install_says_why_when_the_manifests_come_in_with_a_folder(tmp_path):

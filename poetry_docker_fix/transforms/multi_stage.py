@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 
 from ..refactor.document import Document, Instruction, Stage, parse_assignments
 from ..refactor.edits import Edit, delete_block
@@ -368,10 +369,19 @@ def _app_assignments(value: str) -> list[str] | None:
 
 
 def _command_ok(instruction: Instruction) -> bool:
+    """Whether the command runs Poetry only as `poetry run` (which the runtime stage drops). In shell form every
+    `poetry run` is dropped (`CMD poetry run alembic upgrade head && poetry run uvicorn app:app`), as
+    `_without_poetry_run` does."""
     argv = instruction.argv()
     if argv is None:
         return "poetry" not in instruction.value
-    rest, _ = strip_poetry_run(argv)
+    if instruction.exec_form() is None:
+        try:
+            rest = shlex.split(_POETRY_RUN_SHELL.sub("", instruction.flags_and_args()[1]))
+        except ValueError:
+            return False
+    else:
+        rest, _ = strip_poetry_run(argv)
     return "poetry" not in [a.rsplit("/", 1)[-1] for a in rest]
 
 
