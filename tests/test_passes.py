@@ -463,8 +463,20 @@ def test_narrow_copy_adds_no_workdir_when_the_image_reads_the_copy_at_the_root(t
     assert output == source and any("is read at the image root" in note for note in notes(result))
 
 
+@pytest.mark.parametrize("code", ['open("/data/peaks.txt")', "Path('/data')", 'CONFIG = "/app/settings.toml"'])
+def test_narrow_copy_adds_no_workdir_when_the_app_code_reads_the_copy_at_the_root(tmp_path, code):
+    """`COPY . .` without WORKDIR puts data/ at /data, which the app opens by that path: a WORKDIR /app moved it
+    to /app/data (a real build failed with FileNotFoundError; the original and this rewrite print the same)."""
+    make_project(tmp_path, files={"data/peaks.txt": "8091\n", "app/settings.py": f"{code}\n",
+                                  "settings.toml": "a = 1\n"})
+    source = NAIVE.replace("WORKDIR /app\n", "")
+    output, result = fix(tmp_path, source, select=["narrow-copy"])
+    assert output == source and any("at the image root" in note and "app/settings.py reads" in note
+                                    for note in notes(result))
+
+
 def test_narrow_copy_still_adds_workdir_when_root_paths_are_not_the_contexts(tmp_path):
-    make_project(tmp_path)
+    make_project(tmp_path, files={"app/paths.py": 'TMP = "/tmp/x"\nETC = "/etc/app.conf"\n'})
     source = NAIVE.replace("WORKDIR /app\n", "").replace('CMD ["poetry", "run", "python", "-m", "app.main"]',
                                                            'CMD ["/usr/local/bin/python", "-m", "app.main"]')
     output, _ = fix(tmp_path, source, select=["narrow-copy"])

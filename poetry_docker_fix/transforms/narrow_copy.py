@@ -68,6 +68,19 @@ def _absolute_reference(document: Document, copy: Instruction, entries: list[str
     return None
 
 
+def _absolute_in_code(project: PoetryProject, entries: list[str]) -> tuple[str, str] | None:
+    """(file, path) of the first string literal in the app's own code that names a top-level entry of the context
+    by its absolute path at the image root (`open("/annapurna/data.txt")`): a WORKDIR /app would move it."""
+    if not entries:
+        return None
+    pattern = re.compile(r"""["'](/(?:""" + "|".join(re.escape(name) for name in entries) + r""")(?:/[^"'\s]*)?)["']""")
+    for relative, text in app_sources(project):
+        match = pattern.search(text)
+        if match:
+            return relative, match.group(1)
+    return None
+
+
 # Build and development tools that read the project's tests, docs and configuration (and .git) when a step of
 # the build runs them after the COPY: `RUN poetry run pytest`, `RUN make`, `CMD ["tox"]`.
 BUILD_TOOLS = DEV_TOOLS | {"make", "mkdocs", "sphinx-build", "invoke", "doit", "nox"}
@@ -321,10 +334,16 @@ class NarrowCopy(Pass):
             return result
         add_workdir = workdir is None and not expanded_destination.startswith("/")
         if add_workdir:
-            absolute = _absolute_reference(document, broad, project.context_entries())
+            entries = project.context_entries()
+            absolute = _absolute_reference(document, broad, entries)
             if absolute is not None:
                 result.notes.append(f"line {absolute[0]}: `{absolute[1]}` is read at the image root, where `COPY . .` "
                                     "puts it: no WORKDIR /app is added, and the copy is left as written")
+                return result
+            in_code = _absolute_in_code(project, entries)
+            if in_code is not None:
+                result.notes.append(f"{in_code[0]} reads `{in_code[1]}` at the image root, where `COPY . .` puts it: "
+                                    "no WORKDIR /app is added, and the copy is left as written")
                 return result
         install_dir = "/app" if add_workdir else (workdir or "/")
         copy_dir = expanded_destination if expanded_destination.startswith("/") else (
