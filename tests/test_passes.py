@@ -1296,6 +1296,11 @@ def test_a_wildcard_poetry_requirement_is_a_range_not_an_old_pin(tmp_path):
     ("python:3.11-alpine", "its C library (musl, not glibc)", "python:3.11"),
     ("python:3.11-slim-bullseye", "its Debian release (bullseye, older than bookworm: an older glibc)",
      "python:3.11-bookworm"),
+    # Python in /usr/bin, or none: the venv's python links to /usr/local/bin/python3.11.
+    ("gcr.io/distroless/python3-debian12", "where Python lives", "python:3.11"),
+    ("debian:bookworm-slim", "where Python lives", "python:3.11"),
+    ("docker.io/library/ubuntu:24.04", "where Python lives", "python:3.11"),
+    ("scratch", "where Python lives", "python:3.11"),
 ])
 def test_a_runtime_image_the_virtualenv_cannot_run_on_is_refused_with_a_warning(tmp_path, image, clash, builder):
     make_project(tmp_path)
@@ -1307,7 +1312,8 @@ def test_a_runtime_image_the_virtualenv_cannot_run_on_is_refused_with_a_warning(
     assert any(note.startswith("warning: ") and clash in note for note in notes(result))
 
 
-@pytest.mark.parametrize("image", ["python:3.11-slim-trixie", "python:3.11-slim", "python:3.11-slim-bookworm"])
+@pytest.mark.parametrize("image", ["python:3.11-slim-trixie", "python:3.11-slim", "python:3.11-slim-bookworm",
+                                   "registry.example.com/platform/python311:2024"])
 def test_a_runtime_on_a_newer_or_unnamed_debian_release_is_accepted(tmp_path, image):
     make_project(tmp_path)
     source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")

@@ -271,6 +271,10 @@ def _python_clash(builder: str, runtime: str) -> str | None:
     """How two official python images differ in what a virtualenv depends on (Python minor version, libc);
     None when they agree or either is not a `python:X.Y…` tag."""
     first, second = PYTHON_IMAGE.match(builder), PYTHON_IMAGE.match(runtime)
+    if first and not second and _NO_LOCAL_PYTHON.search(runtime):
+        # The venv's interpreter is a link to /usr/local/bin/python3.X; these images have none there (distroless
+        # and the distributions' own images keep Python in /usr/bin, if they have one at all).
+        return f"where Python lives (`{builder}` has it in /usr/local/bin, which the virtualenv links to)"
     if not first or not second:
         return None
     minor = [".".join(match.group("version").split(".")[:2]) for match in (first, second)]
@@ -287,6 +291,8 @@ def _python_clash(builder: str, runtime: str) -> str | None:
     return None
 
 
+_NO_LOCAL_PYTHON = re.compile(r"(?:^|/)(?:distroless/|(?:debian|ubuntu|alpine|busybox|fedora|centos|rockylinux|almalinux"
+                              r"|amazonlinux)(?::|@|$)|scratch$)")
 DEBIAN_RELEASES = ("stretch", "buster", "bullseye", "bookworm", "trixie", "forky")
 
 
