@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from enum import Enum
@@ -56,6 +57,10 @@ def _out(text: str) -> None:
     except OSError as error:
         _output_lost(error)
         raise typer.Exit(EXIT_INPUT) from None
+
+
+# A standard stream that fails: full, out of quota, an I/O error, closed underneath.
+_WRITE_ERRORS = {getattr(errno, name) for name in ("ENOSPC", "EIO", "EDQUOT", "EFBIG", "EBADF") if hasattr(errno, name)}
 
 
 def _output_lost(error: OSError) -> None:
@@ -496,6 +501,14 @@ def main() -> None:
         sys.stdin = open(os.devnull)  # noqa: SIM115 - `-` then reads an empty file
     try:
         app()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        # Click's own writes (`--help`, usage errors) to a device that fails: as _out says it, not a traceback.
+        if error.filename is not None or error.errno not in _WRITE_ERRORS:
+            raise
+        _output_lost(error)
+        raise SystemExit(EXIT_INPUT) from None
     except SystemExit as done:
         code = _flushed_exit_code(done.code)
         if code is done.code:

@@ -366,7 +366,7 @@ def test_a_reader_gone_before_the_output_is_flushed_is_not_success(tmp_path):
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a device that is always full)")
 @pytest.mark.parametrize("arguments", [["--check", "{one}"], ["--check", "{tree}"], ["--version"],
-                                       ["--list-passes"], ["--context", "{project}", "-"]])
+                                       ["--list-passes"], ["--context", "{project}", "-"], ["--help"]])
 @pytest.mark.parametrize("stderr_too", [False, True])
 def test_a_full_output_device_is_exit_code_2_not_a_traceback(tmp_path, arguments, stderr_too):
     """Output that cannot be written is an error the exit code must not hide (1 would read as "changes
@@ -385,6 +385,13 @@ def test_a_full_output_device_is_exit_code_2_not_a_traceback(tmp_path, arguments
             or "would be rewritten" in completed.stderr.decode()
         assert "error: cannot write to standard output (No space left on device)" in completed.stderr.decode()
         assert "Traceback" not in completed.stderr.decode()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (a device that is always full)")
+def test_a_usage_error_to_a_full_stderr_is_still_exit_code_2(tmp_path):
+    with open("/dev/full", "w") as full:
+        completed = _command("--no-such-option", stdout=subprocess.PIPE, stderr=full, capture_output=False)
+    assert completed.returncode == 2 and completed.stdout == b""
 
 
 @pytest.mark.parametrize(("copy", "where"), [
