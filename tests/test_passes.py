@@ -631,6 +631,32 @@ def test_narrow_copy_noop(tmp_path, source):
 
 
 # --- poetry-env ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("user_lines", [
+    ("RUN useradd -m appuser\n", "USER appuser\n"),
+    ("RUN useradd -m appuser\nUSER 1000:1000\n", ""),
+])
+def test_poetry_env_leaves_an_install_run_by_a_non_root_user_alone(tmp_path, user_lines):
+    """WORKDIR makes /app root-owned and `COPY --chown` does not change it: with the in-project venv, a real build
+    failed (`virtualenv: error: argument dest: the destination . is not write-able at /app`)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    before, after = user_lines
+    source = (f"FROM python:3.11\nRUN pip install poetry==1.8.5\n{before}WORKDIR /app\n"
+              f"COPY --chown=appuser:appuser . .\n{after}RUN poetry install\n")
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert output == source
+    assert any("runs as USER" in note and "left alone" in note for note in notes(result))
+
+
+@pytest.mark.parametrize("setup", ["WORKDIR /home/appuser\n",
+                                   "WORKDIR /srv\nRUN poetry config virtualenvs.in-project true\n"])
+def test_poetry_env_under_a_non_root_user_in_its_home_or_an_in_project_venv_goes_on(tmp_path, setup):
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = (f"FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN useradd -m appuser\nUSER appuser\n{setup}"
+              "COPY . .\nRUN poetry install\n")
+    output, _ = fix(tmp_path, source, select=["poetry-env"])
+    assert "POETRY_CACHE_DIR=/tmp/poetry_cache" in output or "POETRY_VIRTUALENVS_IN_PROJECT=1" in output
+
+
 def test_poetry_env_fixes(tmp_path):
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
     output, _ = fix(tmp_path, NAIVE, select=["poetry-env"])

@@ -195,6 +195,27 @@ def _project_dir(document: Document, stage: Stage, line: int) -> str | None:
     return posixpath.normpath(expanded)
 
 
+def user_before(document: Document, stage: Stage, line: int) -> str | None:
+    """The user (name or uid, without the group) a RUN at raw line `line` runs as: the stage's last USER before
+    it, else the one it inherits from the stage it is built FROM; None when no USER is set (root)."""
+    user = None
+    for instruction in stage.instructions:
+        if instruction.start >= line:
+            break
+        if instruction.keyword == "USER":
+            user = instruction.value.strip().split(":")[0]
+    if user is None:
+        for ancestor in document.ancestors(stage):
+            users = [i for i in ancestor.instructions if i.keyword == "USER"]
+            if users:
+                return users[-1].value.strip().split(":")[0]
+    return user
+
+
+def runs_as_root(user: str | None) -> bool:
+    return user in (None, "", "root", "0")
+
+
 DEV_GROUP_NAMES = {
     "dev", "devel", "develop", "development", "test", "tests", "testing", "lint", "linting", "linters", "lint-and-format",
     "docs", "doc", "documentation", "typing", "types", "typecheck", "mypy", "format", "formatting", "style", "qa",

@@ -11,8 +11,10 @@ from ..refactor.facts import (
     install_runs,
     poetry_config_commands,
     project_dir,
+    runs_as_root,
     system_install,
     truthy,
+    user_before,
     venv_in_project,
 )
 from ..refactor.shell import poetry_installs, run_commands
@@ -80,8 +82,8 @@ class CacheMount(Pass):
         if all("--only-root" in arguments for arguments in installs):
             return
         env = document.stage_env(stage, instruction.start)
-        user = _user_before(stage, instruction)
-        if user not in (None, "root", "0"):
+        user = user_before(document, stage, instruction.start)
+        if not runs_as_root(user):
             result.notes.append(f"line {line}: runs as USER {user}: a cache mount would need its uid; left alone")
             return
         inline = next((word.split("=", 1)[0] for command in run_commands(instruction) for word in command.assignments
@@ -107,7 +109,7 @@ class CacheMount(Pass):
             result.notes.append(f"line {line}: the cache dir {target} holds the project ({directory}); a cache "
                                 "mount would hide it; left alone")
             return
-        if not _in_project(document, stage, instruction, context.project) and not system_install(document, stage):
+        if not in_project_venv(document, stage, instruction, context.project) and not system_install(document, stage):
             # Poetry keeps such a virtualenv in {cache-dir}/virtualenvs unless virtualenvs.path says otherwise.
             venvs = env.get("POETRY_VIRTUALENVS_PATH")
             venvs = expand(venvs.strip("'\""), env) if venvs else None
@@ -186,7 +188,7 @@ def _config_settings(document: Document, stage, instruction: Instruction, key: s
                         yield other, arguments[1]
 
 
-def _in_project(document: Document, stage, instruction: Instruction, project) -> bool:
+def in_project_venv(document: Document, stage, instruction: Instruction, project) -> bool:
     """Whether the install makes an in-project virtualenv: POETRY_VIRTUALENVS_IN_PROJECT in force, else the last
     `poetry config virtualenvs.in-project …` before it (this stage or those it is built FROM), else poetry.toml."""
     env = document.stage_env(stage, instruction.start)
@@ -204,12 +206,3 @@ def _inside(path: str, folder: str) -> bool:
     path, folder = path.rstrip("/") + "/", folder.rstrip("/") + "/"
     return path.startswith(folder)
 
-
-def _user_before(stage, instruction: Instruction) -> str | None:
-    user = None
-    for other in stage.instructions:
-        if other.start >= instruction.start:
-            break
-        if other.keyword == "USER":
-            user = other.value.strip().split(":")[0]
-    return user

@@ -19,14 +19,17 @@ from ..refactor.facts import (
     poetry_config_commands,
     poetry_setup,
     project_dir,
+    runs_as_root,
     script_run_matching,
     truthy,
+    user_before,
 )
 from ..refactor.imports import TooManyFiles, first_importer
 from ..refactor.project import normalise_name
 from ..refactor.shell import run_commands
 from ..refactor.versions import LATEST_KNOWN
 from .base import Pass, PassResult
+from .cache_mount import in_project_venv
 from .narrow_copy import not_needed_at_run_time
 
 CACHE_DIR = "/tmp/poetry_cache"
@@ -84,6 +87,15 @@ class PoetryEnv(Pass):
         if parent is not None:
             result.notes.append(f"`virtualenvs.create false` comes from stage `{parent.name}`: converting it would "
                                 "change that stage too; left alone")
+            return result
+        user = user_before(document, stage, first_install.start)
+        if not runs_as_root(user) and project_dir(document, stage, first_install) != f"/home/{user}" and \
+                not in_project_venv(document, stage, first_install, context.project):
+            # WORKDIR makes the project folder root-owned (COPY --chown does not change it): that user may not
+            # create .venv there, and Poetry's default place in its home works. Its home is its own, and an
+            # in-project venv the file already asks for is known to work.
+            result.notes.append(f"line {first_install.line_number}: `poetry install` runs as USER {user}, who may "
+                                "not be able to create .venv in the project folder; left alone")
             return result
         broad = next((i for i in stage.instructions if copy_sources(i) in (["."], ["./"])), None)
         project = context.project
