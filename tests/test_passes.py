@@ -657,6 +657,30 @@ def test_poetry_env_under_a_non_root_user_in_its_home_or_an_in_project_venv_goes
     assert "POETRY_CACHE_DIR=/tmp/poetry_cache" in output or "POETRY_VIRTUALENVS_IN_PROJECT=1" in output
 
 
+@pytest.mark.parametrize("env", ["", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\n"])
+def test_poetry_env_overrides_a_poetry_toml_without_venv_and_puts_the_venv_on_path(tmp_path, env):
+    """poetry.toml's `[virtualenvs] create = false` made a system install. POETRY_VIRTUALENVS_CREATE=1 moved the
+    dependencies into /app/.venv while `python` stayed the system one: a real build failed with
+    `ModuleNotFoundError: No module named 'click'`."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n", "poetry.toml": "[virtualenvs]\ncreate = false\n"})
+    source = (f"FROM python:3.11\nRUN pip install poetry==1.8.5\n{env}WORKDIR /app\nCOPY . .\nRUN poetry install\n"
+              'RUN python -c "import app"\n')
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert "POETRY_VIRTUALENVS_CREATE=1" in output and "VIRTUAL_ENV=/app/.venv" in output
+    assert 'PATH="/app/.venv/bin:$PATH"' in output
+    assert "overrides poetry.toml" in result.outcomes[0].changes[0].reason
+    again, _ = fix(tmp_path, output, select=["poetry-env"])
+    assert again == output
+
+
+def test_multi_stage_counts_a_poetry_toml_without_venv_as_a_system_install(tmp_path):
+    make_project(tmp_path, files={".dockerignore": ".venv\n", "poetry.toml": "[virtualenvs]\ncreate = false\n"})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n").replace(
+        "COPY pyproject.toml poetry.lock ./", "COPY pyproject.toml poetry.lock poetry.toml ./")
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source and any("system interpreter" in note for note in notes(result))
+
+
 def test_poetry_env_fixes(tmp_path):
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
     output, _ = fix(tmp_path, NAIVE, select=["poetry-env"])

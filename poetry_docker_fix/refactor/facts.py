@@ -273,6 +273,14 @@ def system_install(document: Document, stage: Stage) -> bool:
     )
 
 
+def project_system_install(document: Document, stage: Stage, project: PoetryProject | None) -> bool:
+    """system_install, or the project's poetry.toml says `virtualenvs.create = false` and no ENV overrides it."""
+    if system_install(document, stage):
+        return True
+    return project is not None and project.poetry_toml_creates_no_venv and \
+        "POETRY_VIRTUALENVS_CREATE" not in document.stage_env(stage)
+
+
 def creates_no_venv(config_arguments: list[str]) -> bool:
     """`poetry config [--local] virtualenvs.create false` (also the pre-1.0 `settings.virtualenvs.create`)."""
     arguments = [a for a in config_arguments if a != "--local"]

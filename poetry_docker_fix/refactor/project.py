@@ -107,6 +107,13 @@ class PoetryProject:
             return {}
 
     @cached_property
+    def poetry_toml_creates_no_venv(self) -> bool:
+        """Whether the project's poetry.toml says `[virtualenvs] create = false` (Poetry reads it when it runs
+        beside pyproject.toml; POETRY_VIRTUALENVS_CREATE overrides it)."""
+        section = self._poetry_toml.get("virtualenvs")
+        return isinstance(section, dict) and section.get("create") is False
+
+    @cached_property
     def poetry_toml_in_project(self) -> bool:
         """Whether the project's poetry.toml says `[virtualenvs] in-project = true` (Poetry reads it when it sits
         beside pyproject.toml)."""

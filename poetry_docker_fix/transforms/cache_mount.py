@@ -12,7 +12,7 @@ from ..refactor.facts import (
     poetry_config_commands,
     project_dir,
     runs_as_root,
-    system_install,
+    project_system_install,
     truthy,
     user_before,
     venv_in_project,
@@ -109,7 +109,8 @@ class CacheMount(Pass):
             result.notes.append(f"line {line}: the cache dir {target} holds the project ({directory}); a cache "
                                 "mount would hide it; left alone")
             return
-        if not in_project_venv(document, stage, instruction, context.project) and not system_install(document, stage):
+        if not in_project_venv(document, stage, instruction, context.project) and \
+                not project_system_install(document, stage, context.project):
             # Poetry keeps such a virtualenv in {cache-dir}/virtualenvs unless virtualenvs.path says otherwise.
             venvs = env.get("POETRY_VIRTUALENVS_PATH")
             venvs = expand(venvs.strip("'\""), env) if venvs else None

@@ -21,7 +21,7 @@ from ..refactor.facts import (
     script_run_matching,
     pip_install_arguments,
     project_dir,
-    system_install,
+    project_system_install,
     venv_in_project,
 )
 from ..refactor.shell import is_poetry_setup, run_commands
@@ -97,7 +97,7 @@ class MultiStage(Pass):
             return result
         installs = install_runs(stage)
         last_install = installs[-1]
-        if system_install(document, stage):
+        if project_system_install(document, stage, context.project):
             result.notes.append("Poetry installs into the system interpreter (`virtualenvs.create false`): "
                                 "no virtualenv to copy to a runtime stage")
             return result

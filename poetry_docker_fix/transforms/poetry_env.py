@@ -140,7 +140,19 @@ class PoetryEnv(Pass):
                     result.change(edit, instruction.line_number, "POETRY_VIRTUALENVS_IN_PROJECT=1",
                                   "the virtualenv must be at a known path to be copied to a runtime stage")
 
+        from_poetry_toml = not converted and project is not None and project.poetry_toml_creates_no_venv and \
+            "POETRY_VIRTUALENVS_CREATE" not in env
+        if from_poetry_toml:
+            # poetry.toml's `create = false` makes a system install too; POETRY_VIRTUALENVS_CREATE=1 overrides it,
+            # and then `python` must find the venv as for a converted `poetry config`.
+            if "POETRY_VIRTUALENVS_IN_PROJECT" in env and not truthy(env["POETRY_VIRTUALENVS_IN_PROJECT"]):
+                result.notes.append("poetry.toml says `virtualenvs.create = false` and POETRY_VIRTUALENVS_IN_PROJECT "
+                                    "is off: left alone")
+                return result
+            converted = True
         wanted: list[str] = []
+        if from_poetry_toml and "POETRY_VIRTUALENVS_IN_PROJECT" in env:
+            wanted.append("POETRY_VIRTUALENVS_CREATE=1")
         if "POETRY_VIRTUALENVS_IN_PROJECT" not in env:
             # An untuned stage: set the three together. A stage that already chose where its virtualenv lives
             # is left to its own choice of cache (cache-mount then uses Poetry's default cache dir).
@@ -184,6 +196,9 @@ class PoetryEnv(Pass):
             edit = Edit.insert(anchor, [*block, ""] if following_blank else block)
         reason = ("an in-project virtualenv (`.venv` next to pyproject.toml) can be copied to a runtime stage, "
                   "and a fixed cache dir gives the cache mount a literal target")
+        if from_poetry_toml:
+            reason += ("; POETRY_VIRTUALENVS_CREATE=1 overrides poetry.toml's `virtualenvs.create = false`, which "
+                       "installed into the system interpreter")
         if converted:
             reason += "; VIRTUAL_ENV and PATH let `python` and the app's commands find the dependencies"
         # Reported on the instruction that installs Poetry (the block goes right after it), else on the first use.
