@@ -155,6 +155,26 @@ def test_multi_stage_drops_every_poetry_run_of_a_shell_script_command(tmp_path, 
     assert runtime in output.split(" AS runtime")[1], output
 
 
+@pytest.mark.parametrize(("run", "runtime"), [
+    ("RUN mkdir -p /var/log/web\n", False),  # the app writes its log there: the runtime would lack it
+    ("RUN touch /etc/app.flag\n", False),
+    ("RUN mkdir -m 700 /app\n", False),
+    ("RUN mkdir -p /app\n", True),  # the runtime's WORKDIR /app makes it again
+    ("RUN mkdir /srv /srv/app\n", False),
+    ("WORKDIR /app\nRUN touch README.md\n", True),  # the article's stand-in README for the root install
+    ("WORKDIR /app\nRUN touch README.md app.db\n", False),
+])
+def test_multi_stage_keeps_a_folder_made_before_the_install(tmp_path, run, runtime):
+    """`RUN mkdir -p /var/log/web` before the install stayed in the builder only: a real build's app died with
+    `FileNotFoundError: '/var/log/web/app.log'`."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", f"{run}ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert (" AS runtime" in output) == runtime, output
+    if not runtime:
+        assert any("may make files" in note for note in notes(result))
+
+
 def test_multi_stage_never_leaves_poetry_inside_a_shell_script_command():
     from poetry_docker_fix.transforms.multi_stage import _calls_poetry
 

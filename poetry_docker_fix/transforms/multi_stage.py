@@ -24,7 +24,7 @@ from ..refactor.facts import (
     project_system_install,
     venv_in_project,
 )
-from ..refactor.shell import is_poetry_setup, run_commands
+from ..refactor.shell import is_poetry_setup, poetry_installs, run_commands
 from .base import Pass, PassResult
 from .narrow_copy import code_mentions
 
@@ -47,18 +47,27 @@ def slim_twin(image: str) -> tuple[str, str]:
                   f"`{image}`, so the virtualenv's links and compiled wheels keep working")
 
 
-def _is_poetry_setup_or_install(document: Document, instruction: Instruction) -> bool:
-    """RUNs the builder stage is made of: installing Poetry, configuring it, installing with it."""
+def _is_poetry_setup_or_install(document: Document, instruction: Instruction, stage: Stage, directory: str) -> bool:
+    """RUNs the builder stage is made of: installing Poetry, configuring it, installing with it. `mkdir` and
+    `touch` count inside an install (split-install's empty stand-in of the packages); alone, only a `mkdir` of
+    the project folder or one above it (the runtime's WORKDIR makes those again), not one the app may use at run
+    time (`mkdir -p /var/log/web`)."""
     script = " ".join(document.raw(instruction))
     commands = run_commands(instruction)
     if not commands:
         return False
     if INSTALLER_HOST in script:
         return True
+    installs = bool(poetry_installs(instruction))
+    here = stage.workdir_before(instruction.start) or "/"
     for command in commands:
         if is_poetry_setup(command):
             continue
-        if command.tokens[:1] in (("touch",), ("mkdir",)) or is_cache_cleanup(command):
+        if command.tokens[:1] in (("touch",), ("mkdir",)) and installs or is_cache_cleanup(command):
+            continue
+        if command.tokens[:1] == ("mkdir",) and _makes_only_folders_of(command.tokens[1:], here, directory):
+            continue
+        if command.tokens[:1] == ("touch",) and _touches_only_readmes(command.tokens[1:], here, directory):
             continue
         arguments = pip_install_arguments(command)
         if arguments is not None and all(
@@ -67,6 +76,26 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction) ->
             continue
         return False
     return True
+
+
+def _makes_only_folders_of(arguments: tuple[str, ...] | list[str], here: str, directory: str) -> bool:
+    """Whether `mkdir [-p] PATH…` (run in `here`) makes only `directory` or folders above it."""
+    paths = [a for a in arguments if a not in ("-p", "--parents")]
+    if not paths or any(a.startswith("-") or "$" in a for a in paths):
+        return False
+    for path in paths:
+        full = posixpath.normpath(posixpath.join(here, path))
+        if full != directory and not directory.startswith(full.rstrip("/") + "/"):
+            return False
+    return True
+
+
+def _touches_only_readmes(arguments: tuple[str, ...] | list[str], here: str, directory: str) -> bool:
+    """Whether `touch PATH…` (run in `here`) makes only an empty README in the project folder: the article's way
+    to let the root install find the readme pyproject.toml names. The app does not read it."""
+    return bool(arguments) and all(
+        not a.startswith("-") and posixpath.dirname(posixpath.normpath(posixpath.join(here, a))) == directory
+        and posixpath.basename(a).upper().startswith("README") for a in arguments)
 
 
 class MultiStage(Pass):
@@ -111,7 +140,7 @@ class MultiStage(Pass):
             return result
         for instruction in stage.instructions:
             keyword = instruction.keyword
-            if keyword == "RUN" and not _is_poetry_setup_or_install(document, instruction):
+            if keyword == "RUN" and not _is_poetry_setup_or_install(document, instruction, stage, directory):
                 result.notes.append(f"line {instruction.line_number}: `{' '.join(document.raw(instruction)[0].split()[:4])}"
                                     "…` may make files or system packages the runtime needs; left single-stage")
                 return result
