@@ -175,6 +175,24 @@ def test_multi_stage_keeps_a_folder_made_before_the_install(tmp_path, run, runti
         assert any("may make files" in note for note in notes(result))
 
 
+def test_multi_stage_carries_a_copy_from_another_image_into_the_runtime(tmp_path):
+    """`COPY --from=<image> /wait /wait` before the install stayed in the builder: the runtime's `CMD /wait && …`
+    died with `/bin/sh: 1: /wait: not found` (a real build)."""
+    make_project(tmp_path)
+    copy = "COPY --from=ghcr.io/ufoscout/docker-compose-wait:2.12.1 /wait /wait\n"
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", f"{copy}ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    assert copy in output.split(" AS runtime")[1], output
+
+
+@pytest.mark.parametrize("copy", ["COPY --from=tools:1 /wait ./\n", 'COPY --from=tools:1 ["/wait", "wait"]\n'])
+def test_multi_stage_stays_single_stage_for_a_relative_copy_from_another_image_elsewhere(tmp_path, copy):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", f"{copy}ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source and any("relative to WORKDIR" in note for note in notes(result))
+
+
 def test_multi_stage_never_leaves_poetry_inside_a_shell_script_command():
     from poetry_docker_fix.transforms.multi_stage import _calls_poetry
 

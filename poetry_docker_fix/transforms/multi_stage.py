@@ -157,9 +157,13 @@ class MultiStage(Pass):
                                     "left single-stage")
                 return result
         for instruction in stage.instructions:
-            if copy_sources(instruction) is None or is_manifest_copy(instruction, context.project):
+            if instruction.keyword not in ("COPY", "ADD") or is_manifest_copy(instruction, context.project):
                 continue
-            destination = instruction.flags_and_args()[1].split()[-1]
+            form = instruction.exec_form()  # `COPY --from=image` and exec-form copies go to the runtime too
+            arguments = form if form is not None else instruction.flags_and_args()[1].split()
+            if not arguments:
+                continue
+            destination = arguments[-1]
             here = stage.workdir_before(instruction.start) or "/"
             if not destination.startswith(("/", "$")) and posixpath.normpath(here) != directory:
                 result.notes.append(f"line {instruction.line_number}: COPY to `{destination}` relative to WORKDIR "
@@ -225,6 +229,8 @@ class MultiStage(Pass):
             if keyword in ("COPY", "ADD"):
                 sources = copy_sources(instruction)
                 if sources is None:
+                    # `COPY --from=image /wait /wait` (or an exec-form COPY): the runtime copies it the same way.
+                    carried += block
                     continue
                 metadata = is_manifest_copy(instruction, project) or all(s.lstrip("./") in readmes for s in sources)
                 if metadata and not _read_at_run_time(sources, project):
