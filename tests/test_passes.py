@@ -347,6 +347,9 @@ def test_narrow_copy_copies_a_package_the_app_imports_even_named_docs(tmp_path):
     ({"LICENSE": "MIT"}, 'print(open("LICENSE").readline())'),
     ({".env.example": "A=1"}, "print(open('.env.example').read())"),
     ({"docs/x.md": ""}, 'from pathlib import Path\nprint((Path(__file__).parent / "docs").exists())'),
+    # From inside a package, the natural spelling (a real build failed: FileNotFoundError '/app/web/../CHANGELOG.md').
+    ({"CHANGELOG.md": "x"}, 'from pathlib import Path\nprint((Path(__file__).parent / "../CHANGELOG.md").exists())'),
+    ({"docs/help.txt": ""}, 'BASE = "/app"\nprint(open(f"{BASE}/docs/help.txt").read())'),
 ])
 def test_narrow_copy_keeps_what_the_app_reads_even_with_a_name_an_image_rarely_needs(tmp_path, files, code):
     """The app's code names the file: dropping it made the rewrite fail at run time (FileNotFoundError, real

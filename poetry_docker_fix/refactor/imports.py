@@ -304,7 +304,10 @@ def _context_python_files(context: Path, skip: Callable[[str], bool]) -> Iterato
             yield os.path.join(current, name)
 
 
-_PATH_HEAD = re.compile(r"""["']([^"'/\\\s]+)(?=["'/])""")  # `"notes.md"`, `'docs/help.txt'`: notes.md, docs
+# `"notes.md"`, `'docs/help.txt'`: notes.md, docs. Leading `./` and `../` are skipped (`Path(__file__).parent /
+# "../CHANGELOG.md"` from inside a package names the top-level CHANGELOG.md), and a component after an f-string
+# placeholder counts (`f"{BASE_DIR}/templates"`).
+_PATH_HEAD = re.compile(r"""(?:["']|\}/)(?:\.{1,2}/)*([^"'/\\\s{}]+)(?=["'/])""")
 
 
 def python_sources(context: Path, skip: Callable[[str], bool] = lambda name: False) -> list[tuple[str, str]]:
