@@ -193,6 +193,26 @@ def test_multi_stage_stays_single_stage_for_a_relative_copy_from_another_image_e
     assert output == source and any("relative to WORKDIR" in note for note in notes(result))
 
 
+def test_multi_stage_looks_for_the_venv_beside_pyproject_toml_not_in_the_workdir(tmp_path):
+    """`COPY . /app` then `WORKDIR /app/src`: Poetry finds /app/pyproject.toml and makes /app/.venv; the runtime
+    copied /app/src/.venv and the build failed (`"/app/src/.venv" not found`, a real build)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\n"
+              "COPY . /app\nWORKDIR /app/src\nRUN poetry install --only main\n"
+              'CMD ["python", "-m", "app.main"]\n')
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source
+    assert any("pyproject.toml is copied to /app, not to the WORKDIR /app/src" in note for note in notes(result))
+
+
+def test_poetry_env_puts_the_venv_beside_pyproject_toml_on_path(tmp_path):
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN poetry config virtualenvs.create false\n"
+              "COPY . /app\nWORKDIR /app/src\nRUN poetry install --only main\n")
+    output, _ = fix(tmp_path, source, select=["poetry-env"])
+    assert "VIRTUAL_ENV=/app/.venv" in output and 'PATH="/app/.venv/bin:$PATH"' in output, output
+
+
 def test_multi_stage_never_leaves_poetry_inside_a_shell_script_command():
     from poetry_docker_fix.transforms.multi_stage import _calls_poetry
 

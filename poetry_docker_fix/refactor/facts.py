@@ -248,6 +248,38 @@ def _copy_sources(instruction: Instruction) -> tuple[str, ...] | None:
     return tuple(part.strip('"') for part in parts[:-1]) if len(parts) >= 2 else None
 
 
+def pyproject_destination(document: Document, stage: Stage, install: Instruction) -> str | None:
+    """The absolute folder the last COPY before `install` puts pyproject.toml in (`COPY . /app`,
+    `COPY pyproject.toml poetry.lock ./`): Poetry looks for it from the WORKDIR upwards and makes an in-project
+    virtualenv beside it. None when no COPY of the stage names it (or `.`) or the folder is not a literal path."""
+    found = None
+    for instruction in stage.instructions:
+        if instruction.start >= install.start:
+            break
+        sources = _copy_sources(instruction)
+        if not sources:
+            continue
+        names = [posixpath.normpath(source) for source in sources]
+        if "." not in names and "pyproject.toml" not in names:
+            continue
+        destination = instruction.flags_and_args()[1].split()[-1].strip('"')
+        expanded = expand(destination, document.stage_env(stage, instruction.start))
+        if expanded is None:
+            found = None
+            continue
+        if not expanded.startswith("/"):
+            here = _project_dir(document, stage, instruction.start)
+            if here is None:
+                found = None
+                continue
+            expanded = posixpath.join(here, expanded)
+        if names == ["pyproject.toml"] and not expanded.endswith("/") and \
+                posixpath.basename(posixpath.normpath(expanded)) == "pyproject.toml":
+            expanded = posixpath.dirname(posixpath.normpath(expanded))
+        found = posixpath.normpath(expanded)
+    return found
+
+
 def is_manifest_copy(instruction: Instruction, project=None) -> bool:
     """A COPY of Poetry's manifests only (pyproject.toml, poetry.lock, poetry.toml, together or apart), and of
     the license file the project's pyproject.toml names (Poetry 2 reads it to load the project)."""

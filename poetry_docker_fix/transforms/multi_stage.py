@@ -22,6 +22,7 @@ from ..refactor.facts import (
     pip_install_arguments,
     project_dir,
     project_system_install,
+    pyproject_destination,
     venv_in_project,
 )
 from ..refactor.shell import is_poetry_setup, poetry_installs, run_commands
@@ -137,6 +138,12 @@ class MultiStage(Pass):
         directory = project_dir(document, stage, installs[0])
         if directory is None or directory == "/":
             result.notes.append("`poetry install` runs in the image root or an unknown WORKDIR")
+            return result
+        beside = pyproject_destination(document, stage, installs[0])
+        if beside is not None and beside != directory:
+            result.notes.append(f"pyproject.toml is copied to {beside}, not to the WORKDIR {directory} where "
+                                "`poetry install` runs: Poetry makes the virtualenv beside pyproject.toml; left "
+                                "single-stage")
             return result
         for instruction in stage.instructions:
             keyword = instruction.keyword

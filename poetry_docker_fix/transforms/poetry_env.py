@@ -19,6 +19,7 @@ from ..refactor.facts import (
     poetry_config_commands,
     poetry_setup,
     project_dir,
+    pyproject_destination,
     runs_as_root,
     script_run_matching,
     truthy,
@@ -172,8 +173,10 @@ class PoetryEnv(Pass):
                                     "the virtualenv; left alone")
                 return PassResult(notes=result.notes)
             if "VIRTUAL_ENV" not in env:
-                wanted.append(f"VIRTUAL_ENV={directory}/.venv")
-                wanted.append(f'PATH="{directory}/.venv/bin:$PATH"')
+                # Poetry makes the in-project venv beside pyproject.toml, found from the WORKDIR upwards.
+                home = pyproject_destination(document, stage, first_install) or directory
+                wanted.append(f"VIRTUAL_ENV={home}/.venv")
+                wanted.append(f'PATH="{home}/.venv/bin:$PATH"')
         if not wanted:
             return result
 
