@@ -1008,6 +1008,20 @@ def test_split_install_readme_with_the_manifests_is_not_called_code(tmp_path):
                              "comes before the code (it runs again only when README.md changes too); left alone"]
 
 
+@pytest.mark.parametrize("build", ['[tool.poetry.build]\nscript = "build.py"\ngenerate-setup-file = false\n',
+                                   '[tool.poetry]\nbuild = "build.py"\n'])
+def test_a_build_script_keeps_the_root_install_after_the_code_and_the_image_single_stage(tmp_path, build):
+    """Poetry runs the build script on the root install: the empty stand-in failed (`can't open file
+    '/app/build.py'`, a real build), and what it generates would not reach a runtime stage."""
+    pyproject = CLASSIC.replace("[tool.poetry]\n", "[tool.poetry]\n" + build.split("\n", 1)[1], 1) \
+        if build.startswith("[tool.poetry]") else CLASSIC + "\n" + build
+    make_project(tmp_path, pyproject=pyproject, files={".dockerignore": ".venv\n", "build.py": "print('built')\n"})
+    assert load_project(tmp_path).build_script == "build.py"
+    output, result = fix(tmp_path, NAIVE)
+    assert "--only-root" not in output and " AS runtime" not in output, output
+    assert any("build script build.py" in note for note in notes(result))
+
+
 def test_split_install_fixes(tmp_path):
     make_project(tmp_path)
     output, _ = fix(tmp_path, SPLIT_INPUT, select=["split-install"])

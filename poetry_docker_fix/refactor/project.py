@@ -71,6 +71,7 @@ class PoetryProject:
     version_from_git: str | None = None  # the tool that takes the project's version from git tags, if any
     license_file: str | None = None  # [project] license = {file = "…"}: Poetry 2 reads it to load the project
     license_globs: tuple[str, ...] = ()  # [project] license-files (PEP 639): the root install needs their files
+    build_script: str | None = None  # [tool.poetry.build] script (or `build = "…"`): the root install runs it
     scan: dict | None = field(default=None, repr=False, compare=False)  # see scan_folder
 
     # --- the build context ------------------------------------------------------------------------------
@@ -538,8 +539,20 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         license_file=_license_file(project_table),
         license_globs=tuple(glob for glob in (project_table.get("license-files") or []) if isinstance(glob, str))
         if isinstance(project_table.get("license-files"), list) else (),
+        build_script=_build_script(tool),
         scan=kinds.scan,
     )
+
+
+def _build_script(tool: dict) -> str | None:
+    """The build script Poetry runs when it builds or installs the project: `[tool.poetry.build] script = …`, or
+    the older `build = "build.py"`."""
+    build = tool.get("build")
+    if isinstance(build, str) and build:
+        return build
+    if isinstance(build, dict) and isinstance(build.get("script"), str) and build["script"]:
+        return build["script"]
+    return None
 
 
 def _license_file(project_table: dict) -> str | None:

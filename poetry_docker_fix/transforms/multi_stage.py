@@ -139,6 +139,13 @@ class MultiStage(Pass):
         if directory is None or directory == "/":
             result.notes.append("`poetry install` runs in the image root or an unknown WORKDIR")
             return result
+        root_installed = any("--no-root" not in arguments for i in installs for arguments in poetry_installs(i))
+        if context.project is not None and context.project.build_script and context.project.package_mode and \
+                root_installed:
+            result.notes.append(f"the root install runs the build script {context.project.build_script}, whose "
+                                "output the runtime stage (which copies the code again) would not have; left "
+                                "single-stage")
+            return result
         beside = pyproject_destination(document, stage, installs[0])
         if beside is not None and beside != directory:
             result.notes.append(f"pyproject.toml is copied to {beside}, not to the WORKDIR {directory} where "

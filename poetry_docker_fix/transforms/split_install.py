@@ -183,6 +183,9 @@ class SplitInstall(Pass):
         if root_needed:
             if not PoetryCapabilities(version).has_groups:
                 blocker = "Poetry before 1.2 has no `--only-root`"
+            elif project.build_script:
+                blocker = (f"the project's build script {project.build_script}, which the root install runs, needs "
+                           "the code")
             elif skeleton_command(project) is None:
                 blocker = "no empty stand-in can be made for the packages"
             elif not _readmes_copied_alone(later, project):
