@@ -367,7 +367,7 @@ def test_a_runtime_image_that_is_not_an_image_name_is_an_input_error(tmp_path, i
     assert code == 2 and f"{tmp_path / 'pyproject.toml'}: [tool.poetry-docker-fix] runtime-image" in err.decode()
 
 
-@pytest.mark.parametrize("image", ["python:3.11-slim-bookworm", "gcr.io/distroless/python3", "${RUNTIME_IMAGE}",
+@pytest.mark.parametrize("image", ["python:3.11-slim-bookworm", "ghcr.io/acme/python-base:3.11", "${RUNTIME_IMAGE}",
                                    "localhost:5000/team/py:3.11@sha256:" + "0" * 64])
 def test_runtime_image_names_docker_accepts(tmp_path, image):
     make_project(tmp_path)
@@ -424,8 +424,8 @@ def test_the_syntax_directive_flag_wins_over_the_configuration_both_ways(tmp_pat
 
 def test_runtime_image_option(tmp_path):
     make_project(tmp_path)
-    output, _ = fix(tmp_path, NAIVE, runtime_image="gcr.io/distroless/python3")
-    assert "FROM gcr.io/distroless/python3 AS runtime" in output
+    output, _ = fix(tmp_path, NAIVE, runtime_image="registry.example.com/platform/python:3.11-slim")
+    assert "FROM registry.example.com/platform/python:3.11-slim AS runtime" in output
 
 
 def test_file_wide_ignore_pragma(tmp_path):
@@ -578,3 +578,28 @@ def test_workers_import_libcst_only_for_a_project_whose_imports_they_read(tmp_pa
                                                             "POETRY_DOCKER_FIX_PREFETCH": "0"})
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.split() == ["['changed']", loaded]
+
+
+@pytest.mark.parametrize(("name", "development"), [
+    ("Dockerfile.dev", True), ("dev.Dockerfile", True), ("Dockerfile-test", True), ("Dockerfile.ci", True),
+    ("Containerfile.local.dev", True), ("test.dockerfile", True), ("Dockerfile", False), ("Dockerfile.prod", False),
+    ("api.Dockerfile", False), ("Dockerfile.devops", False), ("Dockerfile.latest", False),
+])
+def test_named_for_development(name, development):
+    from poetry_docker_fix.refactor.facts import named_for_development
+
+    assert named_for_development(name) is development
+
+
+def test_a_dockerfile_named_for_development_is_skipped_unless_passes_are_chosen(tmp_path):
+    """`Dockerfile.dev` beside `Dockerfile.prod`: rewriting both for production took pytest and Poetry out of the
+    development image (`docker run IMG poetry run pytest` failed: a QA build)."""
+    make_project(tmp_path)
+    (tmp_path / "Dockerfile.dev").write_text(NAIVE)
+    (tmp_path / "Dockerfile.prod").write_text(NAIVE)
+    code, out, err = run_cli(["--check", str(tmp_path)])
+    assert code == 1
+    assert b"+++ b/" in out and b"Dockerfile.prod" in out and b"Dockerfile.dev" not in out
+    assert b"Dockerfile.dev: skipped: the file is named for development" in err
+    code, out, _ = run_cli(["--check", "--select", "no-dev", str(tmp_path / "Dockerfile.dev")])
+    assert code == 1 and b"--only main" in out

@@ -40,6 +40,16 @@ class Context:
     project: PoetryProject | None
     options: Options = Options()
     root: Path | None = None  # the build context, for messages when it holds no project
+    development: str | None = None  # the Dockerfile's name when it is named for development: left alone
+
+
+def named_for_development(name: str) -> bool:
+    """`Dockerfile.dev`, `test.Dockerfile`, `Dockerfile-ci`, `Containerfile.local.dev`: a file whose name says it
+    builds a development, test or CI image, for which a production rewrite (no dev dependencies, no tests, no
+    Poetry at run time) would take away what it is for."""
+    lowered = name.lower()
+    words = re.split(r"[.\-_]+", lowered)
+    return any(is_dev_group(word) for word in words if word not in ("dockerfile", "containerfile", ""))
 
 
 @dataclass(frozen=True)

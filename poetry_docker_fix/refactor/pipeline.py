@@ -336,6 +336,10 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
             return Refactoring(Status.SKIPPED, text, text,
                                reason="uses Poetry but never runs `poetry install` (e.g. `poetry export`): not handled")
         return Refactoring(Status.UNCHANGED, text, text, reason="not a Poetry build (no `poetry install`)")
+    if context.development:
+        return Refactoring(Status.SKIPPED, text, text, reason="the file is named for development: a "
+                           "production rewrite would drop its dev dependencies, tests and Poetry (name the passes "
+                           "with --select to rewrite it anyway)")
     if context.project is None:
         return Refactoring(Status.SKIPPED, text, text, reason=_no_project_reason(document, context.root))
     try:

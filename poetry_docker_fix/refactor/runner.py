@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from .config import ToolConfig
 from .context import discover_context
-from .facts import Context, Options
+from .facts import Context, Options, named_for_development
 from .pipeline import PassOutcome, Refactoring, Status, describe_bug, refactor, select_passes
 from .project import PoetryProject, ProjectError, load_project
 from .writer import InputError, read_dockerfile
@@ -212,7 +212,9 @@ def process(path: Path, request: Request) -> FileReport:
         text = read_dockerfile(path)
         project = load_project(context, path)
         options, passes = settings_for(project, request)
-        refactoring = refactor(text, Context(project, options, context), passes)
+        # A file named for development keeps its dev dependencies, tests and Poetry, unless passes are chosen.
+        development = path.name if not request.select and named_for_development(path.name) else None
+        refactoring = refactor(text, Context(project, options, context, development), passes)
     except (InputError, ProjectError) as error:
         return FileReport(path, error=str(error), context=context)
     except Exception as error:  # noqa: BLE001 - one file's bug must not stop the run
