@@ -453,9 +453,9 @@ def _run_paths(paths, request, mode, output, explain, quiet, output_format, excl
         _out(to_sarif(reports, __version__))
 
     if not quiet and (len(reports) > 1 or mode is not WriteBack.DIFF):
+        written = f"changed (written to {output})" if written_to_output else "changed (nothing written)"
         verb = {WriteBack.APPLY: "rewritten", WriteBack.CHECK: "would be rewritten",
-                WriteBack.OUTPUT: f"changed (written to {output})" if written_to_output else "changed (nothing written)",
-                }.get(mode, "would change")
+                WriteBack.OUTPUT: written}.get(mode, "would change")
         _echo_err(summary(reports, verb))
 
     if any(r.refactoring is not None and r.refactoring.status is Status.FAILED for r in reports):

@@ -340,8 +340,8 @@ def _python_clash(builder: str, runtime: str) -> str | None:
     return None
 
 
-_NO_LOCAL_PYTHON = re.compile(r"(?:^|/)(?:distroless/|(?:debian|ubuntu|alpine|busybox|fedora|centos|rockylinux|almalinux"
-                              r"|amazonlinux)(?::|@|$)|scratch$)")
+_NO_LOCAL_PYTHON = re.compile(r"(?:^|/)(?:distroless/|(?:debian|ubuntu|alpine|busybox|fedora|centos|rockylinux"
+                              r"|almalinux|amazonlinux)(?::|@|$)|scratch$)")
 DEBIAN_RELEASES = ("stretch", "buster", "bullseye", "bookworm", "trixie", "forky")
 
 
