@@ -193,22 +193,28 @@ def test_multi_stage_stays_single_stage_for_a_relative_copy_from_another_image_e
     assert output == source and any("relative to WORKDIR" in note for note in notes(result))
 
 
-def test_multi_stage_looks_for_the_venv_beside_pyproject_toml_not_in_the_workdir(tmp_path):
+@pytest.mark.parametrize("copy", ["COPY . /app\n", 'COPY [".", "/app"]\n',
+                                  "COPY pyproject.* poetry.lock /app/\nCOPY app /app/app\n"])
+def test_multi_stage_looks_for_the_venv_beside_pyproject_toml_not_in_the_workdir(tmp_path, copy):
     """`COPY . /app` then `WORKDIR /app/src`: Poetry finds /app/pyproject.toml and makes /app/.venv; the runtime
-    copied /app/src/.venv and the build failed (`"/app/src/.venv" not found`, a real build)."""
+    copied /app/src/.venv and the build failed (`"/app/src/.venv" not found`, a real build). The exec form and a
+    glob bring it too."""
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
     source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\n"
-              "COPY . /app\nWORKDIR /app/src\nRUN poetry install --only main\n"
+              f"{copy}WORKDIR /app/src\nRUN poetry install --only main\n"
               'CMD ["python", "-m", "app.main"]\n')
     output, result = fix(tmp_path, source, select=["multi-stage"])
     assert output == source
     assert any("pyproject.toml is copied to /app, not to the WORKDIR /app/src" in note for note in notes(result))
 
 
-def test_poetry_env_puts_the_venv_beside_pyproject_toml_on_path(tmp_path):
+@pytest.mark.parametrize("copies", ["COPY . /app\nWORKDIR /app/src\n",
+                                    # The nearest at or above the WORKDIR, not the last copied.
+                                    "WORKDIR /app\nCOPY pyproject.toml poetry.lock ./\nCOPY . /srv/src\n"])
+def test_poetry_env_puts_the_venv_beside_pyproject_toml_on_path(tmp_path, copies):
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
     source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN poetry config virtualenvs.create false\n"
-              "COPY . /app\nWORKDIR /app/src\nRUN poetry install --only main\n")
+              f"{copies}RUN poetry install --only main\n")
     output, _ = fix(tmp_path, source, select=["poetry-env"])
     assert "VIRTUAL_ENV=/app/.venv" in output and 'PATH="/app/.venv/bin:$PATH"' in output, output
 
@@ -1214,8 +1220,11 @@ def test_cache_mount_default_dir_and_syntax_directive(tmp_path):
     ("ENV HOME=/home/me\n", {}, "/home/me/.cache/pypoetry"),
     ("ENV HOME=/home/me XDG_CACHE_HOME=/xdg\n", {}, "/xdg/pypoetry"),  # XDG_CACHE_HOME first, as platformdirs
     ("RUN poetry config cache-dir /opt/pc\n", {}, "/opt/pc"),
-    ("ENV XDG_CACHE_HOME=/xdg\n", {"poetry.toml": 'cache-dir = "/srv/cache"\n'}, "/srv/cache"),  # local config wins
-    ("", {"poetry.toml": 'cache-dir = "/srv/cache"\n', ".dockerignore": "poetry.toml\n"}, "/root/.cache/pypoetry"),
+    ("ENV XDG_CACHE_HOME=/xdg\nCOPY poetry.toml ./\n", {"poetry.toml": 'cache-dir = "/srv/cache"\n'},
+     "/srv/cache"),  # local config wins
+    ("COPY . .\n", {"poetry.toml": 'cache-dir = "/srv/cache"\n', ".dockerignore": "poetry.toml\n"},
+     "/root/.cache/pypoetry"),
+    ("", {"poetry.toml": 'cache-dir = "/srv/cache"\n'}, "/root/.cache/pypoetry"),  # not copied into the image
 ])
 def test_cache_mount_targets_the_cache_dir_poetry_really_uses(tmp_path, setting, files, target):
     """Without POETRY_CACHE_DIR, Poetry's cache follows its configuration, then XDG_CACHE_HOME and HOME: a mount
@@ -1283,13 +1292,26 @@ def test_cache_mount_when_the_virtualenvs_live_outside_the_cache(tmp_path):
 
 @pytest.mark.parametrize(("setting", "files"), [
     ("RUN poetry config virtualenvs.in-project true\n", {}),
-    ("", {"poetry.toml": "[virtualenvs]\nin-project = true\n"}),
+    ("COPY pyproject.toml poetry.lock poetry.toml ./\n", {"poetry.toml": "[virtualenvs]\nin-project = true\n"}),
 ])
 def test_cache_mount_sees_an_in_project_venv_set_outside_env(tmp_path, setting, files):
     make_project(tmp_path, files=files)
     source = f"FROM python:3.11\nENV POETRY_CACHE_DIR=/tmp/pc\n{setting}RUN poetry install\n"
     output, _ = fix(tmp_path, source, select=["cache-mount"])
     assert "RUN --mount=type=cache,target=/tmp/pc poetry install" in output
+
+
+@pytest.mark.parametrize("poetry_toml", ["[virtualenvs]\nin-project = true\n", "[virtualenvs]\ncreate = false\n"])
+def test_a_poetry_toml_the_image_never_gets_does_not_count(tmp_path, poetry_toml):
+    """Only copied in does poetry.toml decide where the venv lives: without it the venv is in the cache dir, and a
+    cache mount there would hide it from the image."""
+    make_project(tmp_path, files={"poetry.toml": poetry_toml})
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY pyproject.toml poetry.lock ./\n"
+              "RUN poetry install --only main --no-root\nCOPY app ./app\n")
+    output, result = fix(tmp_path, source, select=["cache-mount"])
+    assert output == source and any("lives in Poetry's cache dir" in note for note in notes(result))
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert "VIRTUAL_ENV" not in output and "POETRY_VIRTUALENVS_IN_PROJECT=1" in output
 
 
 # --- the whole pipeline ----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import posixpath
 import re
 from dataclasses import dataclass
@@ -258,36 +260,66 @@ def _copy_sources(instruction: Instruction) -> tuple[str, ...] | None:
     return tuple(part.strip('"') for part in parts[:-1]) if len(parts) >= 2 else None
 
 
+def copy_arguments(instruction: Instruction) -> list[str] | None:
+    """Sources and destination of a COPY/ADD from the build context, in either form (`COPY a b ./`,
+    `COPY ["a", "b", "./"]`); None for `--from` copies and arguments that do not parse."""
+    if instruction.keyword not in ("COPY", "ADD"):
+        return None
+    flags, rest = instruction.flags_and_args()
+    if any(flag.startswith("--from") for flag in flags):
+        return None
+    if rest.startswith("["):
+        try:
+            parsed = json.loads(rest)
+        except ValueError:
+            return None
+        if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+            return None
+        parts = parsed
+    else:
+        parts = [part.strip('"') for part in rest.split()]
+    return parts if len(parts) >= 2 else None
+
+
+def brings(sources: list[str], name: str) -> bool:
+    """Whether copying `sources` from the top of the context brings the top-level file `name` (the whole
+    context, or the name itself or a glob matching it)."""
+    return any(posixpath.normpath(source) == "." or fnmatch.fnmatchcase(name, posixpath.normpath(source))
+               for source in sources)
+
+
 def pyproject_destination(document: Document, stage: Stage, install: Instruction) -> str | None:
-    """The absolute folder the last COPY before `install` puts pyproject.toml in (`COPY . /app`,
-    `COPY pyproject.toml poetry.lock ./`): Poetry looks for it from the WORKDIR upwards and makes an in-project
-    virtualenv beside it. None when no COPY of the stage names it (or `.`) or the folder is not a literal path."""
-    found = None
+    """The folder of the pyproject.toml `install` finds: Poetry looks from the WORKDIR upwards and makes an
+    in-project virtualenv beside the first it finds. Of the folders the stage's copies put pyproject.toml in
+    (`COPY . /app`, `COPY pyproject.toml poetry.lock ./`), the nearest at or above the WORKDIR. None when none is,
+    or a copy's folder is not a literal path."""
+    directory = _project_dir(document, stage, install.start)
+    if directory is None:
+        return None
+    found: list[str] = []
     for instruction in stage.instructions:
         if instruction.start >= install.start:
             break
-        sources = _copy_sources(instruction)
-        if not sources:
+        arguments = copy_arguments(instruction)
+        if not arguments or not brings(arguments[:-1], "pyproject.toml"):
             continue
-        names = [posixpath.normpath(source) for source in sources]
-        if "." not in names and "pyproject.toml" not in names:
-            continue
-        destination = instruction.flags_and_args()[1].split()[-1].strip('"')
+        destination = arguments[-1]
         expanded = expand(destination, document.stage_env(stage, instruction.start))
         if expanded is None:
-            found = None
-            continue
+            return None
         if not expanded.startswith("/"):
             here = _project_dir(document, stage, instruction.start)
             if here is None:
-                found = None
-                continue
+                return None
             expanded = posixpath.join(here, expanded)
-        if names == ["pyproject.toml"] and not expanded.endswith("/") and \
+        sources = [posixpath.normpath(source) for source in arguments[:-1]]
+        if sources == ["pyproject.toml"] and not expanded.endswith("/") and \
                 posixpath.basename(posixpath.normpath(expanded)) == "pyproject.toml":
             expanded = posixpath.dirname(posixpath.normpath(expanded))
-        found = posixpath.normpath(expanded)
-    return found
+        found.append(posixpath.normpath(expanded))
+    above = [folder for folder in found
+             if folder == directory or directory.startswith(folder.rstrip("/") + "/")]
+    return max(above, key=len) if above else None
 
 
 def is_manifest_copy(instruction: Instruction, project=None) -> bool:
@@ -315,12 +347,21 @@ def system_install(document: Document, stage: Stage) -> bool:
     )
 
 
+def copied_before(stage: Stage, line: int, name: str) -> bool:
+    """Whether a COPY of the stage before raw line `line` brings the top-level file `name` of the context."""
+    return any(instruction.start < line and (arguments := copy_arguments(instruction)) is not None
+               and brings(arguments[:-1], name) for instruction in stage.instructions)
+
+
 def project_system_install(document: Document, stage: Stage, project: PoetryProject | None) -> bool:
-    """system_install, or the project's poetry.toml says `virtualenvs.create = false` and no ENV overrides it."""
+    """system_install, or the project's poetry.toml, copied in before the install, says `virtualenvs.create =
+    false` and no ENV overrides it."""
     if system_install(document, stage):
         return True
-    return project is not None and project.poetry_toml_creates_no_venv and \
-        "POETRY_VIRTUALENVS_CREATE" not in document.stage_env(stage)
+    installs = install_runs(stage)
+    return project is not None and bool(installs) and project.poetry_toml_creates_no_venv and \
+        "POETRY_VIRTUALENVS_CREATE" not in document.stage_env(stage) and \
+        copied_before(stage, installs[0].start, "poetry.toml")
 
 
 def creates_no_venv(config_arguments: list[str]) -> bool:

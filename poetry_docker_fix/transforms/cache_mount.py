@@ -8,6 +8,7 @@ from ..refactor.document import Document, Instruction, expand
 from ..refactor.edits import Edit, tidy_continuations
 from ..refactor.facts import (
     Context,
+    copied_before,
     install_runs,
     poetry_config_commands,
     project_dir,
@@ -158,7 +159,8 @@ def _configured_cache(document: Document, stage, instruction: Instruction, env: 
     configured = None
     for other, value in _config_settings(document, stage, instruction, "cache-dir"):
         configured = (value, f"`poetry config cache-dir` at line {other.line_number}")
-    local = project.poetry_toml_cache_dir if project is not None else None
+    local = project.poetry_toml_cache_dir if project is not None and \
+        copied_before(stage, instruction.start, "poetry.toml") else None
     if local is not None:
         configured = (local, "the project's poetry.toml")
     if configured is not None:
@@ -200,7 +202,8 @@ def in_project_venv(document: Document, stage, instruction: Instruction, project
         setting = truthy(value)
     if setting is not None:
         return setting
-    return project is not None and project.poetry_toml_in_project
+    return project is not None and project.poetry_toml_in_project and \
+        copied_before(stage, instruction.start, "poetry.toml")
 
 
 def _inside(path: str, folder: str) -> bool:

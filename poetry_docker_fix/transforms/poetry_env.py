@@ -9,6 +9,7 @@ from ..refactor.edits import Edit, tidy_continuations
 from ..refactor.facts import (
     PYTHON_IMAGE,
     Context,
+    copied_before,
     copy_sources,
     creates_no_venv,
     falsy,
@@ -142,7 +143,7 @@ class PoetryEnv(Pass):
                                   "the virtualenv must be at a known path to be copied to a runtime stage")
 
         from_poetry_toml = not converted and project is not None and project.poetry_toml_creates_no_venv and \
-            "POETRY_VIRTUALENVS_CREATE" not in env
+            "POETRY_VIRTUALENVS_CREATE" not in env and copied_before(stage, first_install.start, "poetry.toml")
         if from_poetry_toml:
             # poetry.toml's `create = false` makes a system install too; POETRY_VIRTUALENVS_CREATE=1 overrides it,
             # and then `python` must find the venv as for a converted `poetry config`.
