@@ -175,6 +175,19 @@ def test_multi_stage_keeps_a_folder_made_before_the_install(tmp_path, run, runti
         assert any("may make files" in note for note in notes(result))
 
 
+@pytest.mark.parametrize(("install", "runtime"), [
+    ("RUN mkdir -p /var/log/web && poetry install --only main", False),
+    ("RUN poetry install --only main && touch /app/.env", False),
+    ("RUN mkdir -p app && touch app/__init__.py && poetry install --only main", True),  # split-install's stand-in
+])
+def test_multi_stage_judges_a_mkdir_beside_the_install_by_what_it_makes(tmp_path, install, runtime):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n").replace(
+        "RUN poetry install --only main", install)
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    assert (" AS runtime" in output) == runtime, output
+
+
 def test_multi_stage_carries_a_copy_from_another_image_into_the_runtime(tmp_path):
     """`COPY --from=<image> /wait /wait` before the install stayed in the builder: the runtime's `CMD /wait && …`
     died with `/bin/sh: 1: /wait: not found` (a real build)."""

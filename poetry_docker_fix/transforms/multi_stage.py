@@ -48,11 +48,13 @@ def slim_twin(image: str) -> tuple[str, str]:
                   f"`{image}`, so the virtualenv's links and compiled wheels keep working")
 
 
-def _is_poetry_setup_or_install(document: Document, instruction: Instruction, stage: Stage, directory: str) -> bool:
-    """RUNs the builder stage is made of: installing Poetry, configuring it, installing with it. `mkdir` and
-    `touch` count inside an install (split-install's empty stand-in of the packages); alone, only a `mkdir` of
-    the project folder or one above it (the runtime's WORKDIR makes those again), not one the app may use at run
-    time (`mkdir -p /var/log/web`)."""
+def _is_poetry_setup_or_install(document: Document, instruction: Instruction, stage: Stage, directory: str,
+                                project=None) -> bool:
+    """RUNs the builder stage is made of: installing Poetry, configuring it, installing with it. Besides those, a
+    `mkdir` of the project folder or one above it (the runtime's WORKDIR makes those again), an empty README
+    touched in the project folder (the article's stand-in), and, beside an install, split-install's empty
+    stand-in of the packages (the runtime gets the real code). Not a folder or file the app may use at run time
+    (`mkdir -p /var/log/web`)."""
     script = " ".join(document.raw(instruction))
     commands = run_commands(instruction)
     if not commands:
@@ -64,7 +66,8 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction, st
     for command in commands:
         if is_poetry_setup(command):
             continue
-        if command.tokens[:1] in (("touch",), ("mkdir",)) and installs or is_cache_cleanup(command):
+        if is_cache_cleanup(command) or command.tokens[:1] in (("touch",), ("mkdir",)) and installs and \
+                _stand_in_paths(command.tokens[1:], here, directory, project):
             continue
         if command.tokens[:1] == ("mkdir",) and _makes_only_folders_of(command.tokens[1:], here, directory):
             continue
@@ -87,6 +90,24 @@ def _makes_only_folders_of(arguments: tuple[str, ...] | list[str], here: str, di
     for path in paths:
         full = posixpath.normpath(posixpath.join(here, path))
         if full != directory and not directory.startswith(full.rstrip("/") + "/"):
+            return False
+    return True
+
+
+def _stand_in_paths(arguments: tuple[str, ...] | list[str], here: str, directory: str, project) -> bool:
+    """Whether `mkdir -p`/`touch` (run in `here`) make only paths inside the project's packages (or their
+    `from` folder) in the project folder: split-install's empty stand-in, which the runtime's code replaces."""
+    if project is None:
+        return False
+    tops = {package.path.strip("/").split("/")[0] for package in project.packages}
+    paths = [a for a in arguments if a not in ("-p", "--parents")]
+    if not paths or any(a.startswith("-") or "$" in a for a in paths):
+        return False
+    for path in paths:
+        full = posixpath.normpath(posixpath.join(here, path))
+        if not full.startswith(directory.rstrip("/") + "/"):
+            return False
+        if full[len(directory.rstrip("/")) + 1:].split("/")[0] not in tops:
             return False
     return True
 
@@ -154,7 +175,8 @@ class MultiStage(Pass):
             return result
         for instruction in stage.instructions:
             keyword = instruction.keyword
-            if keyword == "RUN" and not _is_poetry_setup_or_install(document, instruction, stage, directory):
+            if keyword == "RUN" and not _is_poetry_setup_or_install(document, instruction, stage, directory,
+                                                                       context.project):
                 result.notes.append(f"line {instruction.line_number}: `{' '.join(document.raw(instruction)[0].split()[:4])}"
                                     "…` may make files or system packages the runtime needs; left single-stage")
                 return result
