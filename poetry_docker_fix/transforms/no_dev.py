@@ -104,6 +104,8 @@ class NoDev(Pass):
             return
         without = option_values(arguments, "--without")
         if without is not None:
+            if any("$" in group for group in without):
+                return  # `--without $SKIP`: the groups are the build's choice, not known here
             missing = [group for group in without if group not in groups]
             if missing and capabilities.without_missing_group_fails:
                 located = locate(document, instruction, _WITHOUT)
@@ -165,6 +167,10 @@ class NoDev(Pass):
         the install does not name; `--only main` would not do, as it overrides `--with`."""
         if not capabilities.has_groups:
             return
+        if any("$" in group for group in chosen):
+            result.notes.append(f"line {instruction.line_number}: `--with {','.join(chosen)}` names groups through a "
+                                "variable, which may ask for dev: left alone")
+            return
         development = _development_left_out(groups, chosen)
         if not development:
             return
@@ -223,7 +229,10 @@ class NoDev(Pass):
 
 
 def _development_left_out(groups: set[str], chosen: list[str]) -> list[str]:
-    """The non-optional development-looking groups an install with `--with <chosen>` would install too."""
+    """The non-optional development-looking groups an install with `--with <chosen>` would install too; none
+    when a variable names the groups (`--with $GROUPS` may mean dev)."""
+    if any("$" in group for group in chosen):
+        return []
     return sorted(group for group in groups if is_dev_group(group) and group not in chosen)
 
 
