@@ -556,7 +556,11 @@ def test_narrow_copy_adds_no_workdir_when_the_app_code_reads_the_copy_at_the_roo
 
 
 def test_narrow_copy_still_adds_workdir_when_root_paths_are_not_the_contexts(tmp_path):
-    make_project(tmp_path, files={"app/paths.py": 'TMP = "/tmp/x"\nETC = "/etc/app.conf"\n'})
+    # Not files: other folders of the image, and URL routes that happen to spell a top-level entry.
+    make_project(tmp_path, files={"app/paths.py": 'TMP = "/tmp/x"\nETC = "/etc/app.conf"\n'
+                                                  'api = FastAPI(docs_url="/docs")\n@router.get("/app/{id}")\n'
+                                                  'app.mount("/static", StaticFiles(directory="static"))\n',
+                                  "docs/index.md": "", "static/site.css": ""})
     source = NAIVE.replace("WORKDIR /app\n", "").replace('CMD ["poetry", "run", "python", "-m", "app.main"]',
                                                            'CMD ["/usr/local/bin/python", "-m", "app.main"]')
     output, _ = fix(tmp_path, source, select=["narrow-copy"])

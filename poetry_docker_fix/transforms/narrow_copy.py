@@ -75,10 +75,15 @@ def _absolute_in_code(project: PoetryProject, entries: list[str]) -> tuple[str, 
         return None
     pattern = re.compile(r"""["'](/(?:""" + "|".join(re.escape(name) for name in entries) + r""")(?:/[^"'\s]*)?)["']""")
     for relative, text in app_sources(project):
-        match = pattern.search(text)
-        if match:
-            return relative, match.group(1)
+        for match in pattern.finditer(text):
+            end = text.find("\n", match.end())
+            line = text[text.rfind("\n", 0, match.start()) + 1 : end if end >= 0 else len(text)]
+            if not _URL_CONTEXT.search(line):  # `docs_url="/docs"`, `@app.get("/app/{id}")`: a route, no file
+                return relative, match.group(1)
     return None
+
+
+_URL_CONTEXT = re.compile(r"(?i)url|route|prefix|redirect|href|endpoint|@|\.(?:get|post|put|patch|delete|mount)\(")
 
 
 # Build and development tools that read the project's tests, docs and configuration (and .git) when a step of
