@@ -63,6 +63,15 @@ def _out(text: str) -> None:
 _WRITE_ERRORS = {getattr(errno, name) for name in ("ENOSPC", "EIO", "EDQUOT", "EFBIG", "EBADF") if hasattr(errno, name)}
 
 
+def _raised_by_a_write(error: OSError) -> bool:
+    """Whether the innermost frame was writing or flushing a stream (not reading one: stdin can fail too)."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    line = frames[-1].line or "" if frames else ""
+    return ".write(" in line or ".flush(" in line
+
+
 def _output_lost(error: OSError) -> None:
     # What is still buffered is lost too: a later flush (at exit) must not fail again.
     sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
@@ -302,7 +311,11 @@ def _run_stdin(request, mode, explain, quiet, output, output_format) -> int:
         return EXIT_INPUT
     context = request.context or Path.cwd()
     try:
-        text = decode(sys.stdin.buffer.read(), "<stdin>")
+        try:
+            data = sys.stdin.buffer.read()
+        except OSError as error:
+            raise InputError(f"cannot read standard input ({error.strerror or error})") from None
+        text = decode(data, "<stdin>")
         project = load_project(context)
         options, passes = settings_for(project, request)
         refactoring = refactor(text, Context(project, options, context), passes)
@@ -505,7 +518,7 @@ def main() -> None:
         raise
     except OSError as error:
         # Click's own writes (`--help`, usage errors) to a device that fails: as _out says it, not a traceback.
-        if error.filename is not None or error.errno not in _WRITE_ERRORS:
+        if error.filename is not None or error.errno not in _WRITE_ERRORS or not _raised_by_a_write(error):
             raise
         _output_lost(error)
         raise SystemExit(EXIT_INPUT) from None

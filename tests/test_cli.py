@@ -411,3 +411,12 @@ def test_a_context_without_a_project_is_skipped_saying_where_the_project_is(tmp_
         assert f"line 4 copies the project from its folder `{where}`".encode() in err and b"--context" not in err
     else:
         assert b"no pyproject.toml in the build context" in err and b"--context" in err
+
+
+def test_standard_input_that_cannot_be_read_is_an_input_error(tmp_path):
+    """Not "cannot write to standard output", and not a traceback (a review found both)."""
+    make_project(tmp_path)
+    with open(tmp_path / "write-only", "w") as write_only:
+        completed = _command("--context", str(tmp_path), "-", stdin=write_only, capture_output=True)
+    assert completed.returncode == 2
+    assert completed.stderr.decode() == "error: cannot read standard input (Bad file descriptor)\n"
