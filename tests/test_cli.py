@@ -398,17 +398,20 @@ def test_a_usage_error_to_a_full_stderr_is_still_exit_code_2(tmp_path):
     ("COPY services/api/ .", "services/api/"),
     ("COPY ./services/api/pyproject.toml ./services/api/poetry.lock ./", "services/api/"),
     ("COPY . .", None),
+    ("COPY libs/common /libs/common\nCOPY services/api/ .", "services/api/"),  # not the library copied first
 ])
 def test_a_context_without_a_project_is_skipped_saying_where_the_project_is(tmp_path, copy, where):
     """A monorepo built from its root: `--context` cannot help, since the passes read the project at the top of
     the context; the reason names the folder the Dockerfile copies the project from."""
     make_project(tmp_path / "services" / "api")
+    make_project(tmp_path / "libs" / "common")
     (tmp_path / "Dockerfile").write_text(f"FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\n{copy}\n"
                                          "RUN poetry install\n")
     code, _, err = run_cli(["--check", str(tmp_path / "Dockerfile")])
     assert code == 0 and b"skipped" in err
     if where:
-        assert f"line 4 copies the project from its folder `{where}`".encode() in err and b"--context" not in err
+        line = 4 + copy.count("\n")
+        assert f"line {line} copies the project from its folder `{where}`".encode() in err and b"--context" not in err
     else:
         assert b"no pyproject.toml in the build context" in err and b"--context" in err
 

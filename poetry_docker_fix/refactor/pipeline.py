@@ -15,7 +15,7 @@ from pathlib import Path
 from .document import Document, DocumentError
 from .edits import Edit, EditConflict, apply_edits
 from .facts import Context, copy_sources, install_stage
-from .shell import run_commands, uses_poetry
+from .shell import poetry_installs, run_commands, uses_poetry
 
 
 class Status(str, Enum):
@@ -257,7 +257,11 @@ def _no_project_reason(document: Document, root: Path | None) -> str:
     that holds the project (`COPY services/api/ .` in a monorepo built from its root) says where it is: the
     passes read the project at the top of the context only, so giving that folder as the context would not do."""
     copies = [i for i in document.instructions if i.keyword in ("COPY", "ADD")] if root is not None else []
-    for instruction in copies:
+    # The copy nearest before the install names the project it installs (a shared library may come first).
+    install = next((i for i in document.instructions if i.keyword == "RUN" and poetry_installs(i)), None)
+    if install is not None:
+        copies = [i for i in copies if i.start < install.start]
+    for instruction in reversed(copies):
         for source in copy_sources(instruction) or ():
             folder = posixpath.normpath(source.lstrip("/")).rstrip("/")
             if posixpath.basename(folder) == "pyproject.toml":
