@@ -584,6 +584,9 @@ def test_workers_import_libcst_only_for_a_project_whose_imports_they_read(tmp_pa
     ("Dockerfile.dev", True), ("dev.Dockerfile", True), ("Dockerfile-test", True), ("Dockerfile.ci", True),
     ("Containerfile.local.dev", True), ("test.dockerfile", True), ("Dockerfile", False), ("Dockerfile.prod", False),
     ("api.Dockerfile", False), ("Dockerfile.devops", False), ("Dockerfile.latest", False),
+    ("Dockerfile.local", True), ("Dockerfile.e2e", True), ("Dockerfile.devcontainer", True),
+    (".devcontainer/Dockerfile", True), ("Dockerfile.test.prod", False), ("Dockerfile.tools", False),
+    ("Dockerfile.docs", False), ("Dockerfile.qa", False),
 ])
 def test_named_for_development(name, development):
     from poetry_docker_fix.refactor.facts import named_for_development

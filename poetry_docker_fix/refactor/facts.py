@@ -45,13 +45,21 @@ class Context:
     development: str | None = None  # the Dockerfile's name when it is named for development: left alone
 
 
-def named_for_development(name: str) -> bool:
-    """`Dockerfile.dev`, `test.Dockerfile`, `Dockerfile-ci`, `Containerfile.local.dev`: a file whose name says it
-    builds a development, test or CI image, for which a production rewrite (no dev dependencies, no tests, no
-    Poetry at run time) would take away what it is for."""
-    lowered = name.lower()
-    words = re.split(r"[.\-_]+", lowered)
-    return any(is_dev_group(word) for word in words if word not in ("dockerfile", "containerfile", ""))
+def named_for_development(path: str) -> bool:
+    """`Dockerfile.dev`, `test.Dockerfile`, `Dockerfile-ci`, `Dockerfile.local`, `.devcontainer/Dockerfile`: a
+    file whose name says it builds a development, test or CI image, for which a production rewrite (no dev
+    dependencies, no tests, no Poetry at run time) would take away what it is for. A name that also says
+    production (`Dockerfile.test.prod`) is not."""
+    parts = path.replace("\\", "/").split("/")
+    if len(parts) > 1 and parts[-2].lower() in (".devcontainer", "devcontainer"):
+        return True
+    words = set(re.split(r"[.\-_]+", parts[-1].lower()))
+    return bool(words & _DEVELOPMENT_WORDS) and not words & _PRODUCTION_WORDS
+
+
+_DEVELOPMENT_WORDS = {"dev", "devel", "develop", "development", "devcontainer", "test", "tests", "testing", "ci",
+                      "local", "debug", "e2e", "unittest", "unittests", "lint"}
+_PRODUCTION_WORDS = {"prod", "production", "prd", "release", "live"}
 
 
 @dataclass(frozen=True)
