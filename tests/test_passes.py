@@ -242,7 +242,8 @@ def test_multi_stage_never_leaves_poetry_inside_a_shell_script_command():
 
 
 @pytest.mark.parametrize("command", ["CMD poetry run python -m app.main && poetry install",
-                                     "CMD poetry run python -m app.main && /opt/poetry/bin/poetry show"])
+                                     "CMD poetry run python -m app.main && /opt/poetry/bin/poetry show",
+                                     "CMD $(poetry env info --path)/bin/python -m app.main"])
 def test_multi_stage_keeps_a_shell_command_that_runs_poetry_itself_single_stage(tmp_path, command):
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
     source = NAIVE.replace('CMD ["poetry", "run", "python", "-m", "app.main"]', command)
@@ -1475,6 +1476,7 @@ def test_a_wildcard_poetry_requirement_is_a_range_not_an_old_pin(tmp_path):
     ("gcr.io/distroless/python3-debian12", "where Python lives", "python:3.11"),
     ("debian:bookworm-slim", "where Python lives", "python:3.11"),
     ("docker.io/library/ubuntu:24.04", "where Python lives", "python:3.11"),
+    ("cgr.dev/chainguard/python:latest", "where Python lives", "python:3.11"),
     ("scratch", "where Python lives", "python:3.11"),
 ])
 def test_a_runtime_image_the_virtualenv_cannot_run_on_is_refused_with_a_warning(tmp_path, image, clash, builder):

@@ -362,8 +362,8 @@ def _python_clash(builder: str, runtime: str) -> str | None:
     return None
 
 
-_NO_LOCAL_PYTHON = re.compile(r"(?:^|/)(?:distroless/|(?:debian|ubuntu|alpine|busybox|fedora|centos|rockylinux"
-                              r"|almalinux|amazonlinux)(?::|@|$)|scratch$)")
+_NO_LOCAL_PYTHON = re.compile(r"(?:^|/)(?:distroless/|chainguard/|(?:debian|ubuntu|alpine|busybox|fedora|centos"
+                              r"|rockylinux|almalinux|amazonlinux)(?::|@|$)|scratch$)|^cgr\.dev/")
 DEBIAN_RELEASES = ("stretch", "buster", "bullseye", "bookworm", "trixie", "forky")
 
 
@@ -453,8 +453,11 @@ def _command_ok(instruction: Instruction) -> bool:
     if argv is None:
         return "poetry" not in instruction.value
     if instruction.exec_form() is None:
+        script = _POETRY_RUN_SHELL.sub("", instruction.flags_and_args()[1])
+        if _POETRY_COMMAND.search(script):  # `$(poetry env info --path)/bin/python`, `` `poetry …` ``
+            return False
         try:
-            rest = shlex.split(_POETRY_RUN_SHELL.sub("", instruction.flags_and_args()[1]))
+            rest = shlex.split(script)
         except ValueError:
             return False
     else:
