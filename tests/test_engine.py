@@ -428,3 +428,17 @@ def test_package_names_normalise_as_pep_503_says():
     names = ["Zope.Interface", "typing_extensions", "a--b", "a-_.b", "___", "", "A.B-C_D", "x__", "-x-"]
     names += ["".join(rng.choice("aB-_.9") for _ in range(rng.randint(0, 12))) for _ in range(2000)]
     assert [normalise_name(n) for n in names] == [re.sub(r"[-_.]+", "_", n).lower() for n in names]
+
+
+@pytest.mark.parametrize(("patterns", "ignored", "kept"), [
+    ("./README.md\n", ["README.md"], ["app"]),  # Docker cleans the pattern: a real build lacked README.md
+    ("*.md\n!./README.md\n", ["CHANGES.md"], ["README.md"]),
+    ("docs//api/\n", ["docs/api/x.md"], ["docs/index.md"]),
+    ("//README.md\n", ["README.md"], []),
+    ("/app/../README.md\n", ["README.md"], ["app"]),
+])
+def test_dockerignore_patterns_are_cleaned_as_docker_cleans_them(tmp_path, patterns, ignored, kept):
+    make_project(tmp_path, files={".dockerignore": patterns})
+    project = load_project(tmp_path)
+    assert all(project.is_ignored(path) for path in ignored)
+    assert not any(project.is_ignored(path) for path in kept)

@@ -82,8 +82,13 @@ class PoetryProject:
         for pattern in self.dockerignore:
             negate = pattern.startswith("!")
             body = pattern[1:] if negate else pattern
-            body = body.strip().lstrip("/").rstrip("/")
-            if not body:
+            # As Docker reads a pattern: cleaned (`./README.md`, `docs//x/` → README.md, docs/x), then one leading
+            # slash dropped.
+            body = body.strip()
+            body = posixpath.normpath("/" + body.lstrip("/") if body.startswith("/") else body) if body else ""
+            if len(body) > 1 and body.startswith("/"):
+                body = body[1:]
+            if body in ("", ".", "/"):
                 continue
             for depth in range(1, len(parts) + 1):
                 prefix = "/".join(parts[:depth])
