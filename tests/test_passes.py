@@ -188,6 +188,29 @@ def test_multi_stage_judges_a_mkdir_beside_the_install_by_what_it_makes(tmp_path
     assert (" AS runtime" in output) == runtime, output
 
 
+@pytest.mark.parametrize(("install", "command", "files", "runtime"), [
+    ("poetry install --only main --no-root", 'CMD ["poetry", "run", "app-cli"]', {}, False),
+    ("poetry install --only main --no-root", 'ENTRYPOINT ["poetry", "run"]\nCMD ["app-cli", "--help"]', {}, False),
+    ("poetry install --only main --no-root", 'CMD ["sh", "-c", "poetry run app-cli"]', {}, False),
+    ("poetry install --only main", 'CMD ["poetry", "run", "app-cli"]', {".dockerignore": "./README.md\n"}, False),
+    ("poetry install --only main", 'CMD ["poetry", "run", "app-cli"]', {}, True),
+    ("poetry install --only main --no-root", 'CMD ["poetry", "run", "python", "-m", "app.main"]', {}, True),
+])
+def test_multi_stage_keeps_poetry_run_of_a_script_the_root_install_does_not_make(tmp_path, install, command, files,
+                                                                                  runtime):
+    """`poetry run app-cli` finds the script in pyproject.toml even when the project is not installed; the runtime
+    stage's `app-cli` is only there when the root install made it. With --no-root, or a README the context does
+    not hold (Poetry 1.x then skips the root install with a warning), a real build's runtime failed with
+    `exec: "web-cli": executable file not found in $PATH`."""
+    make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry.scripts]\napp-cli = "app.main:run"\n', files=files)
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n"
+              f"COPY pyproject.toml poetry.lock ./\nCOPY app ./app\nRUN {install}\n{command}\n")
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert (" AS runtime" in output) == runtime, output
+    if not runtime:
+        assert any("runs a script of pyproject.toml" in note for note in notes(result))
+
+
 def test_multi_stage_carries_a_copy_from_another_image_into_the_runtime(tmp_path):
     """`COPY --from=<image> /wait /wait` before the install stayed in the builder: the runtime's `CMD /wait && …`
     died with `/bin/sh: 1: /wait: not found` (a real build)."""

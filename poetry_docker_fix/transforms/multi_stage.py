@@ -205,6 +205,10 @@ class MultiStage(Pass):
                 result.notes.append(f"line {instruction.line_number}: COPY to `{destination}` relative to WORKDIR "
                                     f"{here}, not {directory}; left single-stage")
                 return result
+        unbuilt = _script_without_its_root(stage, installs, context.project)
+        if unbuilt is not None:
+            result.notes.append(unbuilt)
+            return result
         script = _script_calling_poetry(stage, context.project, directory)
         if script is not None:
             result.notes.append(f"`{script}`, which the image runs, calls Poetry, which the runtime stage would not "
@@ -467,6 +471,43 @@ def _command_ok(instruction: Instruction) -> bool:
 
 _POETRY_RUN_JSON = re.compile(r'"(?:[^"]*/)?poetry"\s*,\s*"run"\s*(?:,\s*|(?=\]))')
 _POETRY_RUN_SHELL = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+")
+
+
+_RUN_TARGET = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+(?:--\S+\s+)*([\w.-]+)")
+
+
+def _script_without_its_root(stage: Stage, installs: list[Instruction], project) -> str | None:
+    """Why `poetry run <script>` cannot become `<script>`: it runs a script of pyproject.toml, which `poetry run`
+    finds there even when the project itself is not installed, but the runtime only has the console scripts the
+    root install made. None when there is no such command or the root install makes them."""
+    if project is None or not project.scripts:
+        return None
+    if not project.package_mode:
+        why = "the project is not installed (package-mode = false)"
+    elif all("--no-root" in arguments for i in installs for arguments in poetry_installs(i)):
+        why = "every `poetry install` has --no-root"
+    elif len(project.existing_readmes) < len(project.readme):
+        missing = ", ".join(name for name in project.readme if name not in project.existing_readmes)
+        why = f"the root install lacks {missing}, which pyproject.toml names and the build context does not hold"
+    else:
+        return None
+    entry_runs = False  # `ENTRYPOINT ["poetry", "run"]`: the CMD names what it runs
+    for instruction in stage.instructions:
+        if instruction.keyword not in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
+            continue
+        names = _RUN_TARGET.findall(instruction.value)
+        argv = instruction.exec_form()
+        if argv is not None:
+            rest, used = strip_poetry_run(argv)
+            if instruction.keyword == "ENTRYPOINT":
+                entry_runs = used and not rest
+            if rest and (used or instruction.keyword == "CMD" and entry_runs):
+                names.append(rest[0])
+        found = next((name for name in names if name in project.scripts), None)
+        if found is not None:
+            return (f"line {instruction.line_number}: `poetry run {found}` runs a script of pyproject.toml, which the "
+                    f"runtime stage could only run as an installed command, but {why}; left single-stage")
+    return None
 
 
 def _read_at_run_time(sources: list[str], project) -> bool:
