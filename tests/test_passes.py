@@ -211,6 +211,49 @@ def test_multi_stage_keeps_poetry_run_of_a_script_the_root_install_does_not_make
         assert any("runs a script of pyproject.toml" in note for note in notes(result))
 
 
+@pytest.mark.parametrize(("copy", "entrypoint"), [
+    ("COPY entrypoint.sh /entrypoint.sh\n", '["/entrypoint.sh"]'),
+    ("COPY entrypoint.sh /usr/local/bin/\n", '["entrypoint.sh"]'),
+    ("COPY entrypoint.sh /usr/local/bin/docker-entrypoint\n", '["docker-entrypoint"]'),
+    ("COPY . /src\n", '["/src/entrypoint.sh"]'),
+])
+def test_multi_stage_reads_a_script_copied_to_an_absolute_path(tmp_path, copy, entrypoint):
+    """`COPY entrypoint.sh /entrypoint.sh` + `ENTRYPOINT ["/entrypoint.sh"]`: the script's `poetry run` was never
+    read, and the runtime died with `/entrypoint.sh: 4: poetry: not found` (a real build)."""
+    make_project(tmp_path, files={"entrypoint.sh": '#!/bin/sh\npoetry run python -m app.migrate\nexec "$@"\n'})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", f"{copy}ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+        f"ENTRYPOINT {entrypoint}\nCMD [\"python\", \"-m\", \"app.main\"]\n"
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert " AS runtime" not in output, output
+    assert any("calls Poetry" in note for note in notes(result))
+
+
+def test_multi_stage_keeps_the_full_image_for_a_program_an_entrypoint_script_calls(tmp_path):
+    """A "wait for the database" entrypoint calling curl: on the slim runtime it died with `curl: not found`."""
+    make_project(tmp_path, files={"docker-entrypoint.sh": '#!/bin/sh\ncurl -sf http://db:5432 || true\nexec "$@"\n'})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+        'COPY docker-entrypoint.sh ./\nENTRYPOINT ["./docker-entrypoint.sh"]\nCMD ["python", "-m", "app.main"]\n'
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert "FROM python:3.11 AS runtime" in output, output
+    assert "calls `curl`" in result.outcomes[0].changes[0].reason
+
+
+@pytest.mark.parametrize("shell", ['SHELL ["/bin/bash", "-lc"]\nCMD python -m app.main\n',
+                                   'CMD ["bash", "-lc", "python -m app.main"]\n',
+                                   'ENTRYPOINT ["/bin/bash", "--login", "-c"]\nCMD ["python -m app.main"]\n'])
+def test_a_login_shell_keeps_the_venv_off_its_path(tmp_path, shell):
+    """/etc/profile resets PATH in a login shell: `web-cli: command not found` on the runtime (real builds), and
+    a converted `virtualenvs.create false` gave the system `python` without the dependencies."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + shell
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source and any("login shell" in note for note in notes(result))
+    source = SPLIT_INPUT.replace("RUN pip install poetry==1.8.5\n",
+                                 "RUN pip install poetry==1.8.5 && poetry config virtualenvs.create false\n") + shell
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert output == source and any("login shell" in note for note in notes(result))
+
+
 def test_multi_stage_carries_a_copy_from_another_image_into_the_runtime(tmp_path):
     """`COPY --from=<image> /wait /wait` before the install stayed in the builder: the runtime's `CMD /wait && …`
     died with `/bin/sh: 1: /wait: not found` (a real build)."""

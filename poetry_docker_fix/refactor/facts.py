@@ -433,24 +433,95 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
     `sh docker/entrypoint.sh`) and whose text `pattern` finds: the word that names it, and the match."""
     if project is None:
         return None
+    copied: list[tuple[str, str, bool]] | None = None  # see _copied_to
     for instruction in stage.instructions:
         if instruction.keyword not in ("CMD", "ENTRYPOINT"):
             continue
         for word in instruction.argv() or []:
+            if word.startswith("-") or not word:
+                continue
+            candidates: list[str] = []
             if directory and word.startswith(directory.rstrip("/") + "/"):
-                relative = word[len(directory.rstrip("/")) + 1:]
-            elif word.startswith("/") or word.startswith("-"):
-                continue
-            else:
-                relative = word.removeprefix("./")
-            if not relative or not project.may_hold(relative):  # `python`, `-m`: no stat for words like these
-                continue
-            path = project.root / relative
-            try:
-                if path.is_file() and path.stat().st_size < 1_000_000:
-                    match = pattern.search(path.read_text(encoding="utf-8", errors="replace"))
-                    if match:
-                        return word, match
-            except OSError:
-                continue
+                candidates.append(word[len(directory.rstrip("/")) + 1:])
+            elif not word.startswith("/"):
+                candidates.append(word.removeprefix("./"))
+            # Where a COPY put it: `COPY entrypoint.sh /entrypoint.sh`, `COPY bin/start /usr/local/bin/` (a bare
+            # name is looked up on PATH).
+            image_paths = [word] if word.startswith("/") else \
+                [f"{folder}/{word}" for folder in _PATH_FOLDERS] if "/" not in word else []
+            if image_paths:
+                if copied is None:
+                    copied = _copied_to(stage, project)
+                candidates += [relative for image_path in image_paths for relative in _context_file(copied, image_path)]
+            for relative in dict.fromkeys(candidates):
+                if not relative or not project.may_hold(relative):  # `python`, `-m`: no stat for words like these
+                    continue
+                path = project.root / relative
+                try:
+                    if path.is_file() and path.stat().st_size < 1_000_000:
+                        match = pattern.search(path.read_text(encoding="utf-8", errors="replace"))
+                        if match:
+                            return word, match
+                except OSError:
+                    continue
     return None
+
+
+def login_shell(stage: Stage) -> Instruction | None:
+    """The SHELL, CMD or ENTRYPOINT of the stage that runs a login shell (`bash -lc …`, `SHELL ["/bin/bash",
+    "--login", "-c"]`): it reads /etc/profile, which resets PATH, so a virtualenv put on PATH by ENV is lost."""
+    for instruction in stage.instructions:
+        if instruction.keyword not in ("SHELL", "CMD", "ENTRYPOINT"):
+            continue
+        argv = instruction.exec_form() if instruction.keyword == "SHELL" else instruction.argv()
+        if not argv or posixpath.basename(argv[0]) not in _SHELLS:
+            continue
+        for argument in argv[1:]:
+            if argument == "--login" or re.fullmatch(r"-[a-z]*l[a-z]*", argument):
+                return instruction
+            if not argument.startswith("-"):
+                break
+    return None
+
+
+_SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
+_PATH_FOLDERS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def _copied_to(stage: Stage, project) -> list[tuple[bool, str, str]]:
+    """(whether it is a folder, image path, context path) for every source of the stage's COPYs from the build
+    context: a folder's files go under its image path, a file is at its image path."""
+    found: list[tuple[bool, str, str]] = []
+    for instruction in stage.instructions:
+        arguments = copy_arguments(instruction)
+        if not arguments:
+            continue
+        sources, destination = arguments[:-1], arguments[-1]
+        if "$" in destination:
+            continue
+        here = stage.workdir_before(instruction.start) or "/"
+        target = posixpath.normpath(destination if destination.startswith("/") else posixpath.join(here, destination))
+        for source in sources:
+            source = posixpath.normpath(source).lstrip("/")
+            if any(c in source for c in "*?[$"):
+                continue
+            if source == "." or (project.root / source).is_dir():
+                found.append((True, target, "" if source == "." else source))
+                continue
+            found.append((False, posixpath.join(target, posixpath.basename(source)), source))
+            if not destination.endswith("/") and len(sources) == 1:
+                found.append((False, target, source))  # `COPY run.sh /start`: renamed (or into an existing folder)
+    return found
+
+
+def _context_file(copied: list[tuple[bool, str, str]], image_path: str) -> list[str]:
+    """The context paths the stage's COPYs put at `image_path`, the last COPY first."""
+    found = []
+    for folder, target, source in reversed(copied):
+        if not folder:
+            if image_path == target:
+                found.append(source)
+        elif image_path.startswith(target.rstrip("/") + "/"):
+            rest = image_path[len(target.rstrip("/")) + 1:]
+            found.append(posixpath.join(source, rest) if source else rest)
+    return found

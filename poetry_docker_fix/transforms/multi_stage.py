@@ -18,6 +18,7 @@ from ..refactor.facts import (
     install_stage,
     is_cache_cleanup,
     is_manifest_copy,
+    login_shell,
     script_run_matching,
     pip_install_arguments,
     project_dir,
@@ -205,6 +206,11 @@ class MultiStage(Pass):
                 result.notes.append(f"line {instruction.line_number}: COPY to `{destination}` relative to WORKDIR "
                                     f"{here}, not {directory}; left single-stage")
                 return result
+        login = login_shell(stage)
+        if login is not None:
+            result.notes.append(f"line {login.line_number}: a login shell resets PATH from /etc/profile, so the "
+                                "runtime's commands would not find the virtualenv; left single-stage")
+            return result
         unbuilt = _script_without_its_root(stage, installs, context.project)
         if unbuilt is not None:
             result.notes.append(unbuilt)
@@ -218,7 +224,7 @@ class MultiStage(Pass):
         readmes = set(context.project.metadata_names) if context.project else {"README.md", "README.rst", "README"}
         runtime_image, image_reason = slim_twin(stage.image)
         if runtime_image != stage.image:
-            missing = _slim_lacks(document, stage, context.project)
+            missing = _slim_lacks(document, stage, context.project, directory)
             if missing:
                 runtime_image = stage.image
                 image_reason = (f"the runtime uses `{stage.image}` too, because {missing}, which "
@@ -371,14 +377,18 @@ _NO_LOCAL_PYTHON = re.compile(r"(?:^|/)(?:distroless/|chainguard/|(?:debian|ubun
 DEBIAN_RELEASES = ("stretch", "buster", "bullseye", "bookworm", "trixie", "forky")
 
 
-def _slim_lacks(document: Document, stage: Stage, project) -> str | None:
-    """Why the slim twin cannot run this image: a program its runtime instructions call, or a system library a
-    locked package needs (`psycopg`, without its binary build, loads libpq). None when nothing is missing."""
+def _slim_lacks(document: Document, stage: Stage, project, directory: str | None = None) -> str | None:
+    """Why the slim twin cannot run this image: a program its runtime instructions call (or a script of the
+    context they run: a "wait for the database" entrypoint calling curl), or a system library a locked package
+    needs (`psycopg`, without its binary build, loads libpq). None when nothing is missing."""
     for instruction in stage.instructions:
         if instruction.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
             match = _NOT_IN_SLIM.search(instruction.value)
             if match:
                 return f"line {instruction.line_number} runs `{match.group(1)}`"
+    in_script = script_run_matching(stage, project, directory, _NOT_IN_SLIM)
+    if in_script is not None:
+        return f"`{in_script[0]}`, which the image runs, calls `{in_script[1].group(1)}`"
     locked = project.locks(*NEEDS_SYSTEM_LIBRARY, *_PSYCOPG) if project is not None else frozenset()
     for package, library in NEEDS_SYSTEM_LIBRARY.items():
         if package.replace("-", "_") in locked:

@@ -16,6 +16,7 @@ from ..refactor.facts import (
     inherited_system_install,
     install_runs,
     install_stage,
+    login_shell,
     pinned_poetry,
     poetry_config_commands,
     poetry_setup,
@@ -164,8 +165,11 @@ class PoetryEnv(Pass):
             if "POETRY_CACHE_DIR" not in env and not _has_cache_mount(stage):
                 wanted.append(f"POETRY_CACHE_DIR={CACHE_DIR}")
         if converted:
+            login = login_shell(stage)
             blocker = _needs_system_setuptools(document, stage, context) or _system_program(
-                stage, first_install, project, directory)
+                stage, first_install, project, directory) or (
+                f"line {login.line_number}: a login shell resets PATH from /etc/profile, so `python` would not be the "
+                "virtualenv's; `virtualenvs.create false` is left alone" if login is not None else None)
             if blocker:
                 result.notes.append(blocker)
                 return PassResult(notes=result.notes)
