@@ -1123,6 +1123,15 @@ def test_a_build_script_keeps_the_root_install_after_the_code_and_the_image_sing
     assert any("build script build.py" in note for note in notes(result))
 
 
+def test_split_install_is_not_stopped_by_a_copy_outside_the_project(tmp_path):
+    """`COPY docker-entrypoint.sh /usr/local/bin/` before the manifests is no code the install reads: it was
+    taken for code, and the note said a manifest came after the code."""
+    make_project(tmp_path, files={"docker-entrypoint.sh": "#!/bin/sh\nexec \"$@\"\n"})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "COPY docker-entrypoint.sh /usr/local/bin/\nWORKDIR /app\n")
+    output, result = fix(tmp_path, source, select=["split-install"])
+    assert "RUN poetry install --only main --no-root" in output, notes(result)
+
+
 def test_split_install_fixes(tmp_path):
     make_project(tmp_path)
     output, _ = fix(tmp_path, SPLIT_INPUT, select=["split-install"])

@@ -11,12 +11,14 @@ from ..refactor.edits import Edit, delete_block
 from ..refactor.facts import (
     MANIFESTS,
     Context,
+    copy_arguments,
     copy_sources,
     effective_poetry,
     install_runs,
     install_stage,
     is_cache_cleanup,
     is_manifest_copy,
+    project_dir,
 )
 from ..refactor.project import PoetryProject
 from ..refactor.shell import POETRY_INSTALL, is_poetry_setup, locate, poetry_installs, run_commands
@@ -54,6 +56,19 @@ def skeleton_command(project: PoetryProject) -> str | None:
         commands.append("mkdir -p " + " ".join(directories))
     commands.append("touch " + " ".join(files))
     return " && ".join(commands)
+
+
+def _outside(instruction: Instruction, directory: str | None) -> bool:
+    """Whether a COPY puts its files in an absolute folder outside the project folder `directory`."""
+    arguments = copy_arguments(instruction)
+    if directory is None or directory == "/" or not arguments:
+        return False
+    destination = arguments[-1]
+    if not destination.startswith("/") or "$" in destination:
+        return False
+    target = posixpath.normpath(destination)
+    return target != directory and not target.startswith(directory.rstrip("/") + "/") and \
+        not directory.startswith(target.rstrip("/") + "/")
 
 
 def _readme_beside_manifests(copies: list[Instruction], project) -> tuple[Instruction, list[str]] | None:
@@ -107,7 +122,11 @@ class SplitInstall(Pass):
         arguments = poetry_installs(first)[0]
         if "--only-root" in arguments:
             return result
-        copies = [i for i in stage.instructions if i.start < first.start and copy_sources(i) is not None]
+        # A copy to a folder outside the project (`COPY docker-entrypoint.sh /usr/local/bin/`) is neither code
+        # nor a manifest: the install does not read it.
+        directory = project_dir(document, stage, first)
+        copies = [i for i in stage.instructions if i.start < first.start and copy_sources(i) is not None
+                  and not _outside(i, directory)]
         first_code = next((i for i in copies if not is_manifest_copy(i, project)), None)
         manifest_copies = [i for i in copies if is_manifest_copy(i, project)]
         if first_code is not None and any(i.start > first_code.start for i in manifest_copies):
