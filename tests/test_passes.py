@@ -1625,6 +1625,17 @@ def test_multi_stage_stays_single_when_the_apps_variables_are_made_of_poetrys(tm
     assert output == source and any("cannot tell the app's variables from Poetry's" in n for n in notes(result))
 
 
+def test_multi_stage_carries_a_mixed_env_without_poetrys_variables(tmp_path):
+    """README: an ENV that also sets Poetry's variables goes on without them (a QA round saw
+    `POETRY_VIRTUALENVS_CREATE=1` carried into the runtime)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV PYTHONUNBUFFERED=1 POETRY_VIRTUALENVS_IN_PROJECT=1 "
+                                                    "POETRY_VIRTUALENVS_CREATE=1\nWORKDIR /app\n")
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    runtime = output.split(" AS runtime")[1]
+    assert "ENV PYTHONUNBUFFERED=1\n" in runtime and "POETRY_" not in runtime, output
+
+
 def test_poetry_check_chained_with_the_install_is_not_moved_above_the_readme(tmp_path):
     make_project(tmp_path)
     source = SPLIT_INPUT.replace("RUN poetry install --only main", "RUN poetry check && poetry install --only main")

@@ -286,7 +286,7 @@ class MultiStage(Pass):
                 names = parse_assignments(instruction.value, keyword)
                 if _poetry_only_env(names):
                     continue
-                if _mentions_poetry_home(instruction):
+                if _mentions_poetry_home(instruction) or any(name.startswith("POETRY_") for name in names):
                     # `ENV PYTHONUNBUFFERED=1 POETRY_HOME=/opt/poetry PATH="$POETRY_HOME/bin:$PATH"`: the app's
                     # variables go on; Poetry's, and a PATH leading to it, stay in the builder.
                     kept = _app_assignments(instruction.value)
