@@ -238,6 +238,22 @@ def test_multi_stage_keeps_the_full_image_for_a_program_an_entrypoint_script_cal
     assert "calls `curl`" in result.outcomes[0].changes[0].reason
 
 
+@pytest.mark.parametrize(("code", "slim"), [
+    ('import subprocess\nsubprocess.run(["git", "rev-parse", "HEAD"])\n', False),
+    ('import os\nos.system("curl -sf http://db")\n', False),
+    # Textual: a program's name in a string of a file that starts programs counts (the full image is the safe side).
+    ('import subprocess\nsubprocess.run(["python", "-V"])\nSOURCE = "git"\n', False),
+    ('import subprocess\nsubprocess.run(["python", "-V"])\n', True),
+    ('SOURCE = "git"\n', True),  # a word in a string, and no program started
+])
+def test_multi_stage_keeps_the_full_image_for_a_program_the_apps_code_starts(tmp_path, code, slim):
+    make_project(tmp_path, files={"app/tools.py": code})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+        'CMD ["python", "-m", "app.main"]\n'
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    assert ("FROM python:3.11-slim AS runtime" in output) == slim, output
+
+
 @pytest.mark.parametrize("shell", ['SHELL ["/bin/bash", "-lc"]\nCMD python -m app.main\n',
                                    'CMD ["bash", "-lc", "python -m app.main"]\n',
                                    'ENTRYPOINT ["/bin/bash", "--login", "-c"]\nCMD ["python -m app.main"]\n'])
