@@ -228,6 +228,14 @@ def test_multi_stage_reads_a_script_copied_to_an_absolute_path(tmp_path, copy, e
     assert any("calls Poetry" in note for note in notes(result))
 
 
+def test_multi_stage_reads_a_script_found_on_a_path_the_file_sets(tmp_path):
+    make_project(tmp_path, files={"bin/start": '#!/bin/sh\nexec poetry run python -m app.main\n'})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", 'COPY bin /opt/tools\nENV PATH="/opt/tools:$PATH" '
+                                 "POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + 'CMD ["start"]\n'
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert " AS runtime" not in output and any("calls Poetry" in note for note in notes(result)), output
+
+
 def test_multi_stage_keeps_the_full_image_for_a_program_an_entrypoint_script_calls(tmp_path):
     """A "wait for the database" entrypoint calling curl: on the slim runtime it died with `curl: not found`."""
     make_project(tmp_path, files={"docker-entrypoint.sh": '#!/bin/sh\ncurl -sf http://db:5432 || true\nexec "$@"\n'})

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .document import Document, Instruction, Stage, expand, per_document, per_object, per_text
+from .document import Document, Instruction, Stage, expand, parse_assignments, per_document, per_object, per_text
 from .project import PoetryProject
 from .shell import Command, poetry_installs, poetry_subcommand, run_commands
 from .versions import LATEST_KNOWN, Version
@@ -448,7 +448,7 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
             # Where a COPY put it: `COPY entrypoint.sh /entrypoint.sh`, `COPY bin/start /usr/local/bin/` (a bare
             # name is looked up on PATH).
             image_paths = [word] if word.startswith("/") else \
-                [f"{folder}/{word}" for folder in _PATH_FOLDERS] if "/" not in word else []
+                [f"{folder}/{word}" for folder in (*_path_folders(stage), *_PATH_FOLDERS)] if "/" not in word else []
             if image_paths:
                 if copied is None:
                     copied = _copied_to(stage, project)
@@ -485,6 +485,18 @@ def login_shell(stage: Stage) -> Instruction | None:
 
 
 _SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
+
+
+def _path_folders(stage: Stage) -> list[str]:
+    """The literal folders the stage's ENV puts on PATH (`ENV PATH="/app/bin:$PATH"`)."""
+    folders: list[str] = []
+    for instruction in stage.instructions:
+        if instruction.keyword == "ENV":
+            value = parse_assignments(instruction.value).get("PATH")
+            if value:
+                folders = [folder.rstrip("/") for folder in value.split(":")
+                           if folder.startswith("/") and "$" not in folder] + folders
+    return folders
 _PATH_FOLDERS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
