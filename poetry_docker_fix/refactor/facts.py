@@ -433,7 +433,7 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
     `sh docker/entrypoint.sh`) and whose text `pattern` finds: the word that names it, and the match."""
     if project is None:
         return None
-    copied: list[tuple[str, str, bool]] | None = None  # see _copied_to
+    copied: tuple | None = None  # see _copied_to
     for instruction in stage.instructions:
         if instruction.keyword not in ("CMD", "ENTRYPOINT"):
             continue
@@ -447,12 +447,17 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
                 candidates.append(word.removeprefix("./"))
             # Where a COPY put it: `COPY entrypoint.sh /entrypoint.sh`, `COPY bin/start /usr/local/bin/` (a bare
             # name is looked up on PATH).
-            image_paths = [word] if word.startswith("/") else \
-                [f"{folder}/{word}" for folder in (*_path_folders(stage), *_PATH_FOLDERS)] if "/" not in word else []
-            if image_paths:
+            if word.startswith("/") or "/" not in word and _copy_may_name(stage, word):
                 if copied is None:
                     copied = _copied_to(stage, project)
-                candidates += [relative for image_path in image_paths for relative in _context_file(copied, image_path)]
+                if word.startswith("/"):
+                    image_paths = [word]
+                else:
+                    folders = (*_path_folders(stage), *_PATH_FOLDERS)
+                    may_be_copied = word in copied[1] or any(folder in copied[2] for folder in folders)
+                    image_paths = [f"{folder}/{word}" for folder in folders] if may_be_copied else []
+                candidates += [relative for image_path in image_paths
+                               for relative in _context_file(copied[0], image_path)]
             for relative in dict.fromkeys(candidates):
                 if not relative or not project.may_hold(relative):  # `python`, `-m`: no stat for words like these
                     continue
@@ -500,9 +505,25 @@ def _path_folders(stage: Stage) -> list[str]:
 _PATH_FOLDERS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
-def _copied_to(stage: Stage, project) -> list[tuple[bool, str, str]]:
+def _copy_may_name(stage: Stage, word: str) -> bool:
+    """Whether a COPY of the stage could have put a file called `word` on PATH: one of them spells the name, or
+    copies into a bin folder. Most bare words of a command (`python`, `gunicorn`) fail this cheap test."""
+    for instruction in stage.instructions:
+        if instruction.keyword in ("COPY", "ADD") and (word in instruction.value or "bin" in instruction.value):
+            for token in instruction.value.replace('"', " ").replace("'", " ").replace(",", " ").split():
+                if token == word or token.endswith("/" + word) or "bin" in token.split("/"):
+                    return True
+    return False
+
+
+def _copied_to(stage: Stage, project) -> tuple[tuple[tuple[bool, str, str], ...], frozenset[str], frozenset[str]]:
     """(whether it is a folder, image path, context path) for every source of the stage's COPYs from the build
-    context: a folder's files go under its image path, a file is at its image path."""
+    context (a folder's files go under its image path, a file is at its image path); with the names of the files
+    and the image paths of the folders, for a quick "could a COPY have put it there". Worked out once per stage
+    (the Poetry and the slim-image checks both ask)."""
+    memo = stage.__dict__.get("_memo_copied_to")
+    if memo is not None and memo[0] is project:
+        return memo[1]
     found: list[tuple[bool, str, str]] = []
     for instruction in stage.instructions:
         arguments = copy_arguments(instruction)
@@ -517,16 +538,19 @@ def _copied_to(stage: Stage, project) -> list[tuple[bool, str, str]]:
             source = posixpath.normpath(source).lstrip("/")
             if any(c in source for c in "*?[$"):
                 continue
-            if source == "." or (project.root / source).is_dir():
+            if source == "." or (project.is_dir(source) if "/" not in source else (project.root / source).is_dir()):
                 found.append((True, target, "" if source == "." else source))
                 continue
             found.append((False, posixpath.join(target, posixpath.basename(source)), source))
             if not destination.endswith("/") and len(sources) == 1:
                 found.append((False, target, source))  # `COPY run.sh /start`: renamed (or into an existing folder)
-    return found
+    value = (tuple(found), frozenset(posixpath.basename(path) for folder, path, _ in found if not folder),
+             frozenset(path for folder, path, _ in found if folder))
+    stage.__dict__["_memo_copied_to"] = (project, value)
+    return value
 
 
-def _context_file(copied: list[tuple[bool, str, str]], image_path: str) -> list[str]:
+def _context_file(copied: tuple[tuple[bool, str, str], ...], image_path: str) -> list[str]:
     """The context paths the stage's COPYs put at `image_path`, the last COPY first."""
     found = []
     for folder, target, source in reversed(copied):
