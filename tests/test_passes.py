@@ -530,6 +530,19 @@ def test_narrow_copy_adds_no_workdir_where_the_parent_stage_set_one(tmp_path):
     assert "WORKDIR /app" not in output and "COPY pyproject.toml poetry.lock ./" in output
 
 
+@pytest.mark.parametrize(("entrypoint", "narrowed"), [
+    ('ENTRYPOINT ["docker-entrypoint.sh"]', True),  # run from PATH, where the first COPY put it
+    ('ENTRYPOINT ["sh", "docker-entrypoint.sh"]', False),  # read in the WORKDIR, from `COPY . .`
+    ('ENTRYPOINT ["./docker-entrypoint.sh"]', False),
+])
+def test_narrow_copy_places_a_script_already_copied_onto_path(tmp_path, entrypoint, narrowed):
+    make_project(tmp_path, files={"docker-entrypoint.sh": '#!/bin/sh\nexec "$@"\n', ".dockerignore": ".venv\n"})
+    source = NAIVE.replace("WORKDIR /app\n", "COPY docker-entrypoint.sh /usr/local/bin/\nWORKDIR /app\n").replace(
+        'CMD ["poetry", "run", "python", "-m", "app.main"]', entrypoint)
+    output, result = fix(tmp_path, source, select=["narrow-copy"])
+    assert ("COPY . ." not in output) == narrowed, output
+
+
 def test_narrow_copy_fixes(tmp_path):
     make_project(tmp_path, files={"tests/test_x.py": "", "docs/index.md": "", ".gitignore": "x"})
     output, _ = fix(tmp_path, NAIVE, select=["narrow-copy"])

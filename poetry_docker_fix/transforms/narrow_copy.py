@@ -13,7 +13,7 @@ from ..refactor import entrypoint
 from ..refactor.document import Document, Instruction, Stage, expand
 from ..refactor.edits import Edit
 from ..refactor.entrypoint import strip_poetry_run
-from ..refactor.facts import DEV_TOOLS, Context, install_runs, install_stage, is_manifest_copy
+from ..refactor.facts import DEV_TOOLS, Context, copy_arguments, install_runs, install_stage, is_manifest_copy, project_dir
 from ..refactor.imports import ImportScan, TooManyFiles, path_heads, python_sources, scan_imports
 from ..refactor.project import PoetryProject
 from ..refactor.shell import poetry_installs, run_commands, split_commands
@@ -503,6 +503,9 @@ class NarrowCopy(Pass):
         placed |= {name.split("/")[0] for name in project.metadata_names if "/" in name
                    and _only_these_below(project, name.split("/")[0], project.metadata_names)}
         read_later = _read_by_later_steps(document, broad or first_install, project.context_entries())
+        # `COPY docker-entrypoint.sh /usr/local/bin/` before: that file already has its place in the image.
+        placed |= {name for name in _copied_elsewhere(document, stage, broad or first_install, first_install, project)
+                   if name not in read_later or _only_run_by_name(document, broad or first_install, name)}
         git = ""
         if ".git" in project.context_entries():
             git = _why_git_is_read(document, broad or first_install, first_install, project)
@@ -521,6 +524,46 @@ class NarrowCopy(Pass):
         dirs = sorted(name for name in top_level if project.is_dir(name))
         return {"readme": readmes, "files": files, "dirs": dirs, "git": git if ".git" in unknown else "",
                 "named": named}, unknown, reasons
+
+
+def _copied_elsewhere(document: Document, stage: Stage, before: Instruction, first_install: Instruction,
+                      project: PoetryProject) -> set[str]:
+    """Top-level files of the context that a COPY before `before` puts in an absolute folder outside the project
+    folder (`COPY docker-entrypoint.sh /usr/local/bin/`): the image runs them from there."""
+    directory = project_dir(document, stage, first_install)
+    found: set[str] = set()
+    if directory is None:
+        return found
+    for instruction in stage.instructions:
+        if instruction.start >= before.start:
+            break
+        arguments = copy_arguments(instruction)
+        if not arguments or not arguments[-1].startswith("/") or "$" in arguments[-1]:
+            continue
+        target = posixpath.normpath(arguments[-1])
+        if target == directory or target.startswith(directory.rstrip("/") + "/") or \
+                directory.startswith(target.rstrip("/") + "/"):
+            continue
+        for source in arguments[:-1]:
+            name = posixpath.normpath(source)
+            if "/" not in name and name not in (".", "..") and not any(c in name for c in "*?[$") \
+                    and not project.is_dir(name):
+                found.add(name)
+    return found
+
+
+def _only_run_by_name(document: Document, copy: Instruction, name: str) -> bool:
+    """Whether the steps after `copy` name `name` only as the program of an exec-form CMD or ENTRYPOINT
+    (`ENTRYPOINT ["docker-entrypoint.sh"]`), which runs the copy on PATH, not a file in the WORKDIR."""
+    word = re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w-])")
+    for instruction in _later_steps(document, copy):
+        mentions = len(word.findall(instruction.value))
+        if not mentions:
+            continue
+        argv = instruction.exec_form() if instruction.keyword in ("CMD", "ENTRYPOINT") else None
+        if not argv or argv[0] != name or mentions > 1:
+            return False
+    return True
 
 
 # Entries left out as not needed that an app may still read at run time: documents, license and notice files,
