@@ -869,6 +869,24 @@ def test_multi_stage_counts_a_poetry_toml_without_venv_as_a_system_install(tmp_p
     assert output == source and any("system interpreter" in note for note in notes(result))
 
 
+@pytest.mark.parametrize("runtime", [
+    "COPY --from=builder /root/.cache/pypoetry/virtualenvs /root/.cache/pypoetry/virtualenvs\n"
+    "COPY --from=builder /app /app\n",
+    "COPY --from=builder /usr/local/lib/python3.11/site-packages /usr/local/lib/python3.11/site-packages\n",
+])
+def test_poetry_env_leaves_a_stage_another_stage_copies_from_alone(tmp_path, runtime):
+    """An existing multi-stage file whose runtime takes the venv from Poetry's cache dir, or the system
+    site-packages of a `virtualenvs.create false` builder: moving the dependencies into /app/.venv left it
+    without them (real builds: "failed to walk …/root/.cache/pypoetry", `No module named 'click'`)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = ("FROM python:3.11 AS builder\nRUN pip install poetry==1.8.5\nWORKDIR /app\n"
+              "COPY pyproject.toml poetry.lock ./\n"
+              "RUN poetry config virtualenvs.create false && poetry install --no-root\n"
+              f"\nFROM python:3.11-slim\nWORKDIR /app\n{runtime}COPY app ./app\nCMD [\"python\", \"-m\", \"app.main\"]\n")
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert output == source and any("another stage copies files out of this one" in note for note in notes(result))
+
+
 def test_poetry_env_fixes(tmp_path):
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
     output, _ = fix(tmp_path, NAIVE, select=["poetry-env"])

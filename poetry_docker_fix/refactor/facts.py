@@ -389,6 +389,28 @@ def inherited_system_install(document: Document, stage: Stage) -> Stage | None:
 
 
 @per_document
+def copies_from(document: Document, stage: Stage) -> Instruction | None:
+    """The first `COPY --from=<stage>` of another stage that takes files out of `stage` (by name or index), or
+    out of a stage built FROM it."""
+    sources = {stage.index, *(s.index for s in descendants(document, stage))}
+    names = {str(index) for index in sources} | {
+        document.stages[index].name.lower() for index in sources if document.stages[index].name}
+    for other in document.stages:
+        if other.index in sources:
+            continue
+        for instruction in other.instructions:
+            if instruction.keyword in ("COPY", "ADD"):
+                for flag in instruction.flags_and_args()[0]:
+                    if flag.startswith("--from=") and flag.split("=", 1)[1].lower() in names:
+                        return instruction
+    return None
+
+
+def descendants(document: Document, stage: Stage) -> list[Stage]:
+    """The stages built FROM `stage`, directly or through others."""
+    return [other for other in document.stages if stage in document.ancestors(other)]
+
+
 def feeds_final_image(document: Document, stage: Stage) -> bool:
     """Whether `stage` is the last stage or something the last stage is built FROM or copies from."""
     if not document.stages:

@@ -10,6 +10,7 @@ from ..refactor.facts import (
     PYTHON_IMAGE,
     Context,
     copied_before,
+    copies_from,
     copy_sources,
     creates_no_venv,
     falsy,
@@ -81,6 +82,18 @@ class PoetryEnv(Pass):
     description = "Put the virtualenv in the project and the cache at a fixed path"
 
     def run(self, document: Document, context: Context) -> PassResult:
+        result = self._run(document, context)
+        stage = install_stage(document)
+        taken = copies_from(document, stage) if result.changes and stage is not None else None
+        if taken is not None:
+            # `COPY --from=builder /root/.cache/pypoetry/virtualenvs …` or the system site-packages: moving the
+            # dependencies elsewhere would leave that stage without them.
+            return PassResult(notes=result.notes + [
+                f"line {taken.line_number}: another stage copies files out of this one, and the dependencies would "
+                "no longer be where it takes them from; left alone"])
+        return result
+
+    def _run(self, document: Document, context: Context) -> PassResult:
         result = PassResult()
         stage = install_stage(document)
         if stage is None:
