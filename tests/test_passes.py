@@ -1671,8 +1671,21 @@ def test_healthcheck_and_onbuild_may_continue_into_their_instruction(tmp_path, i
     assert result.status is Status.CHANGED
 
 
-@pytest.mark.parametrize("env", ['ENV PYTHONUNBUFFERED=1 POETRY_HOME=/opt/poetry PATH="$POETRY_HOME/bin:/app/bin:$PATH"',
-                                 'ENV POETRY_HOME=/opt/poetry APP_DIR="$POETRY_HOME/../app"'])
+@pytest.mark.parametrize(("env", "carried"), [
+    ('ENV PYTHONUNBUFFERED=1 POETRY_HOME=/opt/poetry PATH="$POETRY_HOME/bin:/app/bin:$PATH"',
+     'ENV PYTHONUNBUFFERED=1 PATH="/app/bin:$PATH"'),
+    # Beside POETRY_VERSION the whole ENV was taken for Poetry's: the runtime's `serve` (in /app/bin) was not
+    # found (a real build).
+    ('ENV POETRY_VERSION=1.8.5 PATH="/app/bin:$PATH"', 'ENV PATH="/app/bin:$PATH"'),
+])
+def test_multi_stage_carries_the_apps_folders_of_a_path_beside_poetrys(tmp_path, env, carried):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", f"{env}\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    assert carried + "\n" in output.split(" AS runtime")[1], output
+
+
+@pytest.mark.parametrize("env", ['ENV POETRY_HOME=/opt/poetry APP_DIR="$POETRY_HOME/../app"'])
 def test_multi_stage_stays_single_when_the_apps_variables_are_made_of_poetrys(tmp_path, env):
     make_project(tmp_path)
     source = SPLIT_INPUT.replace("WORKDIR /app\n", f"{env}\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")

@@ -412,6 +412,8 @@ def _slim_lacks(document: Document, stage: Stage, project, directory: str | None
 def _poetry_only_env(names: dict[str, str]) -> bool:
     """ENV/ARG that only configure Poetry or the virtualenv the runtime header sets up again."""
     own = {"VIRTUAL_ENV", "PATH", "POETRY_VERSION"}
+    if "PATH" in names and _app_path_parts(names["PATH"]):
+        return False  # `PATH="/app/bin:$PATH"` beside POETRY_VERSION: the app's folder must go on
     return all(name.startswith("POETRY_") or name in own for name in names) and any(
         name.startswith("POETRY_") or name == "VIRTUAL_ENV" for name in names
     )
@@ -459,15 +461,23 @@ def _app_assignments(value: str) -> list[str] | None:
         if name.startswith("POETRY_") or name == "VIRTUAL_ENV":
             continue
         if name == "PATH" and _POETRY_HOME.search(value):
-            others = [part for part in value.strip("'\"").split(":")
-                      if not _POETRY_HOME.search(part) and part not in ("$PATH", "${PATH}")]
-            if others:
-                return None  # `PATH="$POETRY_HOME/bin:/app/bin:$PATH"`: the app's part cannot simply be dropped
-            continue
-        if _POETRY_REFERENCE.search(value):
+            others = _app_path_parts(value)
+            if not others:
+                continue
+            # `PATH="$POETRY_HOME/bin:/app/bin:$PATH"`: the app's folders go on, Poetry's stay in the builder.
+            parts = [part for part in value.strip("'\"").split(":") if not _POETRY_HOME.search(part)]
+            word = f'PATH="{":".join(parts)}"'
+        if _POETRY_REFERENCE.search(word.split("=", 1)[1]):
             return None  # `APP_DIR="$POETRY_HOME/../app"` would lose what it is made of
         kept.append(word)
     return kept
+
+
+def _app_path_parts(value: str) -> list[str]:
+    """The folders a PATH value adds that are neither Poetry's (its home, ~/.local/bin) nor the virtualenv's."""
+    return [part for part in value.strip("'\"").split(":")
+            if part and part not in ("$PATH", "${PATH}") and not _POETRY_HOME.search(part)
+            and "VIRTUAL_ENV" not in part and ".venv" not in part]
 
 
 def _command_ok(instruction: Instruction) -> bool:
