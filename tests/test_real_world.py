@@ -164,6 +164,21 @@ def test_dev_group_kept_when_the_image_runs_a_dev_tool(tmp_path, pyproject, tail
                 f"the dev group the image runs is dropped:\n{output}"
 
 
+@pytest.mark.parametrize("test_stage", ["FROM builder AS test\nRUN poetry run pytest -q tests\n",
+                                        "FROM builder AS test\nRUN pytest -q\n",
+                                        'FROM builder AS test\nCMD ["pytest"]\n'])
+def test_a_stage_built_from_the_install_stage_keeps_its_dev_tools(tmp_path, test_stage):
+    """`FROM builder AS test` runs pytest (`docker build --target test` in CI): with `--only main` in the builder
+    a real build failed with `Command not found: pytest`."""
+    root = make_project(tmp_path / "p", files={"tests/test_app.py": "def test_x():\n    pass\n"})
+    source = ("FROM python:3.11-slim AS builder\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\n"
+              f"RUN poetry install\n\n{test_stage}\nFROM python:3.11-slim AS runtime\nWORKDIR /app\n"
+              'COPY --from=builder /app /app\nCMD ["python", "-m", "app.main"]\n')
+    output, refactoring = fix(root, source, select=["no-dev"])
+    assert output == source
+    assert any("runs `pytest`" in note for outcome in refactoring.outcomes for note in outcome.notes)
+
+
 # --- 5. get-poetry.py installs Poetry 1.1 at most ---------------------------------------------------------------
 @pytest.mark.parametrize("installer", [
     pytest.param("RUN curl -sSL https://raw.githubusercontent.com/python-poetry/poetry/master/get-poetry.py | python -",

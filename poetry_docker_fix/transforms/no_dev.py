@@ -10,6 +10,7 @@ from ..refactor.entrypoint import analyse, strip_poetry_run
 from ..refactor.facts import (
     DEV_TOOLS,
     Context,
+    descendants,
     effective_poetry,
     feeds_final_image,
     install_runs,
@@ -62,7 +63,8 @@ class NoDev(Pass):
             return result
         tool = _dev_tool_in_use(document, stage, context.project)
         if tool is not None:
-            result.notes.append(f"the image runs `{tool}`, a development tool: development dependencies are kept")
+            result.notes.append(f"the image, or a stage built from it, runs `{tool}`, a development tool: development "
+                                "dependencies are kept")
             return result
         version, known = effective_poetry(document, stage, context)
         capabilities = PoetryCapabilities(version)
@@ -274,12 +276,18 @@ def _dev_tool_in_use(document: Document, stage, project) -> str | None:
         else:
             programs.append(argv[0])
     first_install = install_runs(stage)[0]
-    for instruction in stage.instructions:
-        # The install's own RUN too: `RUN poetry install && poetry run pytest`.
-        if instruction.keyword != "RUN" or instruction.start < first_install.start:
-            continue
-        for command in run_commands(instruction):
-            argv, used = strip_poetry_run(list(command.tokens))
-            if used and argv:
+    # The install's own RUN too (`RUN poetry install && poetry run pytest`), and every stage built FROM this one:
+    # `FROM builder AS test` + `RUN poetry run pytest` is what `docker build --target test` runs in CI.
+    later = [i for i in stage.instructions if i.start >= first_install.start]
+    later += [i for child in descendants(document, stage) for i in child.instructions]
+    for instruction in later:
+        if instruction.keyword == "RUN":
+            for command in run_commands(instruction):
+                argv, used = strip_poetry_run(list(command.tokens))
+                if argv and (used or instruction not in stage.instructions):
+                    programs.append(argv[0])
+        elif instruction.keyword in ("CMD", "ENTRYPOINT") and instruction not in stage.instructions:
+            argv, _ = strip_poetry_run(instruction.argv() or [])
+            if argv:
                 programs.append(argv[0])
     return next((program for program in programs if is_dev(program)), None)
