@@ -1187,6 +1187,17 @@ def test_split_install_is_not_stopped_by_a_copy_outside_the_project(tmp_path):
     assert "RUN poetry install --only main --no-root" in output, notes(result)
 
 
+def test_split_install_makes_no_stand_in_under_a_code_copy_that_sets_its_owner(tmp_path):
+    """`COPY --chown=app:app app ./app` after a stand-in `mkdir -p app` as root left /app/app owned by root: the
+    app, running as USER app, could no longer write there (a real build: Permission denied)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("COPY README.md ./\nCOPY app ./app\n",
+                                 "COPY --chown=app:app README.md ./\nCOPY --chown=app:app app ./app\n")
+    output, result = fix(tmp_path, source, select=["split-install"])
+    assert "--only-root" not in output and "--no-root" in output, output
+    assert "sets its owner or mode" in result.outcomes[0].changes[0].reason
+
+
 def test_split_install_fixes(tmp_path):
     make_project(tmp_path)
     output, _ = fix(tmp_path, SPLIT_INPUT, select=["split-install"])

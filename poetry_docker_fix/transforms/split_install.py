@@ -202,6 +202,9 @@ class SplitInstall(Pass):
         if root_needed:
             if not PoetryCapabilities(version).has_groups:
                 blocker = "Poetry before 1.2 has no `--only-root`"
+            elif any(flag.startswith(("--chown", "--chmod")) for i in code_copies for flag in i.flags_and_args()[0]):
+                blocker = ("the code COPY sets its owner or mode, which the folders an empty stand-in makes first "
+                           "would not get")
             elif project.build_script:
                 blocker = (f"the project's build script {project.build_script}, which the root install runs, needs "
                            "the code")
