@@ -1198,6 +1198,23 @@ def test_split_install_makes_no_stand_in_under_a_code_copy_that_sets_its_owner(t
     assert "sets its owner or mode" in result.outcomes[0].changes[0].reason
 
 
+@pytest.mark.parametrize(("table", "split", "stand_in"), [
+    # The plugin runs on every install, --no-root too (a real build: "Unable to detect version control system").
+    ('\n[tool.poetry-dynamic-versioning]\nenable = true\n', False, False),
+    ('\n[tool.poetry-dynamic-versioning]\nenable = true\n', True, True),  # with the bypass variable set
+    # A build backend reads git only when the root is built: the dependency layer splits, the stand-in does not.
+    ('\n[tool.setuptools_scm]\n', True, False),
+])
+def test_split_install_and_a_version_taken_from_git(tmp_path, table, split, stand_in):
+    make_project(tmp_path, pyproject=CLASSIC + table)
+    source = SPLIT_INPUT
+    if split and stand_in:
+        source = source.replace("WORKDIR /app\n", "ENV POETRY_DYNAMIC_VERSIONING_BYPASS=1.0.0\nWORKDIR /app\n")
+    output, _ = fix(tmp_path, source, select=["split-install"])
+    assert ("--no-root" in output) == split, output
+    assert ("--only-root" in output) == stand_in, output
+
+
 def test_split_install_fixes(tmp_path):
     make_project(tmp_path)
     output, _ = fix(tmp_path, SPLIT_INPUT, select=["split-install"])

@@ -24,6 +24,7 @@ from ..refactor.project import PoetryProject
 from ..refactor.shell import POETRY_INSTALL, is_poetry_setup, locate, poetry_installs, run_commands
 from ..refactor.versions import PoetryCapabilities
 from .base import Pass, PassResult
+from .narrow_copy import _VERSION_GIVEN
 
 # Instructions that neither read the code nor change how an install behaves: the install may move above them.
 # (ENV and ARG can change the install: POETRY_* variables, build arguments. VOLUME discards later writes.)
@@ -69,6 +70,13 @@ def _outside(instruction: Instruction, directory: str | None) -> bool:
     target = posixpath.normpath(destination)
     return target != directory and not target.startswith(directory.rstrip("/") + "/") and \
         not directory.startswith(target.rstrip("/") + "/")
+
+
+def _version_given(document: Document, stage, install: Instruction) -> bool:
+    """Whether the build hands the git-versioning tool its version (POETRY_DYNAMIC_VERSIONING_BYPASS,
+    SETUPTOOLS_SCM_PRETEND_VERSION…), so it reads no .git."""
+    given = set(document.stage_env(stage, install.start + 1)) | set(re.findall(r"\w+", install.value))
+    return any(_VERSION_GIVEN.fullmatch(name) for name in given)
 
 
 def _readme_beside_manifests(copies: list[Instruction], project) -> tuple[Instruction, list[str]] | None:
@@ -166,6 +174,12 @@ class SplitInstall(Pass):
         if project.path_dependencies:
             result.notes.append("path dependencies need their code before the dependency install; left alone")
             return result
+        git_version = project.version_from_git if not _version_given(document, stage, first) else None
+        if git_version == "poetry-dynamic-versioning":
+            # The plugin runs on every `poetry install`, --no-root too, and needs .git, which comes with the code.
+            result.notes.append("poetry-dynamic-versioning takes the version from git on every `poetry install` "
+                                "(--no-root too), and .git comes with the code; left alone")
+            return result
         license_file = project.license_in_context
         if license_file and not any(license_file in {posixpath.normpath(s) for s in copy_sources(i) or []}
                                     for i in manifest_copies):
@@ -205,6 +219,8 @@ class SplitInstall(Pass):
             elif any(flag.startswith(("--chown", "--chmod")) for i in code_copies for flag in i.flags_and_args()[0]):
                 blocker = ("the code COPY sets its owner or mode, which the folders an empty stand-in makes first "
                            "would not get")
+            elif git_version:
+                blocker = f"{git_version} takes the project's version from git, and .git comes with the code"
             elif project.build_script:
                 blocker = (f"the project's build script {project.build_script}, which the root install runs, needs "
                            "the code")
