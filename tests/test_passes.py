@@ -887,6 +887,19 @@ def test_poetry_env_leaves_a_stage_another_stage_copies_from_alone(tmp_path, run
     assert output == source and any("another stage copies files out of this one" in note for note in notes(result))
 
 
+@pytest.mark.parametrize("pip", ["RUN pip install gunicorn==23.0.0\n",
+                                 "RUN pip install --no-cache-dir -r requirements.txt\n"])
+def test_poetry_env_keeps_a_system_install_beside_packages_pip_puts_there(tmp_path, pip):
+    """`RUN pip install gunicorn` + `virtualenvs.create false`: gunicorn stays in the system interpreter, which
+    no longer saw the app's dependencies once they were in a virtualenv (a real build: No module named 'click')."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = (f"FROM python:3.11\nRUN pip install poetry==1.8.5\n{pip}WORKDIR /app\nCOPY . .\n"
+              "RUN poetry config virtualenvs.create false && poetry install --no-root\n"
+              'CMD ["gunicorn", "app.wsgi:app"]\n')
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert output == source and any("installs packages with pip into the system" in n for n in notes(result))
+
+
 def test_poetry_env_fixes(tmp_path):
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
     output, _ = fix(tmp_path, NAIVE, select=["poetry-env"])

@@ -19,6 +19,7 @@ from ..refactor.facts import (
     install_stage,
     login_shell,
     pinned_poetry,
+    pip_install_arguments,
     poetry_config_commands,
     poetry_setup,
     project_dir,
@@ -180,7 +181,7 @@ class PoetryEnv(Pass):
         if converted:
             login = login_shell(stage)
             blocker = _needs_system_setuptools(document, stage, context) or _system_program(
-                stage, first_install, project, directory) or (
+                stage, first_install, project, directory) or _system_pip_install(stage) or (
                 f"line {login.line_number}: a login shell resets PATH from /etc/profile, so `python` would not be the "
                 "virtualenv's; `virtualenvs.create false` is left alone" if login is not None else None)
             if blocker:
@@ -295,6 +296,26 @@ def _needs_system_setuptools(document: Document, stage, context: Context) -> str
 # A program run by its absolute path where the official python images keep the interpreter and where a system
 # install puts console scripts: a virtualenv's PATH does not change what such a path runs.
 _SYSTEM_PROGRAM = re.compile(r"(?<![\w./-])(/usr/local/bin/[\w.+-]+|/usr/bin/python[\w.]*)")
+
+
+def _system_pip_install(stage) -> str | None:
+    """Why the conversion would split the app from packages pip puts into the system interpreter
+    (`RUN pip install gunicorn`): that gunicorn would not see the dependencies once they are in a virtualenv."""
+    for instruction in stage.instructions:
+        if instruction.keyword != "RUN":
+            continue
+        for command in run_commands(instruction):
+            arguments = pip_install_arguments(command)
+            if arguments is None:
+                continue
+            packages = [a for a in arguments if not a.startswith("-")
+                        and not re.match(r"(?i)(poetry|pip|setuptools|wheel)\b(?![\w.-])", a.strip("'\""))]
+            if packages or any(a in ("-r", "--requirement") or a.startswith(("-r", "--requirement="))
+                               for a in arguments):
+                return (f"line {instruction.line_number} installs packages with pip into the system interpreter, "
+                        "which would not see the dependencies in a virtualenv; `virtualenvs.create false` is left "
+                        "alone")
+    return None
 
 
 def _system_program(stage, first_install, project, directory) -> str | None:
