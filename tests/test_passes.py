@@ -647,7 +647,9 @@ def test_narrow_copy_adds_no_workdir_when_the_image_reads_the_copy_at_the_root(t
     assert output == source and any("is read at the image root" in note for note in notes(result))
 
 
-@pytest.mark.parametrize("code", ['open("/data/peaks.txt")', "Path('/data')", 'CONFIG = "/app/settings.toml"'])
+@pytest.mark.parametrize("code", ['open("/data/peaks.txt")', "Path('/data')", 'CONFIG = "/app/settings.toml"',
+                                  # A default path is a file, not a route (a review found `.get(` taken for one).
+                                  'CONFIG = os.environ.get("APP_CONFIG", "/data/peaks.txt")'])
 def test_narrow_copy_adds_no_workdir_when_the_app_code_reads_the_copy_at_the_root(tmp_path, code):
     """`COPY . .` without WORKDIR puts data/ at /data, which the app opens by that path: a WORKDIR /app moved it
     to /app/data (a real build failed with FileNotFoundError; the original and this rewrite print the same)."""
