@@ -85,9 +85,9 @@ def _absolute_in_code(project: PoetryProject, entries: list[str]) -> tuple[str, 
 
 # A line that speaks of a URL: `docs_url="/docs"`, `prefix="/api"`, `@router.get("/app/{id}")`,
 # `app.mount("/static", …)`. Not `os.environ.get("CONFIG", "/config/app.yaml")`, which is a file.
-_URL_CONTEXT = re.compile(r"(?i)(?:url|route|prefix|redirect|href|endpoint)\w*\s*[=:(]"
+_URL_CONTEXT = re.compile(r"(?i:(?:url|route|prefix|redirect|href|endpoint)\w*\s*[=:(])"
                           r"|^\s*@[\w.]+\.(?:get|post|put|patch|delete|head|options|route|api_route|websocket)\("
-                          r"|\.mount\(|\b(?:path|re_path|url)\(")
+                          r"|\.mount\(|(?<![\w.])(?:path|re_path)\(")
 
 
 # Build and development tools that read the project's tests, docs and configuration (and .git) when a step of
