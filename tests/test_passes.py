@@ -298,6 +298,21 @@ def test_multi_stage_stays_single_stage_for_a_relative_copy_from_another_image_e
 
 @pytest.mark.parametrize("copy", ["COPY . /app\n", 'COPY [".", "/app"]\n',
                                   "COPY pyproject.* poetry.lock /app/\nCOPY app /app/app\n"])
+def test_multi_stage_refuses_a_pyproject_toml_the_install_finds_elsewhere(tmp_path, copy):
+    """Copied to /app while the install runs in /app/src, or to /opt/build and installed there with --directory:
+    the venv is not in the WORKDIR the runtime would copy it from (a review found the second regress)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    for copies, install in [(f"{copy}WORKDIR /app/src\n", "poetry install --only main"),
+                            ("WORKDIR /app\nCOPY pyproject.toml poetry.lock /opt/build/\n",
+                             "poetry install --no-root --directory /opt/build")]:
+        source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\n"
+                  f"{copies}RUN {install}\nCMD [\"python\", \"-m\", \"app.main\"]\n")
+        output, result = fix(tmp_path, source, select=["multi-stage"])
+        assert output == source and any("pyproject.toml is copied to" in n for n in notes(result)), output
+
+
+@pytest.mark.parametrize("copy", ["COPY . /app\n", 'COPY [".", "/app"]\n',
+                                  "COPY pyproject.* poetry.lock /app/\nCOPY app /app/app\n"])
 def test_multi_stage_looks_for_the_venv_beside_pyproject_toml_not_in_the_workdir(tmp_path, copy):
     """`COPY . /app` then `WORKDIR /app/src`: Poetry finds /app/pyproject.toml and makes /app/.venv; the runtime
     copied /app/src/.venv and the build failed (`"/app/src/.venv" not found`, a real build). The exec form and a

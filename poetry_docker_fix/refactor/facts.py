@@ -325,9 +325,15 @@ def pyproject_destination(document: Document, stage: Stage, install: Instruction
                 posixpath.basename(posixpath.normpath(expanded)) == "pyproject.toml":
             expanded = posixpath.dirname(posixpath.normpath(expanded))
         found.append(posixpath.normpath(expanded))
+    for arguments in poetry_installs(install):  # `poetry install --directory /opt/build` (or -C)
+        chosen = next((arguments[i + 1] for i, a in enumerate(arguments[:-1]) if a in ("--directory", "-C")),
+                      next((a.split("=", 1)[1] for a in arguments if a.startswith("--directory=")), None))
+        if chosen is not None:
+            return None if "$" in chosen else posixpath.normpath(posixpath.join(directory, chosen))
     above = [folder for folder in found
              if folder == directory or directory.startswith(folder.rstrip("/") + "/")]
-    return max(above, key=len) if above else None
+    # None above the WORKDIR: Poetry would find none there, so name where it was copied (a refusal says so).
+    return max(above, key=len) if above else (found[-1] if found else None)
 
 
 def is_manifest_copy(instruction: Instruction, project=None) -> bool:
