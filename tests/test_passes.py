@@ -228,12 +228,33 @@ def test_multi_stage_reads_a_script_copied_to_an_absolute_path(tmp_path, copy, e
     assert any("calls Poetry" in note for note in notes(result))
 
 
-def test_multi_stage_reads_a_script_found_on_a_path_the_file_sets(tmp_path):
-    make_project(tmp_path, files={"bin/start": '#!/bin/sh\nexec poetry run python -m app.main\n'})
-    source = SPLIT_INPUT.replace("WORKDIR /app\n", 'COPY bin /opt/tools\nENV PATH="/opt/tools:$PATH" '
-                                 "POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + 'CMD ["start"]\n'
+@pytest.mark.parametrize(("files", "setup", "command"), [
+    ({"bin/start": "x"}, 'COPY bin /opt/tools\nENV PATH="/opt/tools:$PATH" ', '["start"]'),
+    # Not a folder called bin (a review found the lookup skipped it).
+    ({"scripts/start": "x"}, 'COPY scripts /opt/tools\nENV PATH="/opt/tools:$PATH" ', '["start"]'),
+    # A relative name, where a COPY of a subfolder's file put it in the WORKDIR.
+    ({"docker/entrypoint.sh": "x"}, "ENV ", '["./entrypoint.sh"]'),
+])
+def test_multi_stage_reads_a_script_found_where_the_file_puts_it(tmp_path, files, setup, command):
+    script = '#!/bin/sh\nexec poetry run python -m app.main\n'
+    make_project(tmp_path, files={name: script for name in files})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", f"{setup}POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
+    if "docker/" in next(iter(files)):
+        source += "COPY docker/entrypoint.sh ./\n"
+    source += f"CMD {command}\n"
     output, result = fix(tmp_path, source, select=["multi-stage"])
     assert " AS runtime" not in output and any("calls Poetry" in note for note in notes(result)), output
+
+
+def test_a_copy_source_the_disk_cannot_look_at_is_no_crash(tmp_path):
+    """A name longer than the file system allows (or an unreadable folder) made the COPY mapping raise: the file
+    failed with an internal error (a review found it)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", f"COPY {'x' * 300}/key /etc/app/key\n"
+                                 "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+        'ENTRYPOINT ["/docker-entrypoint.sh"]\nCMD ["python", "-m", "app.main"]\n'
+    _, result = fix(tmp_path, source, select=["multi-stage"])
+    assert result.status is not Status.FAILED, result.reason
 
 
 def test_multi_stage_keeps_the_full_image_for_a_program_an_entrypoint_script_calls(tmp_path):

@@ -475,11 +475,13 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
                 candidates.append(word.removeprefix("./"))
             # Where a COPY put it: `COPY entrypoint.sh /entrypoint.sh`, `COPY bin/start /usr/local/bin/` (a bare
             # name is looked up on PATH).
-            if word.startswith("/") or "/" not in word and _copy_may_name(stage, word):
+            if word.startswith("/") or _copy_may_name(stage, posixpath.basename(word)):
                 if copied is None:
                     copied = _copied_to(stage, project)
                 if word.startswith("/"):
                     image_paths = [word]
+                elif "/" in word:  # `./entrypoint.sh`: where a COPY put it in the WORKDIR
+                    image_paths = [posixpath.normpath(posixpath.join(directory, word))] if directory else []
                 else:
                     folders = (*_path_folders(stage), *_PATH_FOLDERS)
                     may_be_copied = word in copied[1] or any(folder in copied[2] for folder in folders)
@@ -536,6 +538,8 @@ _PATH_FOLDERS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "
 def _copy_may_name(stage: Stage, word: str) -> bool:
     """Whether a COPY of the stage could have put a file called `word` on PATH: one of them spells the name, or
     copies into a bin folder. Most bare words of a command (`python`, `gunicorn`) fail this cheap test."""
+    if _path_folders(stage):  # `ENV PATH="/app/scripts:$PATH"`: any folder a COPY fills may be on it
+        return True
     for instruction in stage.instructions:
         if instruction.keyword in ("COPY", "ADD") and (word in instruction.value or "bin" in instruction.value):
             for token in instruction.value.replace('"', " ").replace("'", " ").replace(",", " ").split():
@@ -566,7 +570,12 @@ def _copied_to(stage: Stage, project) -> tuple[tuple[tuple[bool, str, str], ...]
             source = posixpath.normpath(source).lstrip("/")
             if any(c in source for c in "*?[$"):
                 continue
-            if source == "." or (project.is_dir(source) if "/" not in source else (project.root / source).is_dir()):
+            try:
+                folder = source == "." or (project.is_dir(source) if "/" not in source
+                                           else (project.root / source).is_dir())
+            except OSError:  # unreadable, a name too long: not a folder the tool can look into
+                folder = False
+            if folder:
                 found.append((True, target, "" if source == "." else source))
                 continue
             found.append((False, posixpath.join(target, posixpath.basename(source)), source))
