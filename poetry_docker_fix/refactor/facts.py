@@ -455,10 +455,12 @@ def is_cache_cleanup(command: Command) -> bool:
     return bool(targets) and all("cache" in target.lower() for target in targets)
 
 
-def script_run_matching(stage: Stage, project, directory: str | None, pattern: re.Pattern) \
-        -> tuple[str, re.Match] | None:
+def script_run_matching(stage: Stage, project, directory: str | None, pattern: re.Pattern,
+                        shell_scripts: bool = False) -> tuple[str, re.Match] | None:
     """A script of the build context that the stage's CMD or ENTRYPOINT runs (`./start.sh`, `/app/bin/run`,
-    `sh docker/entrypoint.sh`) and whose text `pattern` finds: the word that names it, and the match."""
+    `sh docker/entrypoint.sh`) and whose text `pattern` finds: the word that names it, and the match.
+    `shell_scripts`: only shell scripts, read without their comments (a program's name in a Python file or a
+    comment is no command)."""
     if project is None:
         return None
     copied: tuple | None = None  # see _copied_to
@@ -492,9 +494,14 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
                 if not relative or not project.may_hold(relative):  # `python`, `-m`: no stat for words like these
                     continue
                 path = project.root / relative
+                if shell_scripts and path.suffix.lower() in _NOT_SHELL:
+                    continue
                 try:
                     if path.is_file() and path.stat().st_size < 1_000_000:
-                        match = pattern.search(path.read_text(encoding="utf-8", errors="replace"))
+                        text = path.read_text(encoding="utf-8", errors="replace")
+                        if shell_scripts:
+                            text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+                        match = pattern.search(text)
                         if match:
                             return word, match
                 except OSError:
@@ -520,6 +527,7 @@ def login_shell(stage: Stage) -> Instruction | None:
 
 
 _SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh"}
+_NOT_SHELL = {".py", ".pyc", ".pyw", ".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".txt", ".md", ".rst"}
 
 
 def _path_folders(stage: Stage) -> list[str]:

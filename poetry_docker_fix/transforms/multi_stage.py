@@ -28,7 +28,7 @@ from ..refactor.facts import (
 )
 from ..refactor.shell import is_poetry_setup, poetry_installs, run_commands
 from .base import Pass, PassResult
-from .narrow_copy import app_sources, code_mentions
+from .narrow_copy import code_mentions
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
                     "COPY", "ADD", "SHELL"}
@@ -341,16 +341,13 @@ NOT_IN_SLIM = ("curl", "wget", "git", "make", "gcc", "g++", "cc", "ssh", "nc", "
 # not a word inside a URL or a path argument (`http://localhost/ping`, `/api/make`).
 _NOT_IN_SLIM = re.compile(r"(?<![^\s\"'\[;&|(])(?:/(?:usr/)?(?:local/)?s?bin/)?(" + "|".join(re.escape(p) for p in NOT_IN_SLIM)
                           + r")(?=[\s\"'\],;&|)]|$)")
-# The app's own code starting a program (`subprocess.run(["curl", …])`, `os.system("git pull")`): its name starts
-# a string, alone or followed by a space.
-_RUNS_PROGRAMS = re.compile(r"\bsubprocess\b|\bos\.(?:system|popen|exec\w*|spawn\w*)\b|\bshutil\.which\b")
-_PROGRAM_IN_CODE = re.compile(r"""["'](?:/(?:usr/)?(?:local/)?s?bin/)?(""" + "|".join(re.escape(p) for p in NOT_IN_SLIM)
-                              + r""")(?=["'\s])""")
 # Packages that build against, or load, a system library the full images have and the slim ones do not.
 NEEDS_SYSTEM_LIBRARY = {"psycopg2": "libpq", "mysqlclient": "libmysqlclient", "python-ldap": "libldap",
                         "pycurl": "libcurl", "pygraphviz": "graphviz", "gdal": "libgdal", "pyodbc": "unixODBC",
                         "pycairo": "cairo", "pygobject": "GObject", "python-magic": "libmagic", "pyaudio": "portaudio"}
 _PSYCOPG = ("psycopg", "psycopg-binary", "psycopg-c")
+# Packages that run a program the full images have and the slim ones do not (GitPython fails at import).
+NEEDS_PROGRAM = {"gitpython": "git"}
 
 
 def _python_clash(builder: str, runtime: str) -> str | None:
@@ -391,19 +388,16 @@ def _slim_lacks(document: Document, stage: Stage, project, directory: str | None
             match = _NOT_IN_SLIM.search(instruction.value)
             if match:
                 return f"line {instruction.line_number} runs `{match.group(1)}`"
-    in_script = script_run_matching(stage, project, directory, _NOT_IN_SLIM)
+    in_script = script_run_matching(stage, project, directory, _NOT_IN_SLIM, shell_scripts=True)
     if in_script is not None:
         return f"`{in_script[0]}`, which the image runs, calls `{in_script[1].group(1)}`"
-    if project is not None:
-        for relative, text in app_sources(project):
-            if _RUNS_PROGRAMS.search(text):
-                match = _PROGRAM_IN_CODE.search(text)
-                if match:
-                    return f"{relative} runs `{match.group(1)}`"
-    locked = project.locks(*NEEDS_SYSTEM_LIBRARY, *_PSYCOPG) if project is not None else frozenset()
+    locked = project.locks(*NEEDS_SYSTEM_LIBRARY, *NEEDS_PROGRAM, *_PSYCOPG) if project is not None else frozenset()
     for package, library in NEEDS_SYSTEM_LIBRARY.items():
         if package.replace("-", "_") in locked:
             return f"poetry.lock has {package}, which needs {library}"
+    for package, program in NEEDS_PROGRAM.items():
+        if package.replace("-", "_") in locked:
+            return f"poetry.lock has {package}, which runs `{program}`"
     if "psycopg" in locked and not locked & {"psycopg_binary", "psycopg_c"}:
         return "poetry.lock has psycopg without psycopg-binary, so it loads libpq"
     return None
