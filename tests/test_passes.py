@@ -194,6 +194,10 @@ def test_multi_stage_judges_a_mkdir_beside_the_install_by_what_it_makes(tmp_path
     ("poetry install --only main --no-root", 'CMD ["sh", "-c", "poetry run app-cli"]', {}, False),
     ("poetry install --only main", 'CMD ["poetry", "run", "app-cli"]', {".dockerignore": "./README.md\n"}, False),
     ("poetry install --only main", 'CMD ["poetry", "run", "app-cli"]', {}, True),
+    # The context has the README, but no COPY brings it (a review found it).
+    ("poetry install --only main", 'CMD ["poetry", "run", "app-cli"]', {"no-readme-copy": ""}, False),
+    # Order does not matter to Docker: the ENTRYPOINT after the CMD still runs it through `poetry run`.
+    ("poetry install --only main --no-root", 'CMD ["app-cli"]\nENTRYPOINT ["poetry", "run"]', {}, False),
     ("poetry install --only main --no-root", 'CMD ["poetry", "run", "python", "-m", "app.main"]', {}, True),
 ])
 def test_multi_stage_keeps_poetry_run_of_a_script_the_root_install_does_not_make(tmp_path, install, command, files,
@@ -202,9 +206,10 @@ def test_multi_stage_keeps_poetry_run_of_a_script_the_root_install_does_not_make
     stage's `app-cli` is only there when the root install made it. With --no-root, or a README the context does
     not hold (Poetry 1.x then skips the root install with a warning), a real build's runtime failed with
     `exec: "web-cli": executable file not found in $PATH`."""
+    readme = "" if files.pop("no-readme-copy", None) is not None else " README.md"
     make_project(tmp_path, pyproject=CLASSIC + '\n[tool.poetry.scripts]\napp-cli = "app.main:run"\n', files=files)
     source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n"
-              f"COPY pyproject.toml poetry.lock ./\nCOPY app ./app\nRUN {install}\n{command}\n")
+              f"COPY pyproject.toml poetry.lock{readme} ./\nCOPY app ./app\nRUN {install}\n{command}\n")
     output, result = fix(tmp_path, source, select=["multi-stage"])
     assert (" AS runtime" in output) == runtime, output
     if not runtime:
@@ -1544,11 +1549,13 @@ def test_cache_mount_sees_an_in_project_venv_set_outside_env(tmp_path, setting, 
 
 
 @pytest.mark.parametrize("poetry_toml", ["[virtualenvs]\nin-project = true\n", "[virtualenvs]\ncreate = false\n"])
-def test_a_poetry_toml_the_image_never_gets_does_not_count(tmp_path, poetry_toml):
+@pytest.mark.parametrize(("copy", "ignore"), [("COPY pyproject.toml poetry.lock ./\n", ".venv\n"),
+                                              ("COPY . .\n", "poetry.toml\n.venv\n")])  # left out by .dockerignore
+def test_a_poetry_toml_the_image_never_gets_does_not_count(tmp_path, poetry_toml, copy, ignore):
     """Only copied in does poetry.toml decide where the venv lives: without it the venv is in the cache dir, and a
     cache mount there would hide it from the image."""
-    make_project(tmp_path, files={"poetry.toml": poetry_toml})
-    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY pyproject.toml poetry.lock ./\n"
+    make_project(tmp_path, files={"poetry.toml": poetry_toml, ".dockerignore": ignore})
+    source = (f"FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\n{copy}"
               "RUN poetry install --only main --no-root\nCOPY app ./app\n")
     output, result = fix(tmp_path, source, select=["cache-mount"])
     assert output == source and any("lives in Poetry's cache dir" in note for note in notes(result))

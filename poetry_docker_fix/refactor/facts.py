@@ -361,10 +361,23 @@ def system_install(document: Document, stage: Stage) -> bool:
     )
 
 
-def copied_before(stage: Stage, line: int, name: str) -> bool:
-    """Whether a COPY of the stage before raw line `line` brings the top-level file `name` of the context."""
+def copied_before(stage: Stage, line: int, name: str, project: PoetryProject | None = None) -> bool:
+    """Whether a COPY of the stage before raw line `line` brings the file `name` of the context (not when the
+    project's .dockerignore leaves it out of the context)."""
+    if project is not None and project.is_ignored(name):
+        return False
     return any(instruction.start < line and (arguments := copy_arguments(instruction)) is not None
-               and brings(arguments[:-1], name) for instruction in stage.instructions)
+               and _brings_path(arguments[:-1], name) for instruction in stage.instructions)
+
+
+def _brings_path(sources: list[str], name: str) -> bool:
+    """Whether copying `sources` brings the file `name` (a path in the context): the whole context, the file, a
+    glob matching it, or a folder above it."""
+    for source in sources:
+        source = posixpath.normpath(source).lstrip("/")
+        if source == "." or fnmatch.fnmatchcase(name, source) or name.startswith(source.rstrip("/") + "/"):
+            return True
+    return False
 
 
 def project_system_install(document: Document, stage: Stage, project: PoetryProject | None) -> bool:
@@ -375,7 +388,7 @@ def project_system_install(document: Document, stage: Stage, project: PoetryProj
     installs = install_runs(stage)
     return project is not None and bool(installs) and project.poetry_toml_creates_no_venv and \
         "POETRY_VIRTUALENVS_CREATE" not in document.stage_env(stage) and \
-        copied_before(stage, installs[0].start, "poetry.toml")
+        copied_before(stage, installs[0].start, "poetry.toml", project)
 
 
 def creates_no_venv(config_arguments: list[str]) -> bool:

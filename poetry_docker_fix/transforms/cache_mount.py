@@ -160,7 +160,7 @@ def _configured_cache(document: Document, stage, instruction: Instruction, env: 
     for other, value in _config_settings(document, stage, instruction, "cache-dir"):
         configured = (value, f"`poetry config cache-dir` at line {other.line_number}")
     local = project.poetry_toml_cache_dir if project is not None and \
-        copied_before(stage, instruction.start, "poetry.toml") else None
+        copied_before(stage, instruction.start, "poetry.toml", project) else None
     if local is not None:
         configured = (local, "the project's poetry.toml")
     if configured is not None:
@@ -203,7 +203,7 @@ def in_project_venv(document: Document, stage, instruction: Instruction, project
     if setting is not None:
         return setting
     return project is not None and project.poetry_toml_in_project and \
-        copied_before(stage, instruction.start, "poetry.toml")
+        copied_before(stage, instruction.start, "poetry.toml", project)
 
 
 def _inside(path: str, folder: str) -> bool:

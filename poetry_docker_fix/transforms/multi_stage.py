@@ -13,6 +13,7 @@ from ..refactor.facts import (
     INSTALLER_HOST,
     PYTHON_IMAGE,
     Context,
+    copied_before,
     copy_sources,
     install_runs,
     install_stage,
@@ -511,12 +512,14 @@ def _script_without_its_root(stage: Stage, installs: list[Instruction], project)
         why = "the project is not installed (package-mode = false)"
     elif all("--no-root" in arguments for i in installs for arguments in poetry_installs(i)):
         why = "every `poetry install` has --no-root"
-    elif len(project.existing_readmes) < len(project.readme):
-        missing = ", ".join(name for name in project.readme if name not in project.existing_readmes)
-        why = f"the root install lacks {missing}, which pyproject.toml names and the build context does not hold"
+    elif _readme_missing(stage, installs, project):
+        why = (f"the root install lacks {_readme_missing(stage, installs, project)}, which pyproject.toml names and "
+               "no COPY before the install brings (Poetry 1.x then skips the root install)")
     else:
         return None
-    entry_runs = False  # `ENTRYPOINT ["poetry", "run"]`: the CMD names what it runs
+    # `ENTRYPOINT ["poetry", "run"]` (wherever it stands: the last one counts): the CMD names what it runs.
+    entrypoints = [i.exec_form() for i in stage.instructions if i.keyword == "ENTRYPOINT"]
+    entry_runs = bool(entrypoints) and entrypoints[-1] is not None and strip_poetry_run(entrypoints[-1]) == ([], True)
     for instruction in stage.instructions:
         if instruction.keyword not in ("CMD", "ENTRYPOINT", "HEALTHCHECK"):
             continue
@@ -524,8 +527,6 @@ def _script_without_its_root(stage: Stage, installs: list[Instruction], project)
         argv = instruction.exec_form()
         if argv is not None:
             rest, used = strip_poetry_run(argv)
-            if instruction.keyword == "ENTRYPOINT":
-                entry_runs = used and not rest
             if rest and (used or instruction.keyword == "CMD" and entry_runs):
                 names.append(rest[0])
         found = next((name for name in names if name in project.scripts), None)
@@ -533,6 +534,19 @@ def _script_without_its_root(stage: Stage, installs: list[Instruction], project)
             return (f"line {instruction.line_number}: `poetry run {found}` runs a script of pyproject.toml, which the "
                     f"runtime stage could only run as an installed command, but {why}; left single-stage")
     return None
+
+
+def _readme_missing(stage: Stage, installs: list[Instruction], project) -> str | None:
+    """A README pyproject.toml names that neither the build context holds nor a COPY before the last root
+    install brings (`COPY pyproject.toml poetry.lock ./` alone): without it Poetry 1.x skips the root install
+    with a warning, and 2.x fails."""
+    roots = [i for i in installs for arguments in poetry_installs(i) if "--no-root" not in arguments]
+    if not roots or not project.readme:
+        return None
+    last = roots[-1]
+    missing = [name for name in project.readme
+               if name not in project.existing_readmes or not copied_before(stage, last.start, name, project)]
+    return ", ".join(missing) or None
 
 
 def _read_at_run_time(sources: list[str], project) -> bool:

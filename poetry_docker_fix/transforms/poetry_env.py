@@ -158,7 +158,8 @@ class PoetryEnv(Pass):
                                   "the virtualenv must be at a known path to be copied to a runtime stage")
 
         from_poetry_toml = not converted and project is not None and project.poetry_toml_creates_no_venv and \
-            "POETRY_VIRTUALENVS_CREATE" not in env and copied_before(stage, first_install.start, "poetry.toml")
+            "POETRY_VIRTUALENVS_CREATE" not in env and \
+            copied_before(stage, first_install.start, "poetry.toml", project)
         if from_poetry_toml:
             # poetry.toml's `create = false` makes a system install too; POETRY_VIRTUALENVS_CREATE=1 overrides it,
             # and then `python` must find the venv as for a converted `poetry config`.
