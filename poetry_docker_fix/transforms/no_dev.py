@@ -203,8 +203,9 @@ class NoDev(Pass):
         index, match = no_dev
         without = option_values(arguments, "--without") or []
         chosen = option_values(arguments, "--with")
+        # `--no-dev` says no dev groups whatever `--with` names, a variable included.
         development = [] if chosen is None or without or option_values(arguments, "--only") is not None else \
-            _development_left_out(groups, chosen)
+            _development_left_out(groups, [group for group in chosen if "$" not in group], variables=False)
         # Beside `--with` alone, `--no-dev` becomes the `--without` that keeps the non-optional development
         # groups out (see _with_groups); otherwise it goes.
         instead = f" --without {','.join(development)}" if development else ""
@@ -230,10 +231,10 @@ class NoDev(Pass):
                       f"{why}; `--no-dev` is deprecated since Poetry 1.2 and removed in 2.0 ({version_text})")
 
 
-def _development_left_out(groups: set[str], chosen: list[str]) -> list[str]:
+def _development_left_out(groups: set[str], chosen: list[str], variables: bool = True) -> list[str]:
     """The non-optional development-looking groups an install with `--with <chosen>` would install too; none
-    when a variable names the groups (`--with $GROUPS` may mean dev)."""
-    if any("$" in group for group in chosen):
+    when a variable names the groups (`--with $GROUPS` may mean dev), unless `variables` is False."""
+    if variables and any("$" in group for group in chosen):
         return []
     return sorted(group for group in groups if is_dev_group(group) and group not in chosen)
 
