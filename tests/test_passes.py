@@ -179,6 +179,7 @@ def test_multi_stage_keeps_a_folder_made_before_the_install(tmp_path, run, runti
     ("RUN mkdir -p /var/log/web && poetry install --only main", False),
     ("RUN poetry install --only main && touch /app/.env", False),
     ("RUN mkdir -p app && touch app/__init__.py && poetry install --only main", True),  # split-install's stand-in
+    ("RUN mkdir -p app/uploads && poetry install --only main", False),  # inside the package, but no stand-in
 ])
 def test_multi_stage_judges_a_mkdir_beside_the_install_by_what_it_makes(tmp_path, install, runtime):
     make_project(tmp_path)

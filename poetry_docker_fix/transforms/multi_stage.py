@@ -101,16 +101,18 @@ def _stand_in_paths(arguments: tuple[str, ...] | list[str], here: str, directory
     `from` folder) in the project folder: split-install's empty stand-in, which the runtime's code replaces."""
     if project is None:
         return False
-    tops = {package.path.strip("/").split("/")[0] for package in project.packages}
+    allowed: set[str] = set()  # the package folders (and their `from` folders), their __init__.py, module files
+    for package in project.packages:
+        parts = package.path.strip("/").split("/")
+        allowed |= {"/".join(parts[:depth]) for depth in range(1, len(parts) + 1)}
+        allowed.add(f"{package.path.strip('/')}/__init__.py")
     paths = [a for a in arguments if a not in ("-p", "--parents")]
     if not paths or any(a.startswith("-") or "$" in a for a in paths):
         return False
     for path in paths:
         full = posixpath.normpath(posixpath.join(here, path))
-        if not full.startswith(directory.rstrip("/") + "/"):
-            return False
-        if full[len(directory.rstrip("/")) + 1:].split("/")[0] not in tops:
-            return False
+        if not full.startswith(directory.rstrip("/") + "/") or full[len(directory.rstrip("/")) + 1:] not in allowed:
+            return False  # `mkdir -p app/uploads`: a folder the app uses, not the stand-in
     return True
 
 
