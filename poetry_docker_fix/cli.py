@@ -68,8 +68,10 @@ def _raised_by_a_write(error: OSError) -> bool:
     import traceback
 
     frames = traceback.extract_tb(error.__traceback__)
-    line = frames[-1].line or "" if frames else ""
-    return ".write(" in line or ".flush(" in line
+    if not frames:
+        return False
+    line = frames[-1].line or ""  # empty when only the bytecode is installed: then the function's name tells
+    return ".write(" in line or ".flush(" in line or frames[-1].name in ("echo", "_out", "write", "flush")
 
 
 def _output_lost(error: OSError) -> None:

@@ -293,7 +293,8 @@ def test_multi_stage_slim_runtime_and_the_programs_the_app_runs(tmp_path, files,
     assert ("FROM python:3.11-slim AS runtime" in output) == slim, output
 
 
-@pytest.mark.parametrize("shell", ['SHELL ["/bin/bash", "-lc"]\nCMD python -m app.main\n',
+@pytest.mark.parametrize("shell", ['CMD ["tini", "--", "bash", "-o", "pipefail", "-lc", "python -m app.main"]\n',
+                                   'SHELL ["/bin/bash", "-lc"]\nCMD python -m app.main\n',
                                    'CMD ["bash", "-lc", "python -m app.main"]\n',
                                    'ENTRYPOINT ["/bin/bash", "--login", "-c"]\nCMD ["python -m app.main"]\n'])
 def test_a_login_shell_keeps_the_venv_off_its_path(tmp_path, shell):
@@ -377,7 +378,8 @@ def test_multi_stage_never_leaves_poetry_inside_a_shell_script_command():
     assert not _calls_poetry(['CMD ["sh", "-c", "python -m app --name poetry-docs"]'])
 
 
-@pytest.mark.parametrize("command", ["CMD poetry run python -m app.main && poetry install",
+@pytest.mark.parametrize("command", ["CMD poetry run -- python -m app.main", 'CMD ["poetry", "run", "--", "app"]',
+                                     "CMD poetry run python -m app.main && poetry install",
                                      "CMD poetry run python -m app.main && /opt/poetry/bin/poetry show",
                                      "CMD $(poetry env info --path)/bin/python -m app.main"])
 def test_multi_stage_keeps_a_shell_command_that_runs_poetry_itself_single_stage(tmp_path, command):
@@ -1278,6 +1280,17 @@ def test_split_install_and_a_version_taken_from_git(tmp_path, table, split, stan
     output, _ = fix(tmp_path, source, select=["split-install"])
     assert ("--no-root" in output) == split, output
     assert ("--only-root" in output) == stand_in, output
+
+
+@pytest.mark.parametrize("copy", ["COPY auth.toml /root/.config/pypoetry/auth.toml\n", "COPY pip.conf /etc/pip.conf\n",
+                                  "COPY .netrc /root/.netrc\n"])
+def test_split_install_keeps_the_install_after_the_configuration_it_reads(tmp_path, copy):
+    """Credentials for a private index copied after the manifests: the install moved above them would fail to
+    authenticate (a review found it)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("COPY README.md ./\n", f"{copy}COPY README.md ./\n")
+    output, result = fix(tmp_path, source, select=["split-install"])
+    assert output == source and any("configuration Poetry or pip reads" in n for n in notes(result))
 
 
 def test_split_install_fixes(tmp_path):

@@ -529,12 +529,17 @@ def login_shell(stage: Stage) -> Instruction | None:
         if instruction.keyword not in ("SHELL", "CMD", "ENTRYPOINT"):
             continue
         argv = instruction.exec_form() if instruction.keyword == "SHELL" else instruction.argv()
-        if not argv or posixpath.basename(argv[0]) not in _SHELLS:
+        # The shell may come after a wrapper: `tini -- bash -lc …`, `dumb-init bash -l …`.
+        start = next((i for i, word in enumerate(argv or []) if posixpath.basename(word) in _SHELLS), None)
+        if start is None:
             continue
-        for argument in argv[1:]:
+        options = iter(argv[start + 1:])
+        for argument in options:
             if argument == "--login" or re.fullmatch(r"-[a-z]*l[a-z]*", argument):
                 return instruction
-            if not argument.startswith("-"):
+            if argument in ("-o", "+o", "-O", "+O"):
+                next(options, None)  # `-o pipefail`
+            elif not argument.startswith(("-", "+")):
                 break
     return None
 

@@ -213,7 +213,7 @@ def process(path: Path, request: Request) -> FileReport:
         project = load_project(context, path)
         options, passes = settings_for(project, request)
         # A file named for development keeps its dev dependencies, tests and Poetry, unless passes are chosen.
-        development = path.name if not request.select and named_for_development(str(path)) else None
+        development = path.name if not request.select and named_for_development(os.path.abspath(path)) else None
         refactoring = refactor(text, Context(project, options, context, development), passes)
     except (InputError, ProjectError) as error:
         return FileReport(path, error=str(error), context=context)

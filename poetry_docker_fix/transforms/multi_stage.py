@@ -484,6 +484,8 @@ def _command_ok(instruction: Instruction) -> bool:
     argv = instruction.argv()
     if argv is None:
         return "poetry" not in instruction.value
+    if _RUN_WITH_OPTIONS.search(instruction.value):
+        return False  # `poetry run -- x`, `poetry run -C /app x`: dropping `poetry run` would leave the options
     if instruction.exec_form() is None:
         script = _POETRY_RUN_SHELL.sub("", instruction.flags_and_args()[1])
         if _POETRY_COMMAND.search(script):  # `$(poetry env info --path)/bin/python`, `` `poetry …` ``
@@ -497,11 +499,13 @@ def _command_ok(instruction: Instruction) -> bool:
     return "poetry" not in [a.rsplit("/", 1)[-1] for a in rest]
 
 
+_RUN_WITH_OPTIONS = re.compile(r"""(?<![\w/-])(?:\S*/)?poetry["']?\s*,?\s*["']?run["']?\s*,?\s*["']?-""")
 _POETRY_RUN_JSON = re.compile(r'"(?:[^"]*/)?poetry"\s*,\s*"run"\s*(?:,\s*|(?=\]))')
 _POETRY_RUN_SHELL = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+")
 
 
-_RUN_TARGET = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+(?:--\S+\s+)*([\w.-]+)")
+_RUN_TARGET = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+(?:(?:-C|--directory|-P|--project)\s+\S+\s+|--\S*\s+)*"
+                         r"([\w.-]+)")
 
 
 def _script_without_its_root(stage: Stage, installs: list[Instruction], project) -> str | None:

@@ -59,6 +59,10 @@ def skeleton_command(project: PoetryProject) -> str | None:
     return " && ".join(commands)
 
 
+_CONFIGURATION = re.compile(r"pypoetry|(?:^|[/\s])(?:pip\.conf|pip\.ini|\.netrc|\.pypirc|auth\.toml|config\.toml|"
+                            r"poetry\.toml)(?:$|\s)|/pip(?:/|$|\s)|/etc/pip")
+
+
 def _outside(instruction: Instruction, directory: str | None) -> bool:
     """Whether a COPY puts its files in an absolute folder outside the project folder `directory`."""
     arguments = copy_arguments(instruction)
@@ -170,6 +174,12 @@ class SplitInstall(Pass):
             ) and instruction.keyword not in METADATA_ONLY:
                 result.notes.append(f"line {instruction.line_number}: `{instruction.keyword}` between the code COPY "
                                     "and `poetry install` may read the code or change the install; left alone")
+                return result
+            arguments = copy_arguments(instruction)
+            if arguments and _CONFIGURATION.search(arguments[-1] + " " + " ".join(arguments[:-1])):
+                # `COPY auth.toml /root/.config/pypoetry/auth.toml`: credentials or settings the install reads.
+                result.notes.append(f"line {instruction.line_number}: copies configuration Poetry or pip reads "
+                                    "before `poetry install`; left alone")
                 return result
         if project.path_dependencies:
             result.notes.append("path dependencies need their code before the dependency install; left alone")
