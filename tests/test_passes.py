@@ -310,6 +310,15 @@ def test_a_login_shell_keeps_the_venv_off_its_path(tmp_path, shell):
     assert output == source and any("login shell" in note for note in notes(result))
 
 
+def test_multi_stage_keeps_onbuild_triggers_in_the_final_image(tmp_path):
+    """ONBUILD stayed in the builder: an image built FROM the rewrite no longer got `/app/plugins` (a real build)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n"
+                                 "ONBUILD COPY plugins/ /app/plugins/\n")
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source and any("ONBUILD" in n for n in notes(result))
+
+
 def test_multi_stage_carries_a_copy_from_another_image_into_the_runtime(tmp_path):
     """`COPY --from=<image> /wait /wait` before the install stayed in the builder: the runtime's `CMD /wait && …`
     died with `/bin/sh: 1: /wait: not found` (a real build)."""
@@ -948,6 +957,20 @@ def test_poetry_env_keeps_a_system_install_beside_packages_pip_puts_there(tmp_pa
               'CMD ["gunicorn", "app.wsgi:app"]\n')
     output, result = fix(tmp_path, source, select=["poetry-env"])
     assert output == source and any("installs packages with pip into the system" in n for n in notes(result))
+
+
+@pytest.mark.parametrize(("compose", "left_alone"), [
+    ("services:\n  web:\n    build: .\n    volumes:\n      - .:/app\n", True),
+    ("services:\n  web:\n    volumes:\n      - type: bind\n        source: .\n        target: /app\n", True),
+    ("services:\n  web:\n    volumes:\n      - ./data:/app/data\n", False),  # not the source over the venv
+])
+def test_poetry_env_and_a_compose_file_that_mounts_the_source(tmp_path, compose, left_alone):
+    """`volumes: [".:/app"]`: the in-project /app/.venv is hidden by the mount (a real `docker run -v` of the
+    rewrite: `web-cli: executable file not found`)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n", "docker-compose.yml": compose})
+    output, result = fix(tmp_path, NAIVE, select=["poetry-env"])
+    assert (output == NAIVE) == left_alone, output
+    assert any("mounts the source over /app" in n for n in notes(result)) == left_alone
 
 
 def test_poetry_env_fixes(tmp_path):

@@ -209,6 +209,12 @@ class MultiStage(Pass):
                 result.notes.append(f"line {instruction.line_number}: COPY to `{destination}` relative to WORKDIR "
                                     f"{here}, not {directory}; left single-stage")
                 return result
+        onbuild = next((i for i in stage.instructions if i.keyword == "ONBUILD"), None)
+        if onbuild is not None:
+            # Its triggers belong to the final image, and may need Poetry or what the builder has.
+            result.notes.append(f"line {onbuild.line_number}: ONBUILD triggers belong to the image built from this "
+                                "one; left single-stage")
+            return result
         login = login_shell(stage)
         if login is not None:
             result.notes.append(f"line {login.line_number}: a login shell resets PATH from /etc/profile, so the "

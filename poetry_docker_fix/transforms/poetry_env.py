@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from ..refactor.document import Document, Instruction
@@ -116,6 +117,12 @@ class PoetryEnv(Pass):
             return result
         broad = next((i for i in stage.instructions if copy_sources(i) in (["."], ["./"])), None)
         project = context.project
+        directory = project_dir(document, stage, first_install)
+        mounted = _compose_mounts_source(project, directory) if project is not None and directory else None
+        if mounted is not None and "POETRY_VIRTUALENVS_IN_PROJECT" not in document.stage_env(stage, first_install.start):
+            result.notes.append(f"{mounted} mounts the source over {directory}, which would hide an in-project .venv "
+                                "when the app runs there; left alone")
+            return result
         if broad is not None and project is not None and not project.is_ignored(".venv") and not truthy(
             document.stage_env(stage, first_install.start).get("POETRY_VIRTUALENVS_IN_PROJECT")
         ):
@@ -123,7 +130,6 @@ class PoetryEnv(Pass):
                                 ".venv over an in-project virtualenv; add `.venv` to .dockerignore to allow it")
             return result
         env = document.stage_env(stage, first_install.start)
-        directory = project_dir(document, stage, first_install)
         converted = False
 
         for instruction in stage.instructions:
@@ -297,6 +303,30 @@ def _needs_system_setuptools(document: Document, stage, context: Context) -> str
 # A program run by its absolute path where the official python images keep the interpreter and where a system
 # install puts console scripts: a virtualenv's PATH does not change what such a path runs.
 _SYSTEM_PROGRAM = re.compile(r"(?<![\w./-])(/usr/local/bin/[\w.+-]+|/usr/bin/python[\w.]*)")
+
+
+_COMPOSE_FILES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml",
+                  "docker-compose.override.yml", "docker-compose.override.yaml", "docker-compose.dev.yml",
+                  "docker-compose.dev.yaml", "compose.override.yml", "compose.override.yaml")
+# `- .:/app`, `- "./:/app:cached"` (short syntax) or `source: .` … `target: /app` (long syntax).
+_SHORT_MOUNT = re.compile(r"""(?m)^\s*-\s*["']?\.\/?:(/[^:"'\s]*)""")
+_LONG_MOUNT = re.compile(r"""(?ms)source:\s*["']?\.\/?["']?\s*$.{0,200}?target:\s*["']?(/[^"'\s]*)""")
+
+
+def _compose_mounts_source(project, directory: str) -> str | None:
+    """A compose file of the build context that bind-mounts the project folder over `directory` (the docker-compose
+    development set-up): an in-project .venv there would be hidden by the mount."""
+    for name in _COMPOSE_FILES:
+        if not project.may_hold(name):  # (.dockerignore does not matter: compose reads it from the checkout)
+            continue
+        try:
+            text = (project.root / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for target in [*_SHORT_MOUNT.findall(text), *_LONG_MOUNT.findall(text)]:
+            if posixpath.normpath(target) == directory:
+                return name
+    return None
 
 
 def _system_pip_install(stage) -> str | None:
