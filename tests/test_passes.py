@@ -310,6 +310,19 @@ def test_a_login_shell_keeps_the_venv_off_its_path(tmp_path, shell):
     assert output == source and any("login shell" in note for note in notes(result))
 
 
+def test_multi_stage_puts_the_venv_first_on_a_path_the_file_sets_again(tmp_path):
+    """`ENV PATH="/usr/local/bin:$PATH"` carried after the venv's PATH made `python` the system one; `poetry run`
+    had put the venv first (a QA round's suspicion; the fixed rewrite built and ran)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", 'ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nENV PATH="/usr/local/bin:$PATH"\n'
+                                 "WORKDIR /app\n") + 'CMD ["poetry", "run", "python", "-m", "app.main"]\n'
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    runtime = output.split(" AS runtime")[1]
+    assert runtime.index('ENV PATH="/usr/local/bin:$PATH"') < runtime.rindex('ENV PATH="/app/.venv/bin:$PATH"')
+    again, _ = fix(tmp_path, output, select=["multi-stage"])
+    assert again == output
+
+
 def test_multi_stage_keeps_onbuild_triggers_in_the_final_image(tmp_path):
     """ONBUILD stayed in the builder: an image built FROM the rewrite no longer got `/app/plugins` (a real build)."""
     make_project(tmp_path)

@@ -328,6 +328,10 @@ class MultiStage(Pass):
             tail = tail[1:]
         tail = _without_poetry_run(tail)
         runtime = header + carried
+        carried_env = [i for i in Document.from_text("\n".join(carried) + "\n").instructions if i.keyword == "ENV"]
+        if any("PATH" in parse_assignments(i.value) for i in carried_env):
+            # `ENV PATH="/usr/local/bin:$PATH"` after the venv's: `poetry run` put the venv first, and so must this.
+            runtime.append(f'{kw("ENV")} PATH="{venv}/bin:$PATH"')
         if tail and not tail[0].lstrip().upper().startswith(("COPY", "ADD")):
             runtime.append("")
         runtime += tail
