@@ -175,8 +175,8 @@ class SplitInstall(Pass):
                 result.notes.append(f"line {instruction.line_number}: `{instruction.keyword}` between the code COPY "
                                     "and `poetry install` may read the code or change the install; left alone")
                 return result
-            arguments = copy_arguments(instruction)
-            if arguments and _CONFIGURATION.search(arguments[-1] + " " + " ".join(arguments[:-1])):
+            copied = copy_arguments(instruction)  # (not `arguments`: the install's, used below)
+            if copied and _CONFIGURATION.search(copied[-1] + " " + " ".join(copied[:-1])):
                 # `COPY auth.toml /root/.config/pypoetry/auth.toml`: credentials or settings the install reads.
                 result.notes.append(f"line {instruction.line_number}: copies configuration Poetry or pip reads "
                                     "before `poetry install`; left alone")
