@@ -490,7 +490,7 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
                 candidates.append(word.removeprefix("./"))
             # Where a COPY put it: `COPY entrypoint.sh /entrypoint.sh`, `COPY bin/start /usr/local/bin/` (a bare
             # name is looked up on PATH).
-            if word.startswith("/") or _copy_may_name(stage, posixpath.basename(word)):
+            if word.startswith("/") or _copy_may_name(stage, posixpath.basename(word), on_path="/" not in word):
                 if copied is None:
                     copied = _copied_to(stage, project)
                 if word.startswith("/"):
@@ -561,17 +561,30 @@ def _path_folders(stage: Stage) -> list[str]:
 _PATH_FOLDERS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
-def _copy_may_name(stage: Stage, word: str) -> bool:
-    """Whether a COPY of the stage could have put a file called `word` on PATH: one of them spells the name, or
-    copies into a bin folder. Most bare words of a command (`python`, `gunicorn`) fail this cheap test."""
-    if _path_folders(stage):  # `ENV PATH="/app/scripts:$PATH"`: any folder a COPY fills may be on it
-        return True
+def _copy_may_name(stage: Stage, word: str, on_path: bool) -> bool:
+    """Whether a COPY of the stage could have put the file `word` (a bare name looked up on PATH, when `on_path`;
+    else the last part of a relative one) where the command finds it. A cheap test on the COPYs' text: most words
+    of a command (`python`, `gunicorn`, a module after `-m`) fail it, and need no mapping of the COPYs."""
+    onto_path, tokens = _copy_words(stage)
+    return onto_path if on_path else word in tokens or any(token.endswith("/" + word) for token in tokens)
+
+
+@per_object
+def _copy_words(stage: Stage) -> tuple[bool, frozenset[str]]:
+    """Whether a COPY of the stage fills a folder on PATH (`COPY start /usr/local/bin/`, or one an ENV puts
+    there), and every word of its COPYs."""
+    folders = (*_path_folders(stage), *_PATH_FOLDERS)
+    onto_path = False
+    tokens: set[str] = set()
     for instruction in stage.instructions:
-        if instruction.keyword in ("COPY", "ADD") and (word in instruction.value or "bin" in instruction.value):
-            for token in instruction.value.replace('"', " ").replace("'", " ").replace(",", " ").split():
-                if token == word or token.endswith("/" + word) or "bin" in token.split("/"):
-                    return True
-    return False
+        if instruction.keyword not in ("COPY", "ADD"):
+            continue
+        words = instruction.value.replace('"', " ").replace("'", " ").replace(",", " ").split()
+        tokens.update(words)
+        destination = words[-1] if words else ""
+        onto_path = onto_path or any(destination.rstrip("/") == folder or destination.startswith(folder + "/")
+                                     for folder in folders)
+    return onto_path, frozenset(tokens)
 
 
 def _copied_to(stage: Stage, project) -> tuple[tuple[tuple[bool, str, str], ...], frozenset[str], frozenset[str]]:

@@ -328,7 +328,8 @@ class MultiStage(Pass):
             tail = tail[1:]
         tail = _without_poetry_run(tail)
         runtime = header + carried
-        carried_env = [i for i in Document.from_text("\n".join(carried) + "\n").instructions if i.keyword == "ENV"]
+        carried_env = [i for i in Document.from_text("\n".join(carried) + "\n").instructions if i.keyword == "ENV"] \
+            if any("PATH" in line for line in carried) else []
         if any("PATH" in parse_assignments(i.value) for i in carried_env):
             # `ENV PATH="/usr/local/bin:$PATH"` after the venv's: `poetry run` put the venv first, and so must this.
             runtime.append(f'{kw("ENV")} PATH="{venv}/bin:$PATH"')
