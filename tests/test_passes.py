@@ -240,6 +240,9 @@ def test_multi_stage_reads_a_script_copied_to_an_absolute_path(tmp_path, copy, e
     ({"scripts/start": "x"}, 'COPY scripts /opt/tools\nENV PATH="/opt/tools:$PATH" ', '["start"]'),
     # A relative name, where a COPY of a subfolder's file put it in the WORKDIR.
     ({"docker/entrypoint.sh": "x"}, "ENV ", '["./entrypoint.sh"]'),
+    # A relative COPY destination, and the exec form (a review found both missed).
+    ({"bin/start": "x"}, 'WORKDIR /app\nCOPY bin ./bin\nENV PATH="/app/bin:$PATH" ', '["start"]'),
+    ({"docker/start": "x"}, 'COPY ["docker/start", "/usr/local/bin/start"]\nENV ', '["start"]'),
 ])
 def test_multi_stage_reads_a_script_found_where_the_file_puts_it(tmp_path, files, setup, command):
     script = '#!/bin/sh\nexec poetry run python -m app.main\n'
@@ -294,6 +297,7 @@ def test_multi_stage_slim_runtime_and_the_programs_the_app_runs(tmp_path, files,
 
 
 @pytest.mark.parametrize("shell", ['CMD ["tini", "--", "bash", "-o", "pipefail", "-lc", "python -m app.main"]\n',
+                                   'CMD ["bash", "-eo", "pipefail", "-lc", "python -m app.main"]\n',
                                    'SHELL ["/bin/bash", "-lc"]\nCMD python -m app.main\n',
                                    'CMD ["bash", "-lc", "python -m app.main"]\n',
                                    'ENTRYPOINT ["/bin/bash", "--login", "-c"]\nCMD ["python -m app.main"]\n'])

@@ -537,8 +537,8 @@ def login_shell(stage: Stage) -> Instruction | None:
         for argument in options:
             if argument == "--login" or re.fullmatch(r"-[a-z]*l[a-z]*", argument):
                 return instruction
-            if argument in ("-o", "+o", "-O", "+O"):
-                next(options, None)  # `-o pipefail`
+            if re.fullmatch(r"[-+][a-zA-Z]*[oO]", argument):
+                next(options, None)  # `-o pipefail`, `-eo pipefail`
             elif not argument.startswith(("-", "+")):
                 break
     return None
@@ -577,12 +577,15 @@ def _copy_words(stage: Stage) -> tuple[bool, frozenset[str]]:
     onto_path = False
     tokens: set[str] = set()
     for instruction in stage.instructions:
-        if instruction.keyword not in ("COPY", "ADD"):
+        arguments = copy_arguments(instruction)  # either form; a `--from` copy brings no file of the context
+        if not arguments:
             continue
-        words = instruction.value.replace('"', " ").replace("'", " ").replace(",", " ").split()
-        tokens.update(words)
-        destination = words[-1] if words else ""
-        onto_path = onto_path or any(destination.rstrip("/") == folder or destination.startswith(folder + "/")
+        tokens.update(arguments)
+        destination = arguments[-1]
+        if not destination.startswith("/"):  # `COPY bin ./bin` under WORKDIR /app: /app/bin
+            destination = posixpath.join(stage.workdir_before(instruction.start) or "/", destination)
+        destination = posixpath.normpath(destination)
+        onto_path = onto_path or any(destination == folder or destination.startswith(folder + "/")
                                      for folder in folders)
     return onto_path, frozenset(tokens)
 
