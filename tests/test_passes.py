@@ -1193,7 +1193,7 @@ SERVER_GROUP = '[tool.poetry.group.server]\noptional = true\n\n[tool.poetry.grou
     # `--with` adds to the non-optional groups: dev and lint would be installed too.
     ("poetry install --with server", "poetry install --without dev,lint --with server", "install with --without"),
     ("poetry install --with=server,lint", "poetry install --without dev --with=server,lint", "install with --without"),
-    # 1.2-1.8 read `--no-dev` as `--only main`, 2.0 rejects it: it becomes the `--without`.
+    # 2.0 rejects `--no-dev`: it becomes the `--without` (on 1.2-1.8, see the test below).
     ("poetry install --no-dev --with server", "poetry install --without dev,lint --with server",
      "`--no-dev` → --without dev,lint"),
     # A `--without` of a missing group is repaired to the groups --with would bring in.
@@ -1207,8 +1207,8 @@ def test_no_dev_with_optional_groups_leaves_the_development_groups_out(tmp_path,
     the production image got pytest and ruff. `--only main` would override `--with`, so `--without` of the
     development groups it does not name goes in; the output is stable (a second run changes nothing)."""
     pyproject = CLASSIC + '\n[tool.poetry.group.lint.dependencies]\nruff = "*"\n\n' + SERVER_GROUP
-    make_project(tmp_path, pyproject=pyproject)
-    source = f"FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN {install}\n"
+    make_project(tmp_path, pyproject=pyproject, lock=LOCK_2_5)
+    source = f"FROM python:3.11\nRUN pip install poetry==2.1.4\nRUN {install}\n"
     output, result = fix(tmp_path, source, select=["no-dev"])
     assert output.splitlines()[2] == f"RUN {expected}"
     assert summary in result.outcomes[0].changes[0].summary
@@ -1216,11 +1216,37 @@ def test_no_dev_with_optional_groups_leaves_the_development_groups_out(tmp_path,
     assert again == output
 
 
+@pytest.mark.parametrize("install", ["poetry install --no-dev --with server", "poetry install --with server --no-dev"])
+def test_no_dev_on_poetry_1_keeps_what_no_dev_beside_with_installs(tmp_path, install):
+    """Poetry 1.2-1.8 read `--no-dev` as `--only main`, which overrides `--with` (a review read it in Poetry's
+    source): the original installs main only, and so must the rewrite."""
+    make_project(tmp_path, pyproject=CLASSIC + "\n" + SERVER_GROUP)
+    source = f"FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN {install}\n"
+    output, result = fix(tmp_path, source, select=["no-dev"])
+    assert output.splitlines()[2] == "RUN " + install.replace("--no-dev", "--only main")
+    again, _ = fix(tmp_path, output, select=["no-dev"])
+    assert again == output
+
+
+@pytest.mark.parametrize(("install", "expected"), [
+    ("poetry install --all-groups", None),  # every group asked for; Poetry 2 refuses --only beside it
+    ("poetry install --without docs", None),  # an optional group that exists is no missing group
+    ("poetry install --without main", None),
+])
+def test_no_dev_group_options_it_must_not_touch(tmp_path, install, expected):
+    pyproject = (CLASSIC + "\n" + SERVER_GROUP.replace("server", "docs")
+                 + '\n[tool.poetry.group.web.dependencies]\nflask = "*"\n')
+    make_project(tmp_path, pyproject=pyproject, lock=LOCK_2_5)
+    source = f"FROM python:3.11\nRUN pip install poetry==2.1.4\nRUN {install}\n"
+    output, _ = fix(tmp_path, source, select=["no-dev"])
+    assert output == source
+
+
 @pytest.mark.parametrize(("install", "expected"), [
     ("poetry install --with $GROUPS", "poetry install --with $GROUPS"),
     ("poetry install --with server --without $SKIP", "poetry install --with server --without $SKIP"),
-    # `--no-dev` says no dev whatever the variable holds: it becomes the `--without` (a review found it dropped).
-    ("poetry install --no-dev --with ${GROUPS}", "poetry install --without dev --with ${GROUPS}"),
+    # `--no-dev` means `--only main` on 1.x, whatever the variable holds (a review found it dropped).
+    ("poetry install --no-dev --with ${GROUPS}", "poetry install --only main --with ${GROUPS}"),
 ])
 def test_no_dev_and_groups_named_through_a_variable(tmp_path, install, expected):
     """`ARG GROUPS=dev` then `--with $GROUPS`: an added `--without dev` would win over it and drop what the build

@@ -144,6 +144,8 @@ def test_runtime_stage_does_not_call_poetry(tmp_path, entrypoint):
 @pytest.mark.parametrize(("pyproject", "tail"), [
     pytest.param(CLASSIC, 'CMD ["pytest", "-q"]', id="CMD-pytest"),
     pytest.param(CLASSIC, "RUN poetry run pytest", id="RUN-poetry-run-pytest"),
+    # `python -m pytest` in a RUN (a QA build: `No module named pytest`).
+    pytest.param(CLASSIC, "RUN poetry run python -m pytest -q", id="RUN-poetry-run-python-m-pytest"),
     pytest.param(WITH_POETHEPOET, 'CMD ["poetry", "run", "poe", "serve"]', id="CMD-poe"),
 ])
 def test_dev_group_kept_when_the_image_runs_a_dev_tool(tmp_path, pyproject, tail):
@@ -165,6 +167,7 @@ def test_dev_group_kept_when_the_image_runs_a_dev_tool(tmp_path, pyproject, tail
 
 
 @pytest.mark.parametrize("test_stage", ["FROM builder AS test\nRUN poetry run pytest -q tests\n",
+                                        "FROM builder AS test\nRUN poetry run python -m pytest -q\n",
                                         "FROM builder AS test\nRUN pytest -q\n",
                                         'FROM builder AS test\nCMD ["pytest"]\n'])
 def test_a_stage_built_from_the_install_stage_keeps_its_dev_tools(tmp_path, test_stage):

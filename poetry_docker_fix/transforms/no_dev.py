@@ -72,6 +72,8 @@ class NoDev(Pass):
         groups = {name for name, optional in project.groups.items() if not optional}
         if capabilities.reads_dependency_groups:
             groups |= set(project.dependency_groups)
+        # Every group a `--without` may name without `Group(s) not found`: the optional ones and main too.
+        self.existing = groups | set(project.groups) | {"main"}
         for instruction in install_runs(stage):
             installs = poetry_installs(instruction)
             if len(installs) > 1:
@@ -84,9 +86,27 @@ class NoDev(Pass):
              capabilities: PoetryCapabilities, groups: set[str], known: bool, result: PassResult) -> None:
         line = instruction.line_number
         version_text = f"Poetry {capabilities.version}" + ("" if known else " (assumed: no pinned version)")
-        if "--only-root" in arguments:
-            return
+        if "--only-root" in arguments or "--all-groups" in arguments:
+            return  # `--all-groups` asks for every group (and Poetry refuses --only/--with/--without beside it)
         group_options = [o for o in ("--only", "--with", "--without") if option_values(arguments, o) is not None]
+        named = (option_values(arguments, "--with") or []) + (option_values(arguments, "--without") or [])
+        broken = capabilities.without_missing_group_fails and any(
+            "$" not in group and group not in self.existing for group in named)  # `Group(s) not found` first
+        if "--no-dev" in arguments and group_options and capabilities.has_no_dev and capabilities.has_groups \
+                and not broken:
+            # Poetry 1.2-1.8 reads `--no-dev` as `--only main`, which overrides --with/--without: written out, the
+            # install stays what it was, and reads the same on 2.0, which removed `--no-dev`.
+            located = locate(document, instruction, _NO_DEV)
+            if located is None:
+                result.notes.append(f"line {line}: cannot locate `--no-dev` to replace")
+                return
+            index, match = located
+            text = document.lines[index]
+            result.change(Edit.replace(index, index, [text[: match.start()] + " --only main" + text[match.end():]]),
+                          index + 1, "`--no-dev` → `--only main`", f"{version_text} reads `--no-dev` as `--only "
+                          "main`, which overrides the other group options (Poetry says so when it runs); written "
+                          "out, the install stays the same, and Poetry 2.0, which removed `--no-dev`, reads it too")
+            return
         if "--no-dev" in arguments and group_options and capabilities.has_groups:
             self._drop_no_dev(document, instruction, arguments, capabilities, groups, version_text, result)
             return
@@ -108,7 +128,7 @@ class NoDev(Pass):
         if without is not None:
             if any("$" in group for group in without):
                 return  # `--without $SKIP`: the groups are the build's choice, not known here
-            missing = [group for group in without if group not in groups]
+            missing = [group for group in without if group not in self.existing]
             if missing and capabilities.without_missing_group_fails:
                 located = locate(document, instruction, _WITHOUT)
                 if located is None:
@@ -116,7 +136,7 @@ class NoDev(Pass):
                     return
                 index, match = located
                 text = document.lines[index]
-                kept = [group for group in without if group in groups]
+                kept = [group for group in without if group in self.existing]
                 replacement = _without_replacement(kept, arguments, groups)
                 result.change(
                     Edit.replace(index, index, [text[: match.start()] + replacement + text[match.end():]]),
@@ -188,8 +208,7 @@ class NoDev(Pass):
                       f"{', '.join(development)} would be installed too: development dependencies do not belong in "
                       "a production image (`--only main` would override `--with`)")
 
-    @staticmethod
-    def _drop_no_dev(document: Document, instruction: Instruction, arguments: list[str],
+    def _drop_no_dev(self, document: Document, instruction: Instruction, arguments: list[str],
                      capabilities: PoetryCapabilities, groups: set[str], version_text: str,
                      result: PassResult) -> None:
         """`--no-dev` beside `--only/--with/--without`: those choose the groups, so `--no-dev` goes (it is an
@@ -210,14 +229,15 @@ class NoDev(Pass):
         # groups out (see _with_groups); otherwise it goes.
         instead = f" --without {','.join(development)}" if development else ""
         cuts = [(match.start(), match.end(), instead)]
-        missing = [group for group in without if group not in groups]
+        existing = groups | {"main"} | self.existing
+        missing = [group for group in without if group not in existing]
         summary = f"`--no-dev` →{instead}" if instead else "drop `--no-dev`"
         if missing and capabilities.without_missing_group_fails:
             located = locate(document, instruction, _WITHOUT)
             if located is None or located[0] != index:
                 result.notes.append(f"line {line}: cannot repair `--without` beside `--no-dev`; left alone")
                 return
-            kept = [group for group in without if group in groups]
+            kept = [group for group in without if group in existing]
             replacement = _without_replacement(kept, arguments, groups)
             cuts.append((located[1].start(), located[1].end(), replacement))
             summary += f" and `--without {','.join(without)}` →{replacement or ' dropped'}"
@@ -269,13 +289,17 @@ def _dev_tool_in_use(document: Document, stage, project) -> str | None:
         return base in DEV_TOOLS or _normalised(base) in dev_packages
 
     programs: list[str] = []
-    entry = analyse(document, project)
-    if entry.argv:
-        argv = entry.argv
+
+    def program(argv: list[str]) -> None:
+        """`pytest -q`, and `python -m pytest -q` too."""
         if argv[0].rsplit("/", 1)[-1].startswith("python") and argv[1:2] == ["-m"] and len(argv) > 2:
             programs.append(argv[2])
         else:
             programs.append(argv[0])
+
+    entry = analyse(document, project)
+    if entry.argv:
+        program(entry.argv)
     first_install = install_runs(stage)[0]
     # The install's own RUN too (`RUN poetry install && poetry run pytest`), and every stage built FROM this one:
     # `FROM builder AS test` + `RUN poetry run pytest` is what `docker build --target test` runs in CI.
@@ -286,9 +310,9 @@ def _dev_tool_in_use(document: Document, stage, project) -> str | None:
             for command in run_commands(instruction):
                 argv, used = strip_poetry_run(list(command.tokens))
                 if argv and (used or instruction not in stage.instructions):
-                    programs.append(argv[0])
+                    program(argv)
         elif instruction.keyword in ("CMD", "ENTRYPOINT") and instruction not in stage.instructions:
             argv, _ = strip_poetry_run(instruction.argv() or [])
             if argv:
-                programs.append(argv[0])
+                program(argv)
     return next((program for program in programs if is_dev(program)), None)
