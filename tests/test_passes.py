@@ -125,6 +125,9 @@ def test_pin_poetry_never_pins_a_version_requires_poetry_rules_out(tmp_path, req
     ("poetry install --extras pg --extras yaml", "poetry install --only-root --extras pg --extras yaml"),
     ("poetry install --extras='pg yaml'", "poetry install --only-root '--extras=pg yaml'"),
     ("poetry install --sync --all-extras --no-interaction", "poetry install --only-root --all-extras"),
+    # A variable must still expand (a QA build: `Extra [$extras] is not specified` from '$EXTRAS').
+    ('poetry install --extras "$EXTRAS"', 'poetry install --only-root --extras "$EXTRAS"'),
+    ("poetry install --extras=${EXTRAS}", 'poetry install --only-root "--extras=${EXTRAS}"'),
 ])
 def test_split_install_keeps_the_extras_on_the_root_install(tmp_path, install, root):
     """Poetry 1.x removes every extra an install does not name: a bare `--only-root` took out what the

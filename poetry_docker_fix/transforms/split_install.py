@@ -269,14 +269,22 @@ def _extras_options(arguments: list[str]) -> str:
     taking = False
     for argument in arguments:
         if taking:
-            kept.append(shlex.quote(argument))
+            kept.append(_quote(argument))
             taking = False
         elif argument in ("-E", "--extras"):
             kept.append(argument)
             taking = True
         elif argument == "--all-extras" or argument.startswith(("--extras=", "-E")):
-            kept.append(shlex.quote(argument))
+            kept.append(_quote(argument))
     return "".join(f" {option}" for option in kept)
+
+
+def _quote(word: str) -> str:
+    """`word` for the shell: single quotes, unless it holds a variable, which must still expand (`--extras
+    "$EXTRAS"`): then double quotes (a QA build failed with `Extra [$extras] is not specified`)."""
+    if "$" not in word:
+        return shlex.quote(word)
+    return '"' + re.sub(r'(["\\`])', r"\\\1", word) + '"'
 
 
 def _readmes_copied_alone(instructions: list[Instruction], project: PoetryProject) -> bool:
