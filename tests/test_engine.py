@@ -436,6 +436,9 @@ def test_package_names_normalise_as_pep_503_says():
     ("docs//api/\n", ["docs/api/x.md"], ["docs/index.md"]),
     ("//README.md\n", ["README.md"], []),
     ("/app/../README.md\n", ["README.md"], ["app"]),
+    # An exception inside a left-out folder: Docker still sends it, so the folder is not all gone (a QA build).
+    ("conf\n!conf/app.ini\n", ["conf/other.ini"], ["conf", "conf/app.ini"]),
+    ("conf/\n!conf/*.ini\n", [], ["conf", "conf/app.ini"]),
 ])
 def test_dockerignore_patterns_are_cleaned_as_docker_cleans_them(tmp_path, patterns, ignored, kept):
     make_project(tmp_path, files={".dockerignore": patterns})

@@ -95,6 +95,10 @@ class PoetryProject:
                 if _dockerignore_match(body, prefix):
                     ignored = not negate
                     break
+            else:
+                # `conf` then `!conf/app.ini`: Docker still sends conf/app.ini, so conf/ is not all left out.
+                if negate and ignored and (body.startswith(relative.strip("/") + "/") or body.startswith("**")):
+                    ignored = False
         return ignored
 
     @cached_property
