@@ -983,14 +983,20 @@ def test_poetry_env_keeps_a_system_install_beside_packages_pip_puts_there(tmp_pa
     ("services:\n  web:\n    build: .\n    volumes:\n      - .:/app\n", True),
     ("services:\n  web:\n    volumes:\n      - type: bind\n        source: .\n        target: /app\n", True),
     ("services:\n  web:\n    volumes:\n      - ./data:/app/data\n", False),  # not the source over the venv
+    # Other spellings of the same mount (a review found them missed).
+    ('services:\n  web:\n    volumes: [".:/app"]\n', True),
+    ("services:\n  web:\n    volumes:\n      - ${PWD}:/app\n", True),
+    ("services:\n  web:\n    volumes:\n      - type: bind\n        target: /app\n        source: .\n", True),
 ])
 def test_poetry_env_and_a_compose_file_that_mounts_the_source(tmp_path, compose, left_alone):
     """`volumes: [".:/app"]`: the in-project /app/.venv is hidden by the mount (a real `docker run -v` of the
     rewrite: `web-cli: executable file not found`)."""
     make_project(tmp_path, files={".dockerignore": ".venv\n", "docker-compose.yml": compose})
-    output, result = fix(tmp_path, NAIVE, select=["poetry-env"])
-    assert (output == NAIVE) == left_alone, output
-    assert any("mounts the source over /app" in n for n in notes(result)) == left_alone
+    for env in ("", "ENV POETRY_VIRTUALENVS_IN_PROJECT=false\n"):  # set off, it would be turned on
+        source = NAIVE.replace("WORKDIR /app\n", f"{env}WORKDIR /app\n")
+        output, result = fix(tmp_path, source, select=["poetry-env"])
+        assert (output == source) == left_alone, output
+        assert any("mounts the source over /app" in n for n in notes(result)) == left_alone
 
 
 def test_poetry_env_fixes(tmp_path):

@@ -118,9 +118,11 @@ class PoetryEnv(Pass):
         broad = next((i for i in stage.instructions if copy_sources(i) in (["."], ["./"])), None)
         project = context.project
         directory = project_dir(document, stage, first_install)
-        mounted = _compose_mounts_source(project, directory) if project is not None and directory else None
-        if mounted is not None and "POETRY_VIRTUALENVS_IN_PROJECT" not in document.stage_env(stage, first_install.start):
-            result.notes.append(f"{mounted} mounts the source over {directory}, which would hide an in-project .venv "
+        venv_home = pyproject_destination(document, stage, first_install) or directory
+        mounted = _compose_mounts_source(project, venv_home) if project is not None and venv_home else None
+        if mounted is not None and not truthy(
+                document.stage_env(stage, first_install.start).get("POETRY_VIRTUALENVS_IN_PROJECT")):
+            result.notes.append(f"{mounted} mounts the source over {venv_home}, which would hide an in-project .venv "
                                 "when the app runs there; left alone")
             return result
         if broad is not None and project is not None and not project.is_ignored(".venv") and not truthy(
@@ -308,9 +310,12 @@ _SYSTEM_PROGRAM = re.compile(r"(?<![\w./-])(/usr/local/bin/[\w.+-]+|/usr/bin/pyt
 _COMPOSE_FILES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml",
                   "docker-compose.override.yml", "docker-compose.override.yaml", "docker-compose.dev.yml",
                   "docker-compose.dev.yaml", "compose.override.yml", "compose.override.yaml")
-# `- .:/app`, `- "./:/app:cached"` (short syntax) or `source: .` … `target: /app` (long syntax).
-_SHORT_MOUNT = re.compile(r"""(?m)^\s*-\s*["']?\.\/?:(/[^:"'\s]*)""")
-_LONG_MOUNT = re.compile(r"""(?ms)source:\s*["']?\.\/?["']?\s*$.{0,200}?target:\s*["']?(/[^"'\s]*)""")
+# `- .:/app`, `- "./:/app:cached"`, `[".:/app"]`, `${PWD}:/app` (short syntax), or `source: .` and `target: /app`
+# in either order (long syntax).
+_SOURCE = r"""(?:\.|\./|\$\{?PWD\}?/?)"""
+_SHORT_MOUNT = re.compile(r"""(?:^|[\s\[,"'-])""" + _SOURCE + r""":(/[^:"'\s,\]]*)""", re.MULTILINE)
+_LONG_MOUNT = re.compile(r"""(?ms)source:\s*["']?""" + _SOURCE + r"""["']?\s*$.{0,200}?target:\s*["']?(/[^"'\s]*)"""
+                         r"""|target:\s*["']?(/[^"'\s]*)["']?\s*$.{0,200}?source:\s*["']?""" + _SOURCE + r"""["']?\s*$""")
 
 
 def _compose_mounts_source(project, directory: str) -> str | None:
@@ -323,9 +328,9 @@ def _compose_mounts_source(project, directory: str) -> str | None:
             text = (project.root / name).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        for target in [*_SHORT_MOUNT.findall(text), *_LONG_MOUNT.findall(text)]:
-            if posixpath.normpath(target) == directory:
-                return name
+        targets = [*_SHORT_MOUNT.findall(text), *(a or b for a, b in _LONG_MOUNT.findall(text))]
+        if any(posixpath.normpath(target) == directory for target in targets):
+            return name
     return None
 
 
