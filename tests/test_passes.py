@@ -321,13 +321,16 @@ def test_multi_stage_puts_the_venv_first_on_a_path_the_file_sets_again(tmp_path)
     """`ENV PATH="/usr/local/bin:$PATH"` carried after the venv's PATH made `python` the system one; `poetry run`
     had put the venv first (a QA round's suspicion; the fixed rewrite built and ran)."""
     make_project(tmp_path)
-    source = SPLIT_INPUT.replace("WORKDIR /app\n", 'ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nENV PATH="/usr/local/bin:$PATH"\n'
-                                 "WORKDIR /app\n") + 'CMD ["poetry", "run", "python", "-m", "app.main"]\n'
-    output, _ = fix(tmp_path, source, select=["multi-stage"])
-    runtime = output.split(" AS runtime")[1]
-    assert runtime.index('ENV PATH="/usr/local/bin:$PATH"') < runtime.rindex('ENV PATH="/app/.venv/bin:$PATH"')
-    again, _ = fix(tmp_path, output, select=["multi-stage"])
-    assert again == output
+    for before, after in [('ENV PATH="/usr/local/bin:$PATH"\n', ""), ("", 'ENV PATH="/usr/local/bin:$PATH"\n')]:
+        # Before the install (carried), or after it (a review found that one missed).
+        source = SPLIT_INPUT.replace("WORKDIR /app\n", f"ENV POETRY_VIRTUALENVS_IN_PROJECT=1\n{before}WORKDIR /app\n") + \
+            f'{after}CMD ["poetry", "run", "python", "-m", "app.main"]\n'
+        output, _ = fix(tmp_path, source, select=["multi-stage"])
+        runtime = output.split(" AS runtime")[1]
+        assert runtime.index('ENV PATH="/usr/local/bin:$PATH"') < runtime.rindex('ENV PATH="/app/.venv/bin:$PATH"')
+        assert runtime.rindex('ENV PATH="/app/.venv/bin:$PATH"') < runtime.index("CMD"), output
+        again, _ = fix(tmp_path, output, select=["multi-stage"])
+        assert again == output
 
 
 def test_multi_stage_keeps_onbuild_triggers_in_the_final_image(tmp_path):
@@ -997,6 +1000,17 @@ def test_poetry_env_and_a_compose_file_that_mounts_the_source(tmp_path, compose,
         output, result = fix(tmp_path, source, select=["poetry-env"])
         assert (output == source) == left_alone, output
         assert any("mounts the source over /app" in n for n in notes(result)) == left_alone
+
+
+def test_poetry_env_keeps_a_system_install_when_a_later_env_puts_the_system_first(tmp_path):
+    """`ENV PATH="/usr/local/bin:$PATH"` after Poetry is installed: the venv's PATH, inserted before it, would come
+    second, and `python` would stay the system one without the dependencies (a review found it)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV PATH=\"/usr/local/bin:$PATH\"\nWORKDIR /app\n"
+              "COPY . .\nRUN poetry config virtualenvs.create false && poetry install\n"
+              'CMD ["python", "-m", "app.main"]\n')
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert output == source and any("sets PATH after Poetry is installed" in n for n in notes(result))
 
 
 def test_poetry_env_fixes(tmp_path):

@@ -328,14 +328,17 @@ class MultiStage(Pass):
             tail = tail[1:]
         tail = _without_poetry_run(tail)
         runtime = header + carried
-        carried_env = [i for i in Document.from_text("\n".join(carried) + "\n").instructions if i.keyword == "ENV"] \
-            if any("PATH" in line for line in carried) else []
-        if any("PATH" in parse_assignments(i.value) for i in carried_env):
-            # `ENV PATH="/usr/local/bin:$PATH"` after the venv's: `poetry run` put the venv first, and so must this.
-            runtime.append(f'{kw("ENV")} PATH="{venv}/bin:$PATH"')
         if tail and not tail[0].lstrip().upper().startswith(("COPY", "ADD")):
             runtime.append("")
         runtime += tail
+        # `ENV PATH="/usr/local/bin:$PATH"` (carried, or after the install) after the venv's: `poetry run` put the
+        # venv first, and so must the runtime, right after the last ENV that sets PATH.
+        body = runtime[len(header):]
+        if any("PATH" in line for line in body):
+            setting = [i for i in Document.from_text("\n".join(body) + "\n").instructions
+                       if i.keyword == "ENV" and "PATH" in parse_assignments(i.value)]
+            if setting:
+                runtime.insert(len(header) + setting[-1].end + 1, f'{kw("ENV")} PATH="{venv}/bin:$PATH"')
         problem = _calls_poetry(runtime)
         if problem is not None:
             result.notes.append(f"the runtime stage would still call Poetry (`{problem}`), which it does not have; "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from ..refactor.document import Document, Instruction
+from ..refactor.document import Document, Instruction, parse_assignments
 from ..refactor.edits import Edit, tidy_continuations
 from ..refactor.facts import (
     PYTHON_IMAGE,
@@ -190,7 +190,8 @@ class PoetryEnv(Pass):
         if converted:
             login = login_shell(stage)
             blocker = _needs_system_setuptools(document, stage, context) or _system_program(
-                stage, first_install, project, directory) or _system_pip_install(stage) or (
+                stage, first_install, project, directory) or _system_pip_install(stage) or _path_set_later(
+                document, stage) or (
                 f"line {login.line_number}: a login shell resets PATH from /etc/profile, so `python` would not be the "
                 "virtualenv's; `virtualenvs.create false` is left alone" if login is not None else None)
             if blocker:
@@ -331,6 +332,26 @@ def _compose_mounts_source(project, directory: str) -> str | None:
         targets = [*_SHORT_MOUNT.findall(text), *(a or b for a, b in _LONG_MOUNT.findall(text))]
         if any(posixpath.normpath(target) == directory for target in targets):
             return name
+    return None
+
+
+def _path_set_later(document: Document, stage) -> str | None:
+    """Why the venv's PATH would not come first: an ENV after Poetry is installed (where the venv's goes) sets
+    PATH again with the system's folders ahead (`ENV PATH="/usr/local/bin:$PATH"`), so `python` stays the
+    system one."""
+    setup = poetry_setup(document, stage)
+    start = setup.instruction.start if setup is not None else -1
+    for instruction in stage.instructions:
+        if instruction.keyword == "ENV" and instruction.start > start:
+            value = parse_assignments(instruction.value).get("PATH")
+            parts = value.strip("'\"").split(":") if value else []
+            own = next((i for i, part in enumerate(parts) if part in ("$PATH", "${PATH}")), len(parts))
+            # Folders put ahead of the PATH the venv's is on; Poetry's own (`$PATH:/root/.poetry/bin`) do no harm.
+            ahead = [part for part in parts[:own] if part and not re.search(
+                r"VIRTUAL_ENV|\.venv|POETRY_HOME|/\.poetry/|/\.local/bin|pypoetry", part)]
+            if ahead:
+                return (f"line {instruction.line_number} sets PATH after Poetry is installed, ahead of where the "
+                        "virtualenv's would go; `virtualenvs.create false` is left alone")
     return None
 
 
