@@ -342,6 +342,25 @@ def test_multi_stage_keeps_onbuild_triggers_in_the_final_image(tmp_path):
     assert output == source and any("ONBUILD" in n for n in notes(result))
 
 
+@pytest.mark.parametrize(("readme", "copies", "runtime"), [
+    # The article's stand-in: an empty README touched in the project folder (a review found it refused).
+    ("README.md", "COPY pyproject.toml poetry.lock ./\nRUN touch README.md\n", True),
+    ('./README.md', "COPY pyproject.toml poetry.lock README.md ./\n", True),  # the same file, spelled with ./
+    # `*.md` matches within one folder: docs/README.md is not copied (a review found it counted).
+    ("docs/README.md", "COPY pyproject.toml poetry.lock *.md ./\n", False),
+    ("README.md", "COPY pyproject.toml poetry.lock ./\nCOPY README.md /tmp/\n", False),  # copied elsewhere
+])
+def test_multi_stage_and_the_readme_the_root_install_needs(tmp_path, readme, copies, runtime):
+    pyproject = CLASSIC.replace('readme = "README.md"', f'readme = "{readme}"') + \
+        '\n[tool.poetry.scripts]\napp-cli = "app.main:run"\n'
+    make_project(tmp_path, pyproject=pyproject, files={"docs/README.md": "# docs\n"})
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n"
+              f"{copies}RUN poetry install --only main --no-root\nCOPY app ./app\nRUN poetry install --only main\n"
+              'CMD ["poetry", "run", "app-cli"]\n')
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert (" AS runtime" in output) == runtime, (output, notes(result))
+
+
 def test_multi_stage_carries_a_copy_from_another_image_into_the_runtime(tmp_path):
     """`COPY --from=<image> /wait /wait` before the install stayed in the builder: the runtime's `CMD /wait && …`
     died with `/bin/sh: 1: /wait: not found` (a real build)."""

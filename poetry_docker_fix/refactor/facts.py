@@ -598,35 +598,59 @@ def _copied_to(stage: Stage, project) -> tuple[tuple[tuple[bool, str, str], ...]
     memo = stage.__dict__.get("_memo_copied_to")
     if memo is not None and memo[0] is project:
         return memo[1]
-    found: list[tuple[bool, str, str]] = []
-    for instruction in stage.instructions:
-        arguments = copy_arguments(instruction)
-        if not arguments:
-            continue
-        sources, destination = arguments[:-1], arguments[-1]
-        if "$" in destination:
-            continue
-        here = stage.workdir_before(instruction.start) or "/"
-        target = posixpath.normpath(destination if destination.startswith("/") else posixpath.join(here, destination))
-        for source in sources:
-            source = posixpath.normpath(source).lstrip("/")
-            if any(c in source for c in "*?[$"):
-                continue
-            try:
-                folder = source == "." or (project.is_dir(source) if "/" not in source
-                                           else (project.root / source).is_dir())
-            except OSError:  # unreadable, a name too long: not a folder the tool can look into
-                folder = False
-            if folder:
-                found.append((True, target, "" if source == "." else source))
-                continue
-            found.append((False, posixpath.join(target, posixpath.basename(source)), source))
-            if not destination.endswith("/") and len(sources) == 1:
-                found.append((False, target, source))  # `COPY run.sh /start`: renamed (or into an existing folder)
+    found = [entry for instruction in stage.instructions for entry in _copy_entries(stage, instruction, project)]
     value = (tuple(found), frozenset(posixpath.basename(path) for folder, path, _ in found if not folder),
              frozenset(path for folder, path, _ in found if folder))
     stage.__dict__["_memo_copied_to"] = (project, value)
     return value
+
+
+def _copy_entries(stage: Stage, instruction: Instruction, project) -> list[tuple[bool, str, str]]:
+    """`_copied_to`'s entries for one COPY from the build context (none for another instruction)."""
+    arguments = copy_arguments(instruction)
+    if not arguments:
+        return []
+    sources, destination = arguments[:-1], arguments[-1]
+    if "$" in destination:
+        return []
+    here = stage.workdir_before(instruction.start) or "/"
+    target = posixpath.normpath(destination if destination.startswith("/") else posixpath.join(here, destination))
+    found: list[tuple[bool, str, str]] = []
+    for source in sources:
+        source = posixpath.normpath(source).lstrip("/")
+        if any(c in source for c in "*?[$"):
+            continue
+        try:
+            folder = source == "." or (project.is_dir(source) if "/" not in source
+                                       else (project.root / source).is_dir())
+        except OSError:  # unreadable, a name too long: not a folder the tool can look into
+            folder = False
+        if folder:
+            found.append((True, target, "" if source == "." else source))
+            continue
+        found.append((False, posixpath.join(target, posixpath.basename(source)), source))
+        if not destination.endswith("/") and len(sources) == 1:
+            found.append((False, target, source))  # `COPY run.sh /start`: renamed (or into an existing folder)
+    return found
+
+
+def lands_at(stage: Stage, project, relative: str, image_path: str, before_line: int) -> bool:
+    """Whether a COPY of the stage before raw line `before_line` puts the context file `relative` at
+    `image_path` (a glob source counts when it matches the name within one folder)."""
+    for instruction in stage.instructions:
+        if instruction.start >= before_line:
+            break
+        if (arguments := copy_arguments(instruction)) is not None and any(
+                any(c in source for c in "*?[") and "/" not in source.strip("/") and "/" not in relative
+                and fnmatch.fnmatchcase(relative, posixpath.normpath(source)) for source in arguments[:-1]):
+            here = stage.workdir_before(instruction.start) or "/"
+            destination = arguments[-1]
+            target = posixpath.normpath(destination if destination.startswith("/") else posixpath.join(here, destination))
+            if posixpath.join(target, relative) == image_path:
+                return True
+        if relative in _context_file(tuple(_copy_entries(stage, instruction, project)), image_path):
+            return True
+    return False
 
 
 def _context_file(copied: tuple[tuple[bool, str, str], ...], image_path: str) -> list[str]:

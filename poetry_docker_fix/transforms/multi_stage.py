@@ -19,6 +19,7 @@ from ..refactor.facts import (
     install_stage,
     is_cache_cleanup,
     is_manifest_copy,
+    lands_at,
     login_shell,
     script_run_matching,
     pip_install_arguments,
@@ -220,7 +221,7 @@ class MultiStage(Pass):
             result.notes.append(f"line {login.line_number}: a login shell resets PATH from /etc/profile, so the "
                                 "runtime's commands would not find the virtualenv; left single-stage")
             return result
-        unbuilt = _script_without_its_root(stage, installs, context.project)
+        unbuilt = _script_without_its_root(stage, installs, context.project, beside or directory)
         if unbuilt is not None:
             result.notes.append(unbuilt)
             return result
@@ -522,7 +523,7 @@ _RUN_TARGET = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+(?:(?:-C|--directo
                          r"([\w.-]+)")
 
 
-def _script_without_its_root(stage: Stage, installs: list[Instruction], project) -> str | None:
+def _script_without_its_root(stage: Stage, installs: list[Instruction], project, directory: str) -> str | None:
     """Why `poetry run <script>` cannot become `<script>`: it runs a script of pyproject.toml, which `poetry run`
     finds there even when the project itself is not installed, but the runtime only has the console scripts the
     root install made. None when there is no such command or the root install makes them."""
@@ -532,9 +533,9 @@ def _script_without_its_root(stage: Stage, installs: list[Instruction], project)
         why = "the project is not installed (package-mode = false)"
     elif all("--no-root" in arguments for i in installs for arguments in poetry_installs(i)):
         why = "every `poetry install` has --no-root"
-    elif _readme_missing(stage, installs, project):
-        why = (f"the root install lacks {_readme_missing(stage, installs, project)}, which pyproject.toml names and "
-               "no COPY before the install brings (Poetry 1.x then skips the root install)")
+    elif _readme_missing(stage, installs, project, directory):
+        why = (f"the root install lacks {_readme_missing(stage, installs, project, directory)}, which pyproject.toml "
+               "names and no COPY before the install brings (Poetry 1.x then skips the root install)")
     else:
         return None
     # `ENTRYPOINT ["poetry", "run"]` (wherever it stands: the last one counts): the CMD names what it runs.
@@ -556,16 +557,27 @@ def _script_without_its_root(stage: Stage, installs: list[Instruction], project)
     return None
 
 
-def _readme_missing(stage: Stage, installs: list[Instruction], project) -> str | None:
-    """A README pyproject.toml names that neither the build context holds nor a COPY before the last root
-    install brings (`COPY pyproject.toml poetry.lock ./` alone): without it Poetry 1.x skips the root install
-    with a warning, and 2.x fails."""
+def _readme_missing(stage: Stage, installs: list[Instruction], project, directory: str) -> str | None:
+    """A README pyproject.toml names that the image lacks at the last root install, in the folder Poetry finds
+    it (`COPY pyproject.toml poetry.lock ./` alone; a README .dockerignore leaves out): without it Poetry 1.x
+    skips the root install with a warning, and 2.x fails. An empty one a RUN touches there counts (the article's
+    stand-in)."""
     roots = [i for i in installs for arguments in poetry_installs(i) if "--no-root" not in arguments]
     if not roots or not project.readme:
         return None
     last = roots[-1]
-    missing = [name for name in project.readme
-               if name not in project.existing_readmes or not copied_before(stage, last.start, name, project)]
+    missing = []
+    existing = {posixpath.normpath(name) for name in project.existing_readmes}
+    for name in (posixpath.normpath(name) for name in project.readme):
+        image_path = posixpath.join(directory, name)
+        if name in existing and lands_at(stage, project, name, image_path, last.start):
+            continue
+        if any(i.keyword == "RUN" and i.start < last.start and _touches_only_readmes(
+                [t for c in run_commands(i) if c.tokens[:1] == ("touch",) for t in c.tokens[1:]],
+                stage.workdir_before(i.start) or "/", directory) and posixpath.basename(name) in i.value
+               for i in stage.instructions):
+            continue
+        missing.append(name)
     return ", ".join(missing) or None
 
 
