@@ -430,6 +430,7 @@ def test_multi_stage_never_leaves_poetry_inside_a_shell_script_command():
 
 
 @pytest.mark.parametrize("command", ["CMD poetry run -- python -m app.main", 'CMD ["poetry", "run", "--", "app"]',
+                                     "HEALTHCHECK CMD poetry run -- python -m app.health\nCMD python -m app.main",
                                      "CMD poetry run python -m app.main && poetry install",
                                      "CMD poetry run python -m app.main && /opt/poetry/bin/poetry show",
                                      "CMD $(poetry env info --path)/bin/python -m app.main"])
@@ -991,6 +992,20 @@ def test_poetry_env_leaves_a_stage_another_stage_copies_from_alone(tmp_path, run
 @pytest.mark.parametrize("pip", ["RUN pip install gunicorn==23.0.0\n",
                                  "RUN pip install --no-cache-dir -r requirements.txt\n"])
 def test_poetry_env_keeps_a_system_install_beside_packages_pip_puts_there(tmp_path, pip):
+    _system_install_beside(tmp_path, pip, kept=True)
+
+
+@pytest.mark.parametrize("pip", ["RUN pip install -i https://mirror.example/simple poetry==1.8.5\n",
+                                 "RUN pip install --index-url https://mirror.example/simple -c c.txt poetry\n",
+                                 "RUN pip install poetry==1.8.5 poetry-plugin-export\n",
+                                 "RUN pipx install pre-commit\n"])
+def test_poetry_env_converts_beside_installs_of_poetry_and_its_plugins(tmp_path, pip):
+    """Option values, Poetry's plugins and pipx's own venvs are no packages in the system (a review found them
+    counted)."""
+    _system_install_beside(tmp_path, pip, kept=False)
+
+
+def _system_install_beside(tmp_path, pip, kept):
     """`RUN pip install gunicorn` + `virtualenvs.create false`: gunicorn stays in the system interpreter, which
     no longer saw the app's dependencies once they were in a virtualenv (a real build: No module named 'click')."""
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
@@ -998,7 +1013,8 @@ def test_poetry_env_keeps_a_system_install_beside_packages_pip_puts_there(tmp_pa
               "RUN poetry config virtualenvs.create false && poetry install --no-root\n"
               'CMD ["gunicorn", "app.wsgi:app"]\n')
     output, result = fix(tmp_path, source, select=["poetry-env"])
-    assert output == source and any("installs packages with pip into the system" in n for n in notes(result))
+    assert (output == source) == kept
+    assert any("installs packages with pip into the system" in n for n in notes(result)) == kept
 
 
 @pytest.mark.parametrize(("compose", "left_alone"), [
@@ -1390,15 +1406,19 @@ def test_split_install_and_a_version_taken_from_git(tmp_path, table, split, stan
     assert ("--only-root" in output) == stand_in, output
 
 
-@pytest.mark.parametrize("copy", ["COPY auth.toml /root/.config/pypoetry/auth.toml\n", "COPY pip.conf /etc/pip.conf\n",
-                                  "COPY .netrc /root/.netrc\n"])
-def test_split_install_keeps_the_install_after_the_configuration_it_reads(tmp_path, copy):
+@pytest.mark.parametrize(("copy", "kept"), [
+    ("COPY auth.toml /root/.config/pypoetry/auth.toml\n", True), ("COPY pip.conf /etc/pip.conf\n", True),
+    ("COPY .netrc /root/.netrc\n", True),
+    ("COPY config.toml ./\n", False),  # the app's own settings (a review found it counted)
+])
+def test_split_install_keeps_the_install_after_the_configuration_it_reads(tmp_path, copy, kept):
     """Credentials for a private index copied after the manifests: the install moved above them would fail to
     authenticate (a review found it)."""
-    make_project(tmp_path)
+    make_project(tmp_path, files={"config.toml": "a = 1\n"})
     source = SPLIT_INPUT.replace("COPY README.md ./\n", f"{copy}COPY README.md ./\n")
     output, result = fix(tmp_path, source, select=["split-install"])
-    assert output == source and any("configuration Poetry or pip reads" in n for n in notes(result))
+    assert (output == source) == kept
+    assert any("configuration Poetry or pip reads" in n for n in notes(result)) == kept
 
 
 def test_split_install_fixes(tmp_path):

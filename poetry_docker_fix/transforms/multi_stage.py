@@ -193,7 +193,8 @@ class MultiStage(Pass):
             ):
                 result.notes.append(f"line {instruction.line_number}: {keyword} after the install; left single-stage")
                 return result
-            if keyword in ("ENTRYPOINT", "CMD") and not _command_ok(instruction):
+            if keyword in ("ENTRYPOINT", "CMD") and not _command_ok(instruction) or \
+                    keyword == "HEALTHCHECK" and _RUN_WITH_OPTIONS.search(instruction.value):
                 result.notes.append(f"line {instruction.line_number}: the command uses Poetry beyond `poetry run`; "
                                     "left single-stage")
                 return result

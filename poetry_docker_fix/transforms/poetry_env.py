@@ -355,6 +355,15 @@ def _path_set_later(document: Document, stage) -> str | None:
     return None
 
 
+_PIP_OPTIONS_WITH_VALUE = {"-i", "--index-url", "--extra-index-url", "-c", "--constraint", "-f", "--find-links",
+                           "--trusted-host", "--target", "-t", "--prefix", "--root", "--platform", "--python-version",
+                           "--implementation", "--abi", "--cache-dir", "--src", "--upgrade-strategy", "--progress-bar",
+                           "--log", "--proxy", "--retries", "--timeout", "--cert", "--client-cert", "--global-option",
+                           "--config-settings", "-C", "--only-binary", "--no-binary"}
+# Poetry, its plugins, and pip's own tools: what installing Poetry brings into the system anyway.
+_POETRY_TOOLING = re.compile(r"(?i)(?:poetry(?:[-_][\w-]+)?|pip|setuptools|wheel)(?:\[[^\]]*\])?(?:[=<>!~;@ ].*)?$")
+
+
 def _system_pip_install(stage) -> str | None:
     """Why the conversion would split the app from packages pip puts into the system interpreter
     (`RUN pip install gunicorn`): that gunicorn would not see the dependencies once they are in a virtualenv."""
@@ -363,10 +372,16 @@ def _system_pip_install(stage) -> str | None:
             continue
         for command in run_commands(instruction):
             arguments = pip_install_arguments(command)
-            if arguments is None:
-                continue
-            packages = [a for a in arguments if not a.startswith("-")
-                        and not re.match(r"(?i)(poetry|pip|setuptools|wheel)\b(?![\w.-])", a.strip("'\""))]
+            if arguments is None or command.tokens[0].rsplit("/", 1)[-1].startswith("pipx"):
+                continue  # pipx installs into a venv of its own
+            packages, taking = [], False
+            for argument in arguments:
+                if taking:  # the value of `-i URL`, `-c constraints.txt`, …
+                    taking = False
+                elif argument in _PIP_OPTIONS_WITH_VALUE:
+                    taking = True
+                elif not argument.startswith("-") and not _POETRY_TOOLING.match(argument.strip("'\"")):
+                    packages.append(argument)
             if packages or any(a in ("-r", "--requirement") or a.startswith(("-r", "--requirement="))
                                for a in arguments):
                 return (f"line {instruction.line_number} installs packages with pip into the system interpreter, "

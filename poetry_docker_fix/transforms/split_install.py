@@ -59,8 +59,9 @@ def skeleton_command(project: PoetryProject) -> str | None:
     return " && ".join(commands)
 
 
-_CONFIGURATION = re.compile(r"pypoetry|(?:^|[/\s])(?:pip\.conf|pip\.ini|\.netrc|\.pypirc|auth\.toml|config\.toml|"
-                            r"poetry\.toml)(?:$|\s)|/pip(?:/|$|\s)|/etc/pip")
+# Where Poetry and pip read settings and credentials (a COPY's destination): Poetry's config folder, pip's, and the
+# home's .netrc / .pypirc. Not the app's own `config.toml` in the project.
+_CONFIGURATION = re.compile(r"pypoetry|/etc/pip|/\.pip(?:/|$)|/\.config/pip(?:/|$)|/pip\.conf$|/\.netrc$|/\.pypirc$")
 
 
 def _outside(instruction: Instruction, directory: str | None) -> bool:
@@ -176,7 +177,7 @@ class SplitInstall(Pass):
                                     "and `poetry install` may read the code or change the install; left alone")
                 return result
             copied = copy_arguments(instruction)  # (not `arguments`: the install's, used below)
-            if copied and _CONFIGURATION.search(copied[-1] + " " + " ".join(copied[:-1])):
+            if copied and _CONFIGURATION.search(copied[-1]):
                 # `COPY auth.toml /root/.config/pypoetry/auth.toml`: credentials or settings the install reads.
                 result.notes.append(f"line {instruction.line_number}: copies configuration Poetry or pip reads "
                                     "before `poetry install`; left alone")
