@@ -288,6 +288,11 @@ def test_multi_stage_keeps_the_full_image_for_a_program_an_entrypoint_script_cal
      True),
     ({"start.sh": "#!/bin/sh\ncurl -sf http://db || true\nexec python -m app.main\n"}, None, 'CMD ["./start.sh"]',
      False),
+    # The app's own code starting git (a real build: FileNotFoundError: 'git'); a mere string is no call.
+    ({"app/vcs.py": 'import subprocess\nsubprocess.run(["git", "--version"])\n'}, None,
+     'CMD ["python", "-m", "app.main"]', False),
+    ({"app/vcs.py": 'import subprocess\nSOURCE = "git"\nsubprocess.run(["python", "-V"])\n'}, None,
+     'CMD ["python", "-m", "app.main"]', True),
 ])
 def test_multi_stage_slim_runtime_and_the_programs_the_app_runs(tmp_path, files, lock_package, command, slim):
     lock = LOCK_1_8 if lock_package is None else LOCK_1_8.replace(

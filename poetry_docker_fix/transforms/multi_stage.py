@@ -30,7 +30,7 @@ from ..refactor.facts import (
 )
 from ..refactor.shell import is_poetry_setup, poetry_installs, run_commands
 from .base import Pass, PassResult
-from .narrow_copy import code_mentions
+from .narrow_copy import app_sources, code_mentions
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
                     "COPY", "ADD", "SHELL"}
@@ -360,6 +360,12 @@ NOT_IN_SLIM = ("curl", "wget", "git", "make", "gcc", "g++", "cc", "ssh", "nc", "
 # not a word inside a URL or a path argument (`http://localhost/ping`, `/api/make`).
 _NOT_IN_SLIM = re.compile(r"(?<![^\s\"'\[;&|(])(?:/(?:usr/)?(?:local/)?s?bin/)?(" + "|".join(re.escape(p) for p in NOT_IN_SLIM)
                           + r")(?=[\s\"'\],;&|)]|$)")
+# The app's own code starting a program the slim image lacks: `subprocess.run(["git", …])`, `check_output("curl …")`,
+# `os.system("git pull")`. Only a call whose first argument starts with the program's name counts.
+_PROGRAM_CALL = re.compile(r"""(?:\b(?:subprocess\.)?(?:run|call|check_call|check_output|Popen|getoutput|getstatusoutput)"""
+                           r"""|\bos\.(?:system|popen|exec\w*|spawn\w*))\(\s*\[?\s*[fbr]?["']"""
+                           r"""(?:/(?:usr/)?(?:local/)?s?bin/)?(""" + "|".join(re.escape(p) for p in NOT_IN_SLIM)
+                           + r""")(?=["'\s])""")
 # Packages that build against, or load, a system library the full images have and the slim ones do not.
 NEEDS_SYSTEM_LIBRARY = {"psycopg2": "libpq", "mysqlclient": "libmysqlclient", "python-ldap": "libldap",
                         "pycurl": "libcurl", "pygraphviz": "graphviz", "gdal": "libgdal", "pyodbc": "unixODBC",
@@ -410,6 +416,12 @@ def _slim_lacks(document: Document, stage: Stage, project, directory: str | None
     in_script = script_run_matching(stage, project, directory, _NOT_IN_SLIM, shell_scripts=True)
     if in_script is not None:
         return f"`{in_script[0]}`, which the image runs, calls `{in_script[1].group(1)}`"
+    if project is not None:
+        for relative, text in app_sources(project):
+            if "(" in text and any(word in text for word in ("subprocess", "os.system", "os.popen", "os.exec")):
+                match = _PROGRAM_CALL.search(text)
+                if match:
+                    return f"{relative} runs `{match.group(1)}`"
     locked = project.locks(*NEEDS_SYSTEM_LIBRARY, *NEEDS_PROGRAM, *_PSYCOPG) if project is not None else frozenset()
     for package, library in NEEDS_SYSTEM_LIBRARY.items():
         if package.replace("-", "_") in locked:
