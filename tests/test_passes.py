@@ -1053,6 +1053,23 @@ def test_poetry_env_keeps_a_system_install_when_a_later_env_puts_the_system_firs
     assert output == source and any("sets PATH after Poetry is installed" in n for n in notes(result))
 
 
+@pytest.mark.parametrize(("locked", "kept"), [(False, True), (True, False)])
+def test_poetry_env_keeps_a_system_install_the_app_takes_poetrys_own_packages_from(tmp_path, locked, kept):
+    """`import requests` without declaring it works beside Poetry in the system interpreter only (a real build of
+    the converted rewrite: No module named 'requests'). Declared and locked, the venv has it."""
+    lock = LOCK_1_8 if not locked else LOCK_1_8.replace(
+        "[metadata]", '[[package]]\nname = "requests"\nversion = "2.32.3"\n\n'
+                      '[[package]]\nname = "packaging"\nversion = "24.1"\n\n[metadata]')
+    make_project(tmp_path, lock=lock, files={".dockerignore": ".venv\n",
+                                             "app/net.py": "import requests\nfrom packaging.version import Version\n"})
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\n"
+              'RUN poetry config virtualenvs.create false && poetry install\nCMD ["python", "-m", "app.main"]\n')
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert (output == source) == kept
+    if kept:
+        assert any("app/net.py imports packaging, requests" in n for n in notes(result)), notes(result)
+
+
 def test_poetry_env_fixes(tmp_path):
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
     output, _ = fix(tmp_path, NAIVE, select=["poetry-env"])

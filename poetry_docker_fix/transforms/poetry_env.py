@@ -30,7 +30,7 @@ from ..refactor.facts import (
     truthy,
     user_before,
 )
-from ..refactor.imports import TooManyFiles, first_importer
+from ..refactor.imports import TooManyFiles, _top_level_names, first_importer
 from ..refactor.project import normalise_name
 from ..refactor.shell import run_commands
 from ..refactor.versions import LATEST_KNOWN
@@ -189,7 +189,8 @@ class PoetryEnv(Pass):
                 wanted.append(f"POETRY_CACHE_DIR={CACHE_DIR}")
         if converted:
             login = login_shell(stage)
-            blocker = _needs_system_setuptools(document, stage, context) or _system_program(
+            blocker = _needs_system_setuptools(document, stage, context) or _needs_poetrys_own(
+                document, stage, project) or _system_program(
                 stage, first_install, project, directory) or _system_pip_install(stage) or _path_set_later(
                 document, stage) or (
                 f"line {login.line_number}: a login shell resets PATH from /etc/profile, so `python` would not be the "
@@ -301,6 +302,48 @@ def _needs_system_setuptools(document: Document, stage, context: Context) -> str
     return (f"{importer} imports setuptools or pkg_resources: the system interpreter has it, but a virtualenv "
             f"made by Poetry {version} has no setuptools and the install does not bring it; `virtualenvs.create "
             "false` is left alone (add setuptools to the main dependencies to allow it)")
+
+
+# What Poetry itself installs into the interpreter pip put it in (module -> package): with `virtualenvs.create
+# false` an app can import them without declaring them; a virtualenv has none of them.
+POETRY_BRINGS = {
+    "requests": "requests", "packaging": "packaging", "certifi": "certifi", "platformdirs": "platformdirs",
+    "urllib3": "urllib3", "idna": "idna", "charset_normalizer": "charset-normalizer", "tomlkit": "tomlkit",
+    "cachecontrol": "cachecontrol", "keyring": "keyring", "pkginfo": "pkginfo", "virtualenv": "virtualenv",
+    "filelock": "filelock", "shellingham": "shellingham", "trove_classifiers": "trove-classifiers",
+    "build": "build", "pyproject_hooks": "pyproject-hooks", "installer": "installer", "dulwich": "dulwich",
+    "crashtest": "crashtest", "cleo": "cleo", "fastjsonschema": "fastjsonschema", "msgpack": "msgpack",
+    "rapidfuzz": "rapidfuzz", "requests_toolbelt": "requests-toolbelt", "distlib": "distlib",
+    "poetry": "poetry", "jaraco": "jaraco-classes", "more_itertools": "more-itertools",
+}
+
+
+def _needs_poetrys_own(document: Document, stage, project) -> str | None:
+    """Why the system install must stay: the app's own code imports a package it does not declare but Poetry
+    brought into the system interpreter (`import requests` working only because Poetry needs requests); a
+    virtualenv would not have it (a real build: No module named 'requests')."""
+    if project is None or poetry_setup(document, stage) is None:
+        return None  # Poetry from the base image or elsewhere: not known to share the app's interpreter
+    locked = project.locks(*POETRY_BRINGS.values())
+    undeclared = [module for module, package in POETRY_BRINGS.items() if normalise_name(package) not in locked]
+    if not undeclared:
+        return None
+    try:
+        importer = first_importer(project.root, undeclared, skip=lambda name: (
+            project.is_ignored(name) or not_needed_at_run_time(name)))
+    except TooManyFiles as error:
+        return (f"the context holds more than {error.args[0]:,} Python files, too many to tell whether the app "
+                "imports packages only Poetry brings; `virtualenvs.create false` is left alone")
+    if importer is None:
+        return None
+    try:
+        names = _top_level_names((project.root / importer).read_text(encoding="utf-8", errors="replace")) or set()
+    except OSError:
+        names = set()
+    which = ", ".join(sorted(names & set(undeclared))) or "a package"
+    return (f"{importer} imports {which}, which poetry.lock does not install but Poetry brought into the system "
+            "interpreter; a virtualenv would not have it; `virtualenvs.create false` is left alone (add it to the "
+            "main dependencies to allow it)")
 
 
 # A program run by its absolute path where the official python images keep the interpreter and where a system
