@@ -799,6 +799,21 @@ def test_narrow_copy_keeps_what_a_later_build_step_reads(tmp_path, step, kept_fo
 
 @pytest.mark.parametrize("install", ["RUN poetry install && poetry run pytest", "RUN make deps && poetry install"])
 def test_narrow_copy_keeps_what_the_install_run_itself_reads(tmp_path, install):
+    _keeps_what_the_install_reads(tmp_path, install)
+
+
+@pytest.mark.parametrize("step", ["RUN poetry build -f wheel", "RUN poetry install --no-root && poetry build",
+                                  "RUN pip wheel --no-deps -w dist .", "RUN python -m build"])
+def test_narrow_copy_keeps_the_readme_for_a_build_of_the_project(tmp_path, step):
+    """`poetry build` reads the README even when the install has --no-root (a real build: No such file or
+    directory: '/app/README.md')."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n"})
+    source = NAIVE.replace("RUN poetry install\n", f"RUN poetry install --no-root\n{step}\n")
+    output, result = fix(tmp_path, source, select=["narrow-copy"])
+    assert "COPY . ." in output and "README.md" in result.outcomes[0].changes[0].reason, output
+
+
+def _keeps_what_the_install_reads(tmp_path, install):
     make_project(tmp_path, files={"tests/test_x.py": "def test():\n    pass\n", "Makefile": "deps:\n\ttrue\n"})
     source = NAIVE.replace("RUN poetry install\n", f"{install}\n")
     output, _ = fix(tmp_path, source, select=["narrow-copy"])

@@ -92,7 +92,7 @@ _URL_CONTEXT = re.compile(r"(?i:(?:url|route|prefix|redirect|href|endpoint)\w*\s
 
 # Build and development tools that read the project's tests, docs and configuration (and .git) when a step of
 # the build runs them after the COPY: `RUN poetry run pytest`, `RUN make`, `CMD ["tox"]`.
-BUILD_TOOLS = DEV_TOOLS | {"make", "mkdocs", "sphinx-build", "invoke", "doit", "nox"}
+BUILD_TOOLS = DEV_TOOLS | {"make", "mkdocs", "sphinx-build", "invoke", "doit", "nox", "poetry build"}
 # What no build step needs from the context: virtualenvs, caches, editor files, the Dockerfiles themselves.
 NEVER_READ = re.compile("|".join(fnmatch.translate(pattern) for pattern in (
     ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".tox", ".nox",
@@ -174,9 +174,35 @@ def _read_by_later_steps(document: Document, copy: Instruction, entries: list[st
                 tokens = tokens[2:]
             if tokens:
                 programs.append(tokens[0].rsplit("/", 1)[-1])
+                if _builds_the_project(tokens):
+                    programs.append("poetry build")
     if any(program in BUILD_TOOLS for program in programs):
         named |= {name for name in entries if not NEVER_READ.match(name)}
     return named
+
+
+def _later_builds(document: Document, copy: Instruction) -> bool:
+    """Whether a step after the broad COPY (the install's own RUN included) builds the project."""
+    return any(_builds_the_project(strip_poetry_run(tokens)[0]) for instruction in _later_steps(document, copy)
+               for tokens in _command_lines(instruction) if tokens)
+
+
+def _builds_the_project(tokens: list[str]) -> bool:
+    """`poetry build`, `pip wheel .`, `pip install .`, `python -m build`: a build of the project, which reads its
+    README, license and included files besides the code (a real build: No such file '/app/README.md')."""
+    if not tokens:
+        return False
+    if tokens[0].rsplit("/", 1)[-1].startswith("python") and tokens[1:2] == ["-m"]:
+        tokens = tokens[2:]
+        if not tokens:
+            return False
+    program = tokens[0].rsplit("/", 1)[-1]
+    words = [token for token in tokens[1:] if not token.startswith("-")]
+    if program == "poetry":
+        return words[:1] in (["build"], ["publish"])
+    if program.startswith("pip"):
+        return words[:1] in (["wheel"], ["install"]) and any(w in (".", "./") or w.startswith("./") for w in words[1:])
+    return program == "build"  # `python -m build`
 
 
 # git, or a tool that asks git, run in any form: `RUN git describe`, `$(git rev-parse HEAD)`, `sh -c 'git …'`,
@@ -517,8 +543,10 @@ class NarrowCopy(Pass):
                 read_later.add(".git")
         unknown = [name for name in project.context_entries()
                    if name not in placed and (name in read_later or not _not_needed_entry(project, name))]
-        # A declared README the root install does not need is still a README: not needed.
-        unknown = [name for name in unknown if name not in project.metadata_names]
+        # A declared README the root install does not need is still a README: not needed, unless a later step
+        # builds the project (`poetry build`), which reads it and the license files.
+        if not _later_builds(document, broad or first_install):
+            unknown = [name for name in unknown if name not in project.metadata_names]
         # ... unless the app's code names it: `open("notes.md")`, `Path(__file__).parent / "docs"`.
         dropped = [name for name in project.context_entries()
                    if name not in placed and name not in unknown and _may_be_data(name)]
