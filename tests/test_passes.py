@@ -282,6 +282,8 @@ def test_multi_stage_keeps_the_full_image_for_a_program_an_entrypoint_script_cal
 @pytest.mark.parametrize(("files", "lock_package", "command", "slim"), [
     # GitPython runs git, which the slim image lacks (a real build: "Bad git executable").
     ({}, "gitpython", 'CMD ["python", "-m", "app.main"]', False),
+    # LightGBM's wheel loads libgomp.so.1, which slim lacks (a real build: cannot open shared object file).
+    ({}, "lightgbm", 'CMD ["python", "-m", "app.main"]', False),
     # A program's name in a comment or in a Python file the command runs is no command (a review found both).
     ({"app/run.py": "# make sure the settings are loaded\nprint(1)\n"}, None, 'CMD ["python", "app/run.py"]', True),
     ({"start.sh": "#!/bin/sh\n# curl is not needed here\nexec python -m app.main\n"}, None, 'CMD ["./start.sh"]',

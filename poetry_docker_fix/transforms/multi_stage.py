@@ -368,6 +368,7 @@ _PROGRAM_CALL = re.compile(r"""(?:\b(?:subprocess\.)?(?:run|call|check_call|chec
                            + r""")(?=["'\s])""")
 # Packages that build against, or load, a system library the full images have and the slim ones do not.
 NEEDS_SYSTEM_LIBRARY = {"psycopg2": "libpq", "mysqlclient": "libmysqlclient", "python-ldap": "libldap",
+                        "lightgbm": "libgomp (OpenMP)",
                         "pycurl": "libcurl", "pygraphviz": "graphviz", "gdal": "libgdal", "pyodbc": "unixODBC",
                         "pycairo": "cairo", "pygobject": "GObject", "python-magic": "libmagic", "pyaudio": "portaudio"}
 _PSYCOPG = ("psycopg", "psycopg-binary", "psycopg-c")
