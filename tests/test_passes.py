@@ -1087,6 +1087,19 @@ def test_poetry_env_keeps_a_system_install_the_app_takes_poetrys_own_packages_fr
         assert any("app/net.py imports packaging, requests" in n for n in notes(result)), notes(result)
 
 
+@pytest.mark.parametrize("copy", ["COPY deploy/supervisord.conf /etc/supervisord.conf\n",
+                                  "COPY deploy/ /etc/supervisor/conf.d/\n"])
+def test_poetry_env_keeps_a_system_install_a_copied_config_runs(tmp_path, copy):
+    """supervisord reads /etc/supervisord.conf by itself: its `command=/usr/local/bin/python -m app.main` would not
+    see the dependencies in a virtualenv (a real build: No module named 'click')."""
+    conf = "[program:web]\ncommand=/usr/local/bin/python -m app.main\n"
+    make_project(tmp_path, files={".dockerignore": ".venv\n", "deploy/supervisord.conf": conf})
+    source = (f"FROM python:3.11\nRUN pip install poetry==1.8.5\n{copy}WORKDIR /app\nCOPY . .\n"
+              'RUN poetry config virtualenvs.create false && poetry install --only main\nCMD ["supervisord"]\n')
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert output == source and any("runs `/usr/local/bin/python` by its path" in n for n in notes(result))
+
+
 def test_poetry_env_fixes(tmp_path):
     make_project(tmp_path, files={".dockerignore": ".venv\n"})
     output, _ = fix(tmp_path, NAIVE, select=["poetry-env"])

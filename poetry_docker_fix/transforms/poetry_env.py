@@ -12,6 +12,7 @@ from ..refactor.facts import (
     Context,
     copied_before,
     copies_from,
+    copy_arguments,
     copy_sources,
     creates_no_venv,
     falsy,
@@ -449,11 +450,43 @@ def _system_program(stage, first_install, project, directory) -> str | None:
         script = script_run_matching(stage, project, directory, _SYSTEM_PROGRAM)
         if script is not None:
             found = (f"`{script[0]}`, which the image runs,", script[1].group(1))
+    if found is None and project is not None:
+        found = _system_program_in_copied_config(stage, project, directory)
     if found is None:
         return None
     where, program = found
     return (f"{where} runs `{program}` by its path, which would not see the dependencies in a virtualenv; "
             f"`virtualenvs.create false` is left alone (run `{program.rsplit('/', 1)[1]}` by name to allow it)")
+
+
+def _system_program_in_copied_config(stage, project, directory) -> tuple[str, str] | None:
+    """A file a COPY puts outside the project folder (`COPY deploy/supervisord.conf /etc/supervisord.conf`, which
+    supervisord reads by default) that runs the system interpreter by its path: the program it starts would not
+    see the dependencies in a virtualenv (a real build: No module named 'click')."""
+    for instruction in stage.instructions:
+        arguments = copy_arguments(instruction)
+        if not arguments or not arguments[-1].startswith("/") or "$" in arguments[-1]:
+            continue
+        target = posixpath.normpath(arguments[-1])
+        if directory and (target == directory or target.startswith(directory.rstrip("/") + "/")):
+            continue
+        for source in arguments[:-1]:
+            relative = posixpath.normpath(source).lstrip("/")
+            if any(c in relative for c in "*?[$") or relative in (".", "") or not project.may_hold(relative):
+                continue
+            path = project.root / relative
+            try:
+                files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())[:50] \
+                    if path.is_dir() else []
+                for file in files:
+                    if file.stat().st_size < 1_000_000:
+                        match = _SYSTEM_PROGRAM.search(file.read_text(encoding="utf-8", errors="replace"))
+                        if match:
+                            name = file.relative_to(project.root).as_posix()
+                            return f"{name}, which line {instruction.line_number} copies to {target},", match.group(1)
+            except OSError:
+                continue
+    return None
 
 
 _PACKAGE_BLOCK = re.compile(r"(?m)^\[\[package\]\][ \t]*$")
