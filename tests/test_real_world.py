@@ -166,6 +166,26 @@ def test_dev_group_kept_when_the_image_runs_a_dev_tool(tmp_path, pyproject, tail
                 f"the dev group the image runs is dropped:\n{output}"
 
 
+@pytest.mark.parametrize(("code", "kept"), [
+    ("import pytest\n", True),  # the app imports a package only the dev group installs (a real build failed)
+    ("from pytest import approx\n", True),
+    ('"""Tested with pytest."""\n', False),
+])
+def test_dev_group_kept_when_the_app_imports_from_it(tmp_path, code, kept):
+    root = make_project(tmp_path / "p", files={"app/checks.py": code})
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install\n"
+    output, refactoring = fix(root, source, select=["no-dev"])
+    assert ("--only main" not in output) == kept, output
+
+
+def test_a_package_in_main_and_in_dev_is_no_reason_to_keep_dev(tmp_path):
+    pyproject = CLASSIC.replace('six = "*"', 'six = "*"\npytest = "*"')
+    root = make_project(tmp_path / "p", pyproject=pyproject, files={"app/checks.py": "import pytest\n"})
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install\n"
+    output, _ = fix(root, source, select=["no-dev"])
+    assert "--only main" in output
+
+
 @pytest.mark.parametrize("test_stage", ["FROM builder AS test\nRUN poetry run pytest -q tests\n",
                                         "FROM builder AS test\nRUN poetry run python -m pytest -q\n",
                                         "FROM builder AS test\nRUN pytest -q\n",

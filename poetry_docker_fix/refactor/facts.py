@@ -292,8 +292,11 @@ def copy_arguments(instruction: Instruction) -> list[str] | None:
 def brings(sources: list[str], name: str) -> bool:
     """Whether copying `sources` from the top of the context brings the top-level file `name` (the whole
     context, or the name itself or a glob matching it)."""
-    return any(posixpath.normpath(source) == "." or fnmatch.fnmatchcase(name, posixpath.normpath(source))
-               for source in sources)
+    for source in sources:
+        source = posixpath.normpath(source)
+        if source == "." or source == name or (any(c in source for c in "*?[") and fnmatch.fnmatchcase(name, source)):
+            return True
+    return False
 
 
 def pyproject_destination(document: Document, stage: Stage, install: Instruction) -> str | None:
@@ -375,7 +378,8 @@ def _brings_path(sources: list[str], name: str) -> bool:
     glob matching it, or a folder above it."""
     for source in sources:
         source = posixpath.normpath(source).lstrip("/")
-        if source == "." or fnmatch.fnmatchcase(name, source) or name.startswith(source.rstrip("/") + "/"):
+        if source in (".", name) or name.startswith(source.rstrip("/") + "/") or (
+                any(c in source for c in "*?[") and fnmatch.fnmatchcase(name, source)):
             return True
     return False
 

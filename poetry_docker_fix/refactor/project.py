@@ -487,6 +487,12 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
     for group_name, group in (tool.get("group") or {}).items():
         if isinstance(group, dict):
             group_packages[group_name] = tuple((group.get("dependencies") or {}).keys())
+    # The main dependencies too, under "main": a package in main and in a dev group is installed by `--only main`.
+    main_table = tool.get("dependencies") if isinstance(tool.get("dependencies"), dict) else {}
+    main_names = [name for name in main_table if name != "python"]
+    main_names += [re.split(r"[\s\[<>=!~;@(]", r, maxsplit=1)[0] for r in project_table.get("dependencies", []) or []
+                   if isinstance(r, str)]
+    group_packages["main"] = tuple(name for name in main_names if name) + tuple(group_packages.get("main", ()))
     for group_name, requirements in (data.get("dependency-groups") or {}).items():
         names = [re.split(r"[\s\[<>=!~;@(]", r, maxsplit=1)[0] for r in requirements if isinstance(r, str)]
         group_packages[group_name] = tuple(group_packages.get(group_name, ())) + tuple(n for n in names if n)

@@ -61,6 +61,11 @@ class NoDev(Pass):
         if stage.name and is_dev_group(stage.name):
             result.notes.append(f"stage `{stage.name}` is named for development: its dependencies are left as written")
             return result
+        imported = _dev_package_imported(context.project)
+        if imported is not None:
+            result.notes.append(f"{imported[0]} imports {imported[1]}, which only a development group installs: "
+                                "development dependencies are kept (move it to the main dependencies to allow it)")
+            return result
         tool = _dev_tool_in_use(document, stage, context.project)
         if tool is not None:
             result.notes.append(f"the image, or a stage built from it, runs `{tool}`, a development tool: development "
@@ -274,6 +279,29 @@ def _without_replacement(kept: list[str], arguments: list[str], groups: set[str]
 
 def _normalised(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _dev_package_imported(project) -> tuple[str, str] | None:
+    """(file, module) when the app's own code imports a package only a development group installs (`import
+    iniconfig` with iniconfig under [tool.poetry.group.dev]): `--only main` would leave it out (a real build:
+    ModuleNotFoundError). Read as the app's code is read elsewhere (narrow_copy.app_sources: no tests or docs)."""
+    from .narrow_copy import app_sources
+
+    main = {_normalised(name) for name in project.group_packages.get("main", ())}
+    modules = {}
+    for group, names in project.group_packages.items():
+        if group != "main" and (is_dev_group(group) or group == "dev"):
+            for name in names:
+                if _normalised(name) not in main and _normalised(name) != "python":
+                    modules[_normalised(name).replace("-", "_")] = name
+    if not modules:
+        return None
+    pattern = re.compile(r"(?m)^[ \t]*(?:import|from)[ \t]+(" + "|".join(re.escape(m) for m in modules) + r")\b")
+    for relative, text in app_sources(project):
+        match = pattern.search(text)
+        if match:
+            return relative, match.group(1)
+    return None
 
 
 def _dev_tool_in_use(document: Document, stage, project) -> str | None:

@@ -31,13 +31,13 @@ from ..refactor.facts import (
     truthy,
     user_before,
 )
-from ..refactor.imports import TooManyFiles, _top_level_names, first_importer
+from ..refactor.imports import TooManyFiles, first_importer
 from ..refactor.project import normalise_name
 from ..refactor.shell import run_commands
 from ..refactor.versions import LATEST_KNOWN
 from .base import Pass, PassResult
 from .cache_mount import in_project_venv
-from .narrow_copy import not_needed_at_run_time
+from .narrow_copy import app_sources, not_needed_at_run_time
 
 CACHE_DIR = "/tmp/poetry_cache"
 _CONFIG_CREATE = re.compile(
@@ -119,8 +119,9 @@ class PoetryEnv(Pass):
         broad = next((i for i in stage.instructions if copy_sources(i) in (["."], ["./"])), None)
         project = context.project
         directory = project_dir(document, stage, first_install)
-        venv_home = pyproject_destination(document, stage, first_install) or directory
-        mounted = _compose_mounts_source(project, venv_home) if project is not None and venv_home else None
+        has_compose = project is not None and any(project.may_hold(name) for name in _COMPOSE_FILES)
+        venv_home = (pyproject_destination(document, stage, first_install) or directory) if has_compose else None
+        mounted = _compose_mounts_source(project, venv_home) if venv_home else None
         if mounted is not None and not truthy(
                 document.stage_env(stage, first_install.start).get("POETRY_VIRTUALENVS_IN_PROJECT")):
             result.notes.append(f"{mounted} mounts the source over {venv_home}, which would hide an in-project .venv "
@@ -322,29 +323,22 @@ POETRY_BRINGS = {
 def _needs_poetrys_own(document: Document, stage, project) -> str | None:
     """Why the system install must stay: the app's own code imports a package it does not declare but Poetry
     brought into the system interpreter (`import requests` working only because Poetry needs requests); a
-    virtualenv would not have it (a real build: No module named 'requests')."""
+    virtualenv would not have it (a real build: No module named 'requests'). Read as text (an `import` or `from`
+    statement at the start of a line) in the app's own code, as narrow-copy reads it."""
     if project is None or poetry_setup(document, stage) is None:
         return None  # Poetry from the base image or elsewhere: not known to share the app's interpreter
     locked = project.locks(*POETRY_BRINGS.values())
     undeclared = [module for module, package in POETRY_BRINGS.items() if normalise_name(package) not in locked]
     if not undeclared:
         return None
-    try:
-        importer = first_importer(project.root, undeclared, skip=lambda name: (
-            project.is_ignored(name) or not_needed_at_run_time(name)))
-    except TooManyFiles as error:
-        return (f"the context holds more than {error.args[0]:,} Python files, too many to tell whether the app "
-                "imports packages only Poetry brings; `virtualenvs.create false` is left alone")
-    if importer is None:
-        return None
-    try:
-        names = _top_level_names((project.root / importer).read_text(encoding="utf-8", errors="replace")) or set()
-    except OSError:
-        names = set()
-    which = ", ".join(sorted(names & set(undeclared))) or "a package"
-    return (f"{importer} imports {which}, which poetry.lock does not install but Poetry brought into the system "
-            "interpreter; a virtualenv would not have it; `virtualenvs.create false` is left alone (add it to the "
-            "main dependencies to allow it)")
+    pattern = re.compile(r"(?m)^[ \t]*(?:import|from)[ \t]+(" + "|".join(map(re.escape, undeclared)) + r")\b")
+    for relative, text in app_sources(project):
+        found = sorted(set(pattern.findall(text)))
+        if found:
+            return (f"{relative} imports {', '.join(found)}, which poetry.lock does not install but Poetry brought "
+                    "into the system interpreter; a virtualenv would not have it; `virtualenvs.create false` is left "
+                    "alone (add it to the main dependencies to allow it)")
+    return None
 
 
 # A program run by its absolute path where the official python images keep the interpreter and where a system
