@@ -439,6 +439,8 @@ def test_package_names_normalise_as_pep_503_says():
     # An exception inside a left-out folder: Docker still sends it, so the folder is not all gone (a QA build).
     ("conf\n!conf/app.ini\n", ["conf/other.ini"], ["conf", "conf/app.ini"]),
     ("conf/\n!conf/*.ini\n", [], ["conf", "conf/app.ini"]),
+    # `!**/*.py` brings back .py files inside folders only, not every left-out file (a review found README.md kept).
+    ("*\n!pyproject.toml\n!app\n!**/*.py\n", ["README.md", "notes.txt"], ["app", "pyproject.toml"]),
 ])
 def test_dockerignore_patterns_are_cleaned_as_docker_cleans_them(tmp_path, patterns, ignored, kept):
     make_project(tmp_path, files={".dockerignore": patterns})

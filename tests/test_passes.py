@@ -246,6 +246,10 @@ def test_multi_stage_reads_a_script_copied_to_an_absolute_path(tmp_path, copy, e
     # A relative COPY destination, and the exec form (a review found both missed).
     ({"bin/start": "x"}, 'WORKDIR /app\nCOPY bin ./bin\nENV PATH="/app/bin:$PATH" ', '["start"]'),
     ({"docker/start": "x"}, 'COPY ["docker/start", "/usr/local/bin/start"]\nENV ', '["start"]'),
+    # A folder copied under another name (a review found the basename test missed it).
+    ({"deploy/bin/entrypoint.sh": "x"}, "WORKDIR /app\nCOPY deploy/bin ./bin\nENV ", '["./bin/entrypoint.sh"]'),
+    # `COPY . .` fills /app, above the /app/bin the file puts on PATH.
+    ({"bin/start": "x"}, 'WORKDIR /app\nCOPY . .\nENV PATH="/app/bin:$PATH" ', '["start"]'),
 ])
 def test_multi_stage_reads_a_script_found_where_the_file_puts_it(tmp_path, files, setup, command):
     script = '#!/bin/sh\nexec poetry run python -m app.main\n'
@@ -353,6 +357,7 @@ def test_multi_stage_keeps_onbuild_triggers_in_the_final_image(tmp_path):
     # The article's stand-in: an empty README touched in the project folder (a review found it refused).
     ("README.md", "COPY pyproject.toml poetry.lock ./\nRUN touch README.md\n", True),
     ('./README.md', "COPY pyproject.toml poetry.lock README.md ./\n", True),  # the same file, spelled with ./
+    ("README.md", "COPY pyproject.toml poetry.lock ./\nCOPY ./*.md ./\n", True),  # a ./ glob (a review found it)
     # `*.md` matches within one folder: docs/README.md is not copied (a review found it counted).
     ("docs/README.md", "COPY pyproject.toml poetry.lock *.md ./\n", False),
     ("README.md", "COPY pyproject.toml poetry.lock ./\nCOPY README.md /tmp/\n", False),  # copied elsewhere
@@ -1073,12 +1078,14 @@ def test_poetry_env_keeps_a_system_install_when_a_later_env_puts_the_system_firs
 @pytest.mark.parametrize(("locked", "kept"), [(False, True), (True, False)])
 def test_poetry_env_keeps_a_system_install_the_app_takes_poetrys_own_packages_from(tmp_path, locked, kept):
     """`import requests` without declaring it works beside Poetry in the system interpreter only (a real build of
-    the converted rewrite: No module named 'requests'). Declared and locked, the venv has it."""
+    the converted rewrite: No module named 'requests'). Declared as main dependencies, the venv has them (only
+    locked, through a dev group, they would not be: a review found that)."""
     lock = LOCK_1_8 if not locked else LOCK_1_8.replace(
         "[metadata]", '[[package]]\nname = "requests"\nversion = "2.32.3"\n\n'
                       '[[package]]\nname = "packaging"\nversion = "24.1"\n\n[metadata]')
-    make_project(tmp_path, lock=lock, files={".dockerignore": ".venv\n",
-                                             "app/net.py": "import requests\nfrom packaging.version import Version\n"})
+    pyproject = CLASSIC if not locked else CLASSIC.replace('six = "*"', 'six = "*"\nrequests = "*"\npackaging = "*"')
+    make_project(tmp_path, pyproject=pyproject, lock=lock,
+                 files={".dockerignore": ".venv\n", "app/net.py": "import requests\nfrom packaging.version import Version\n"})
     source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\n"
               'RUN poetry config virtualenvs.create false && poetry install\nCMD ["python", "-m", "app.main"]\n')
     output, result = fix(tmp_path, source, select=["poetry-env"])
@@ -1098,6 +1105,27 @@ def test_poetry_env_keeps_a_system_install_a_copied_config_runs(tmp_path, copy):
               'RUN poetry config virtualenvs.create false && poetry install --only main\nCMD ["supervisord"]\n')
     output, result = fix(tmp_path, source, select=["poetry-env"])
     assert output == source and any("runs `/usr/local/bin/python` by its path" in n for n in notes(result))
+
+
+@pytest.mark.parametrize(("setup", "files", "converted"), [
+    # The official installer keeps Poetry's packages in its own venv: the app's requests is its own business.
+    ("ENV POETRY_HOME=/opt/poetry\nRUN curl -sSL https://install.python-poetry.org | python3 -\n"
+     'ENV PATH="/opt/poetry/bin:$PATH"\n', {"app/net.py": "import requests\n"}, True),
+    # The project's own installer.py is no package of Poetry's.
+    ("RUN pip install poetry==1.8.5\n", {"installer.py": "X = 1\n", "app/net.py": "from installer import X\n"},
+     True),
+    # requests only locked through a dev group: --only main leaves it out (a review found it taken as declared).
+    ("RUN pip install poetry==1.8.5\n", {"app/net.py": "import requests\n"}, False),
+])
+def test_poetry_env_and_packages_poetry_brings(tmp_path, setup, files, converted):
+    lock = LOCK_1_8.replace("[metadata]", '[[package]]\nname = "requests"\nversion = "2.32.3"\n\n[metadata]')
+    pyproject = CLASSIC.replace('pytest = "*"', 'pytest = "*"\nrequests-mock = "*"')
+    make_project(tmp_path, pyproject=pyproject, lock=lock, files={".dockerignore": ".venv\n", **files})
+    source = (f"FROM python:3.11\n{setup}WORKDIR /app\nCOPY . .\n"
+              'RUN poetry config virtualenvs.create false && poetry install --only main\n'
+              'CMD ["python", "-m", "app.main"]\n')
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert ("VIRTUAL_ENV" in output) == converted, notes(result)
 
 
 def test_poetry_env_fixes(tmp_path):
@@ -1461,12 +1489,13 @@ def test_split_install_and_a_version_taken_from_git(tmp_path, table, split, stan
 @pytest.mark.parametrize(("copy", "kept"), [
     ("COPY auth.toml /root/.config/pypoetry/auth.toml\n", True), ("COPY pip.conf /etc/pip.conf\n", True),
     ("COPY .netrc /root/.netrc\n", True),
+    ("COPY .netrc /root/\n", True), ("COPY pip.conf /etc/\n", True),  # into a folder (a review found them missed)
     ("COPY config.toml ./\n", False),  # the app's own settings (a review found it counted)
 ])
 def test_split_install_keeps_the_install_after_the_configuration_it_reads(tmp_path, copy, kept):
     """Credentials for a private index copied after the manifests: the install moved above them would fail to
     authenticate (a review found it)."""
-    make_project(tmp_path, files={"config.toml": "a = 1\n"})
+    make_project(tmp_path, files={"config.toml": "a = 1\n", ".netrc": "machine x\n", "pip.conf": "[global]\n"})
     source = SPLIT_INPUT.replace("COPY README.md ./\n", f"{copy}COPY README.md ./\n")
     output, result = fix(tmp_path, source, select=["split-install"])
     assert (output == source) == kept

@@ -494,7 +494,10 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
                 candidates.append(word.removeprefix("./"))
             # Where a COPY put it: `COPY entrypoint.sh /entrypoint.sh`, `COPY bin/start /usr/local/bin/` (a bare
             # name is looked up on PATH).
-            if word.startswith("/") or _copy_may_name(stage, posixpath.basename(word), on_path="/" not in word):
+            relative_image = posixpath.normpath(posixpath.join(directory, word)) \
+                if directory and "/" in word and not word.startswith("/") else None
+            if word.startswith("/") or _copy_may_name(stage, posixpath.basename(word), on_path="/" not in word,
+                                                      image_path=relative_image):
                 if copied is None:
                     copied = _copied_to(stage, project)
                 if word.startswith("/"):
@@ -503,7 +506,9 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
                     image_paths = [posixpath.normpath(posixpath.join(directory, word))] if directory else []
                 else:
                     folders = (*_path_folders(stage), *_PATH_FOLDERS)
-                    may_be_copied = word in copied[1] or any(folder in copied[2] for folder in folders)
+                    may_be_copied = word in copied[1] or any(
+                        folder == filled or folder.startswith(filled.rstrip("/") + "/")
+                        for filled in copied[2] for folder in folders)
                     image_paths = [f"{folder}/{word}" for folder in folders] if may_be_copied else []
                 candidates += [relative for image_path in image_paths
                                for relative in _context_file(copied[0], image_path)]
@@ -565,21 +570,26 @@ def _path_folders(stage: Stage) -> list[str]:
 _PATH_FOLDERS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
-def _copy_may_name(stage: Stage, word: str, on_path: bool) -> bool:
+def _copy_may_name(stage: Stage, word: str, on_path: bool, image_path: str | None = None) -> bool:
     """Whether a COPY of the stage could have put the file `word` (a bare name looked up on PATH, when `on_path`;
-    else the last part of a relative one) where the command finds it. A cheap test on the COPYs' text: most words
-    of a command (`python`, `gunicorn`, a module after `-m`) fail it, and need no mapping of the COPYs."""
-    onto_path, tokens = _copy_words(stage)
-    return onto_path if on_path else word in tokens or any(token.endswith("/" + word) for token in tokens)
+    else the last part of a relative one, at `image_path`) where the command finds it. A cheap test on the COPYs'
+    text: most words of a command (`python`, `gunicorn`, a module after `-m`) fail it, and need no mapping."""
+    onto_path, tokens, destinations = _copy_words(stage)
+    if on_path:
+        return onto_path
+    return word in tokens or any(token.endswith("/" + word) for token in tokens) or (
+        image_path is not None and any(image_path.startswith(d.rstrip("/") + "/") for d in destinations))
 
 
 @per_object
-def _copy_words(stage: Stage) -> tuple[bool, frozenset[str]]:
-    """Whether a COPY of the stage fills a folder on PATH (`COPY start /usr/local/bin/`, or one an ENV puts
-    there), and every word of its COPYs."""
+def _copy_words(stage: Stage) -> tuple[bool, frozenset[str], tuple[str, ...]]:
+    """Whether a COPY of the stage fills a folder on PATH (`COPY start /usr/local/bin/`, one an ENV puts there,
+    or a folder above it: `COPY . .` in /app with /app/bin on PATH), every word of its COPYs, and where they
+    copy to."""
     folders = (*_path_folders(stage), *_PATH_FOLDERS)
     onto_path = False
     tokens: set[str] = set()
+    destinations: list[str] = []
     for instruction in stage.instructions:
         arguments = copy_arguments(instruction)  # either form; a `--from` copy brings no file of the context
         if not arguments:
@@ -589,9 +599,11 @@ def _copy_words(stage: Stage) -> tuple[bool, frozenset[str]]:
         if not destination.startswith("/"):  # `COPY bin ./bin` under WORKDIR /app: /app/bin
             destination = posixpath.join(stage.workdir_before(instruction.start) or "/", destination)
         destination = posixpath.normpath(destination)
+        destinations.append(destination)
         onto_path = onto_path or any(destination == folder or destination.startswith(folder + "/")
-                                     for folder in folders)
-    return onto_path, frozenset(tokens)
+                                     or folder.startswith(destination.rstrip("/") + "/")
+                                     for folder in folders if destination != "/")
+    return onto_path, frozenset(tokens), tuple(destinations)
 
 
 def _copied_to(stage: Stage, project) -> tuple[tuple[tuple[bool, str, str], ...], frozenset[str], frozenset[str]]:
@@ -645,8 +657,9 @@ def lands_at(stage: Stage, project, relative: str, image_path: str, before_line:
         if instruction.start >= before_line:
             break
         if (arguments := copy_arguments(instruction)) is not None and any(
-                any(c in source for c in "*?[") and "/" not in source.strip("/") and "/" not in relative
-                and fnmatch.fnmatchcase(relative, posixpath.normpath(source)) for source in arguments[:-1]):
+                any(c in source for c in "*?[") and "/" not in posixpath.normpath(source).strip("/")
+                and "/" not in relative and fnmatch.fnmatchcase(relative, posixpath.normpath(source))
+                for source in arguments[:-1]):
             here = stage.workdir_before(instruction.start) or "/"
             destination = arguments[-1]
             target = posixpath.normpath(destination if destination.startswith("/") else posixpath.join(here, destination))

@@ -97,9 +97,19 @@ class PoetryProject:
                     break
             else:
                 # `conf` then `!conf/app.ini`: Docker still sends conf/app.ini, so conf/ is not all left out.
-                if negate and ignored and (body.startswith(relative.strip("/") + "/") or body.startswith("**")):
+                if negate and ignored and (body.startswith(relative.strip("/") + "/") or (
+                        body.startswith("**") and self._is_folder(relative.strip("/")))):
                     ignored = False
         return ignored
+
+    def _is_folder(self, relative: str) -> bool:
+        """Whether `relative` (in the context) is a folder: `!**/*.py` brings back files inside one only."""
+        if "/" not in relative and self.scan is not None:
+            return self.scan.get(relative) == "dir"
+        try:
+            return (self.root / relative).is_dir()
+        except OSError:
+            return False
 
     @cached_property
     def poetry_toml_cache_dir(self) -> str | None:

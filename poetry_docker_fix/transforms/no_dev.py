@@ -107,8 +107,9 @@ class NoDev(Pass):
                 return
             index, match = located
             text = document.lines[index]
-            result.change(Edit.replace(index, index, [text[: match.start()] + " --only main" + text[match.end():]]),
-                          index + 1, "`--no-dev` → `--only main`", f"{version_text} reads `--no-dev` as `--only "
+            only = "" if option_values(arguments, "--only") is not None else " --only main"  # no second --only
+            result.change(Edit.replace(index, index, [text[: match.start()] + only + text[match.end():]]),
+                          index + 1, f"`--no-dev` →{only or ' dropped'}", f"{version_text} reads `--no-dev` as `--only "
                           "main`, which overrides the other group options (Poetry says so when it runs); written "
                           "out, the install stays the same, and Poetry 2.0, which removed `--no-dev`, reads it too")
             return

@@ -325,10 +325,15 @@ def _needs_poetrys_own(document: Document, stage, project) -> str | None:
     brought into the system interpreter (`import requests` working only because Poetry needs requests); a
     virtualenv would not have it (a real build: No module named 'requests'). Read as text (an `import` or `from`
     statement at the start of a line) in the app's own code, as narrow-copy reads it."""
-    if project is None or poetry_setup(document, stage) is None:
-        return None  # Poetry from the base image or elsewhere: not known to share the app's interpreter
-    locked = project.locks(*POETRY_BRINGS.values())
-    undeclared = [module for module, package in POETRY_BRINGS.items() if normalise_name(package) not in locked]
+    setup = poetry_setup(document, stage)
+    if project is None or setup is None or setup.kind != "pip":
+        return None  # the official installer and pipx keep Poetry's packages in a venv of its own
+    # Declared: a main dependency (one only a dev group brings is not installed with --only main). A top-level
+    # module of the project's own (`installer.py`, `build/`) is no package of Poetry's.
+    main = {normalise_name(name) for name in project.group_packages.get("main", ())}
+    undeclared = [module for module, package in POETRY_BRINGS.items()
+                  if normalise_name(package) not in main and not project.exists(module)
+                  and not project.exists(f"{module}.py")]
     if not undeclared:
         return None
     pattern = re.compile(r"(?m)^[ \t]*(?:import|from)[ \t]+(" + "|".join(map(re.escape, undeclared)) + r")\b")
@@ -386,7 +391,7 @@ def _path_set_later(document: Document, stage) -> str | None:
             own = next((i for i, part in enumerate(parts) if part in ("$PATH", "${PATH}")), len(parts))
             # Folders put ahead of the PATH the venv's is on; Poetry's own (`$PATH:/root/.poetry/bin`) do no harm.
             ahead = [part for part in parts[:own] if part and not re.search(
-                r"VIRTUAL_ENV|\.venv|POETRY_HOME|/\.poetry/|/\.local/bin|pypoetry", part)]
+                r"(?i)VIRTUAL_ENV|\.venv|poetry|/\.local/bin", part)]
             if ahead:
                 return (f"line {instruction.line_number} sets PATH after Poetry is installed, ahead of where the "
                         "virtualenv's would go; `virtualenvs.create false` is left alone")
@@ -397,9 +402,10 @@ _PIP_OPTIONS_WITH_VALUE = {"-i", "--index-url", "--extra-index-url", "-c", "--co
                            "--trusted-host", "--target", "-t", "--prefix", "--root", "--platform", "--python-version",
                            "--implementation", "--abi", "--cache-dir", "--src", "--upgrade-strategy", "--progress-bar",
                            "--log", "--proxy", "--retries", "--timeout", "--cert", "--client-cert", "--global-option",
-                           "--config-settings", "-C", "--only-binary", "--no-binary"}
+                           "--config-settings", "-C", "--only-binary", "--no-binary", "--root-user-action",
+                           "--exists-action", "--report", "--python", "--keyring-provider"}
 # Poetry, its plugins, and pip's own tools: what installing Poetry brings into the system anyway.
-_POETRY_TOOLING = re.compile(r"(?i)(?:poetry(?:[-_][\w-]+)?|pip|setuptools|wheel)(?:\[[^\]]*\])?(?:[=<>!~;@ ].*)?$")
+_POETRY_TOOLING = re.compile(r"(?i)(?:poetry(?:[-_][\w-]+)?|pip|pipx|setuptools|wheel)(?:\[[^\]]*\])?(?:[=<>!~;@ ].*)?$")
 
 
 def _system_pip_install(stage) -> str | None:

@@ -177,7 +177,9 @@ class SplitInstall(Pass):
                                     "and `poetry install` may read the code or change the install; left alone")
                 return result
             copied = copy_arguments(instruction)  # (not `arguments`: the install's, used below)
-            if copied and _CONFIGURATION.search(copied[-1]):
+            landing = [] if not copied else [copied[-1]] + [  # `COPY .netrc /root/` lands at /root/.netrc
+                copied[-1].rstrip("/") + "/" + posixpath.basename(posixpath.normpath(source)) for source in copied[:-1]]
+            if any(_CONFIGURATION.search(path) for path in landing):
                 # `COPY auth.toml /root/.config/pypoetry/auth.toml`: credentials or settings the install reads.
                 result.notes.append(f"line {instruction.line_number}: copies configuration Poetry or pip reads "
                                     "before `poetry install`; left alone")
