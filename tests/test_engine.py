@@ -430,6 +430,15 @@ def test_package_names_normalise_as_pep_503_says():
     assert [normalise_name(n) for n in names] == [re.sub(r"[-_.]+", "_", n).lower() for n in names]
 
 
+def test_a_dockerignore_with_a_byte_order_mark_reads_its_first_pattern(tmp_path):
+    """Saved with a BOM, `*` read as `\ufeff*` matched nothing: the tool copied a README Docker did not send (a
+    real build: "/README.md" not found)."""
+    make_project(tmp_path)
+    (tmp_path / ".dockerignore").write_bytes(b"\xef\xbb\xbf*\n!pyproject.toml\n!poetry.lock\n!app\n")
+    project = load_project(tmp_path)
+    assert project.is_ignored("README.md") and not project.is_ignored("app")
+
+
 @pytest.mark.parametrize(("patterns", "ignored", "kept"), [
     ("./README.md\n", ["README.md"], ["app"]),  # Docker cleans the pattern: a real build lacked README.md
     ("*.md\n!./README.md\n", ["CHANGES.md"], ["README.md"]),

@@ -454,7 +454,7 @@ def load_project(context: Path, dockerfile: Path | None = None) -> PoetryProject
 
 def _ignore_patterns(path: Path) -> tuple[str, ...]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # Docker drops a BOM before the first pattern
     except (OSError, UnicodeDecodeError) as error:
         raise ProjectError(f"{path}: cannot read ({error})") from error
     return tuple(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
