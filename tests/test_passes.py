@@ -1097,6 +1097,20 @@ def test_poetry_env_keeps_a_system_install_the_app_takes_poetrys_own_packages_fr
 @pytest.mark.parametrize("copy", ["COPY deploy/supervisord.conf /etc/supervisord.conf\n",
                                   "COPY deploy/ /etc/supervisor/conf.d/\n"])
 def test_poetry_env_keeps_a_system_install_a_copied_config_runs(tmp_path, copy):
+    _system_program_in_a_config(tmp_path, copy)
+
+
+def test_poetry_env_keeps_a_system_install_a_procfile_runs(tmp_path):
+    """honcho runs the Procfile's `web: /usr/local/bin/app-cli`, which the converted venv would not have (a real
+    build: `/usr/local/bin/web-cli: not found`)."""
+    make_project(tmp_path, files={".dockerignore": ".venv\n", "Procfile": "web: /usr/local/bin/app-cli\n"})
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\n"
+              'RUN poetry config virtualenvs.create false && poetry install --only main\nCMD ["honcho", "start"]\n')
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert output == source and any("Procfile" in n and "by its path" in n for n in notes(result))
+
+
+def _system_program_in_a_config(tmp_path, copy):
     """supervisord reads /etc/supervisord.conf by itself: its `command=/usr/local/bin/python -m app.main` would not
     see the dependencies in a virtualenv (a real build: No module named 'click')."""
     conf = "[program:web]\ncommand=/usr/local/bin/python -m app.main\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
 
@@ -451,12 +452,34 @@ def _system_program(stage, first_install, project, directory) -> str | None:
         if script is not None:
             found = (f"`{script[0]}`, which the image runs,", script[1].group(1))
     if found is None and project is not None:
-        found = _system_program_in_copied_config(stage, project, directory)
+        found = _system_program_in_copied_config(stage, project, directory) or _system_program_in_process_files(
+            stage, first_install, project)
     if found is None:
         return None
     where, program = found
     return (f"{where} runs `{program}` by its path, which would not see the dependencies in a virtualenv; "
             f"`virtualenvs.create false` is left alone (run `{program.rsplit('/', 1)[1]}` by name to allow it)")
+
+
+_PROCESS_FILES = ("Procfile", "Procfile.*", "supervisord*.conf", "*supervisor*.conf", "circus*.ini")
+
+
+def _system_program_in_process_files(stage, first_install, project) -> tuple[str, str] | None:
+    """A process manager's file of the context the image gets (`Procfile` for honcho, a supervisord config) that
+    runs the system interpreter or a system console script by its path (`web: /usr/local/bin/web-cli`): a real
+    build of the converted rewrite failed with `/usr/local/bin/web-cli: not found`."""
+    for name in project.context_entries():
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in _PROCESS_FILES) or project.is_dir(name):
+            continue
+        if not copied_before(stage, 10**9, name, project):
+            continue
+        try:
+            match = _SYSTEM_PROGRAM.search((project.root / name).read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+        if match:
+            return f"{name}, which the image gets,", match.group(1)
+    return None
 
 
 def _system_program_in_copied_config(stage, project, directory) -> tuple[str, str] | None:
