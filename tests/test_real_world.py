@@ -170,9 +170,13 @@ def test_dev_group_kept_when_the_image_runs_a_dev_tool(tmp_path, pyproject, tail
     ("import pytest\n", True),  # the app imports a package only the dev group installs (a real build failed)
     ("from pytest import approx\n", True),
     ('"""Tested with pytest."""\n', False),
+    ("import os, sys, pytest\n", True),  # a comma list (a QA build: No module named 'tomli')
+    ("import os; import pytest\n", True),
+    ("from dateutil import parser\n", True),  # python-dateutil is imported as dateutil
 ])
 def test_dev_group_kept_when_the_app_imports_from_it(tmp_path, code, kept):
-    root = make_project(tmp_path / "p", files={"app/checks.py": code})
+    pyproject = CLASSIC.replace('pytest = "*"', 'pytest = "*"\npython-dateutil = "*"')
+    root = make_project(tmp_path / "p", pyproject=pyproject, files={"app/checks.py": code})
     source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install\n"
     output, refactoring = fix(root, source, select=["no-dev"])
     assert ("--only main" not in output) == kept, output

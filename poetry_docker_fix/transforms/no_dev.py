@@ -294,15 +294,45 @@ def _dev_package_imported(project) -> tuple[str, str] | None:
         if group != "main" and (is_dev_group(group) or group == "dev"):
             for name in names:
                 if _normalised(name) not in main and _normalised(name) != "python":
-                    modules[_normalised(name).replace("-", "_")] = name
+                    module = _IMPORT_NAMES.get(_normalised(name), _normalised(name).replace("-", "_"))
+                    modules[module] = name
     if not modules:
         return None
-    pattern = re.compile(r"(?m)^[ \t]*(?:import|from)[ \t]+(" + "|".join(re.escape(m) for m in modules) + r")\b")
     for relative, text in app_sources(project):
-        match = pattern.search(text)
-        if match:
-            return relative, match.group(1)
+        if not any(module in text for module in modules):
+            continue
+        for module in _imported_modules(text):
+            if module in modules:
+                return relative, module
     return None
+
+
+# Packages whose module has another name (the common ones): `python-dateutil` is imported as `dateutil`.
+_IMPORT_NAMES = {"python-dateutil": "dateutil", "pyyaml": "yaml", "beautifulsoup4": "bs4", "pillow": "PIL",
+                 "scikit-learn": "sklearn", "opencv-python": "cv2", "opencv-python-headless": "cv2", "pyjwt": "jwt",
+                 "python-dotenv": "dotenv", "typing-extensions": "typing_extensions", "factory-boy": "factory",
+                 "attrs": "attr", "protobuf": "google", "pymysql": "pymysql", "python-multipart": "multipart",
+                 "email-validator": "email_validator", "faker": "faker", "django-debug-toolbar": "debug_toolbar"}
+_IMPORT_LINE = re.compile(r"^[ \t]*(?:import[ \t]+(.+)|from[ \t]+([\w.]+)[ \t]+import\b)")
+
+
+def _imported_modules(text: str) -> set[str]:
+    """Top-level modules of the `import a, b.c as d` and `from x import y` statements of `text` (read as text,
+    statements after `;` too)."""
+    found: set[str] = set()
+    for line in text.replace(";", "\n").splitlines():
+        match = _IMPORT_LINE.match(line)
+        if not match:
+            continue
+        if match.group(2):
+            if not match.group(2).startswith("."):
+                found.add(match.group(2).split(".")[0])
+            continue
+        for part in match.group(1).split("#", 1)[0].strip("()\\ \t").split(","):
+            words = part.strip().strip("()").split()
+            if words and re.fullmatch(r"[\w.]+", words[0]):
+                found.add(words[0].split(".")[0])
+    return found
 
 
 def _dev_tool_in_use(document: Document, stage, project) -> str | None:
