@@ -273,6 +273,24 @@ def test_a_copy_source_the_disk_cannot_look_at_is_no_crash(tmp_path):
     assert result.status is not Status.FAILED, result.reason
 
 
+@pytest.mark.parametrize(("files", "command"), [
+    # `cd` inside a shell command (a real build: `./entry.sh: exec: poetry: not found`).
+    ({"scripts/entry.sh": "#!/bin/sh\nexec poetry run python -m app.main\n"},
+     'CMD ["sh", "-c", "cd scripts && ./entry.sh"]'),
+    # A script that runs another (a real build: `./scripts/run.sh: exec: poetry: not found`).
+    ({"scripts/entry.sh": "#!/bin/sh\necho outer\nexec ./scripts/run.sh\n",
+      "scripts/run.sh": "#!/bin/sh\nexec poetry run python -m app.main\n"}, 'CMD ["./scripts/entry.sh"]'),
+    ({"scripts/entry.sh": "#!/bin/sh\n. ./lib.sh\nstart\n",
+      "scripts/lib.sh": "start() { poetry run python -m app.main; }\n"}, 'CMD ["sh", "-c", "cd scripts && ./entry.sh"]'),
+])
+def test_multi_stage_reads_the_scripts_a_script_runs(tmp_path, files, command):
+    make_project(tmp_path, files={".dockerignore": ".venv\n", **files})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n").replace(
+        "COPY app ./app\n", "COPY . .\n") + f"{command}\n"
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert " AS runtime" not in output and any("calls Poetry" in n for n in notes(result)), (output, notes(result))
+
+
 def test_multi_stage_keeps_the_full_image_for_a_program_an_entrypoint_script_calls(tmp_path):
     """A "wait for the database" entrypoint calling curl: on the slim runtime it died with `curl: not found`."""
     make_project(tmp_path, files={"docker-entrypoint.sh": '#!/bin/sh\ncurl -sf http://db:5432 || true\nexec "$@"\n'})

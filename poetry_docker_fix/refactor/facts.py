@@ -6,6 +6,7 @@ import fnmatch
 import json
 import posixpath
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -481,54 +482,89 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
     if project is None:
         return None
     copied: tuple | None = None  # see _copied_to
+    # The command's words, a shell script's words (`sh -c "cd scripts && ./entry.sh"`: with its `cd` folder
+    # too), and then, for each script found, the scripts it runs in turn (`exec ./scripts/run.sh`), a few deep.
+    queue: list[tuple[str, str]] = []  # (word, the word named first, for the message)
     for instruction in stage.instructions:
-        if instruction.keyword not in ("CMD", "ENTRYPOINT"):
+        if instruction.keyword in ("CMD", "ENTRYPOINT"):
+            for word in instruction.argv() or []:
+                queue += [(w, w) for w in _script_words(word)]
+    seen_files: set[str] = set()
+    while queue:
+        word, named = queue.pop(0)
+        if word.startswith("-") or not word:
             continue
-        for word in instruction.argv() or []:
-            if word.startswith("-") or not word:
+        candidates: list[str] = []
+        if directory and word.startswith(directory.rstrip("/") + "/"):
+            candidates.append(word[len(directory.rstrip("/")) + 1:])
+        elif not word.startswith("/"):
+            candidates.append(word.removeprefix("./"))
+        # Where a COPY put it: `COPY entrypoint.sh /entrypoint.sh`, `COPY bin/start /usr/local/bin/` (a bare
+        # name is looked up on PATH).
+        relative_image = posixpath.normpath(posixpath.join(directory, word)) \
+            if directory and "/" in word and not word.startswith("/") else None
+        if word.startswith("/") or _copy_may_name(stage, posixpath.basename(word), on_path="/" not in word,
+                                                  image_path=relative_image):
+            if copied is None:
+                copied = _copied_to(stage, project)
+            if word.startswith("/"):
+                image_paths = [word]
+            elif "/" in word:  # `./entrypoint.sh`: where a COPY put it in the WORKDIR
+                image_paths = [posixpath.normpath(posixpath.join(directory, word))] if directory else []
+            else:
+                folders = (*_path_folders(stage), *_PATH_FOLDERS)
+                may_be_copied = word in copied[1] or any(
+                    folder == filled or folder.startswith(filled.rstrip("/") + "/")
+                    for filled in copied[2] for folder in folders)
+                image_paths = [f"{folder}/{word}" for folder in folders] if may_be_copied else []
+            candidates += [relative for image_path in image_paths
+                           for relative in _context_file(copied[0], image_path)]
+        for relative in dict.fromkeys(candidates):
+            if not relative or relative in seen_files or not project.may_hold(relative):
+                continue  # `python`, `-m`: no stat for words like these
+            path = project.root / relative
+            if path.suffix.lower() in _NOT_SHELL and (shell_scripts or path.suffix.lower() != ".py"):
                 continue
-            candidates: list[str] = []
-            if directory and word.startswith(directory.rstrip("/") + "/"):
-                candidates.append(word[len(directory.rstrip("/")) + 1:])
-            elif not word.startswith("/"):
-                candidates.append(word.removeprefix("./"))
-            # Where a COPY put it: `COPY entrypoint.sh /entrypoint.sh`, `COPY bin/start /usr/local/bin/` (a bare
-            # name is looked up on PATH).
-            relative_image = posixpath.normpath(posixpath.join(directory, word)) \
-                if directory and "/" in word and not word.startswith("/") else None
-            if word.startswith("/") or _copy_may_name(stage, posixpath.basename(word), on_path="/" not in word,
-                                                      image_path=relative_image):
-                if copied is None:
-                    copied = _copied_to(stage, project)
-                if word.startswith("/"):
-                    image_paths = [word]
-                elif "/" in word:  # `./entrypoint.sh`: where a COPY put it in the WORKDIR
-                    image_paths = [posixpath.normpath(posixpath.join(directory, word))] if directory else []
-                else:
-                    folders = (*_path_folders(stage), *_PATH_FOLDERS)
-                    may_be_copied = word in copied[1] or any(
-                        folder == filled or folder.startswith(filled.rstrip("/") + "/")
-                        for filled in copied[2] for folder in folders)
-                    image_paths = [f"{folder}/{word}" for folder in folders] if may_be_copied else []
-                candidates += [relative for image_path in image_paths
-                               for relative in _context_file(copied[0], image_path)]
-            for relative in dict.fromkeys(candidates):
-                if not relative or not project.may_hold(relative):  # `python`, `-m`: no stat for words like these
-                    continue
-                path = project.root / relative
-                if shell_scripts and path.suffix.lower() in _NOT_SHELL:
-                    continue
-                try:
-                    if path.is_file() and path.stat().st_size < 1_000_000:
-                        text = path.read_text(encoding="utf-8", errors="replace")
-                        if shell_scripts:
-                            text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-                        match = pattern.search(text)
-                        if match:
-                            return word, match
-                except OSError:
-                    continue
+            try:
+                if path.is_file() and path.stat().st_size < 1_000_000:
+                    seen_files.add(relative)
+                    text = path.read_text(encoding="utf-8", errors="replace")
+                    if shell_scripts:
+                        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+                    match = pattern.search(text)
+                    if match:
+                        return named, match
+                    if len(seen_files) < 12 and path.suffix.lower() != ".py":
+                        folder = posixpath.dirname(relative)
+                        queue += [(w, named) for line in text.splitlines() for token in _line_words(line)
+                                  for w in _script_words(token, folder) if "/" in w or w.endswith(".sh")]
+            except OSError:
+                continue
     return None
+
+
+def _script_words(word: str, folder: str = "") -> list[str]:
+    """`word`, or, for a shell script given as one word (`cd scripts && ./entry.sh`), its words, each also
+    taken in the folders a `cd` names before it and in `folder` (where the script that names it is)."""
+    if not any(c in word for c in " \t;&|"):
+        return [word] + ([posixpath.normpath(posixpath.join(folder, word))] if folder and "/" in word else [])
+    words: list[str] = []
+    folders = [folder] if folder else []
+    tokens = _line_words(word)
+    for index, token in enumerate(tokens):
+        if tokens[index - 1:index] == ["cd"]:
+            folders.append(token)
+            continue
+        words.append(token)
+        words += [posixpath.normpath(posixpath.join(f, token)) for f in folders if not token.startswith("/")]
+    return words
+
+
+def _line_words(text: str) -> list[str]:
+    try:
+        return shlex.split(text, comments=True)
+    except ValueError:
+        return text.split()
 
 
 def login_shell(stage: Stage) -> Instruction | None:
