@@ -284,6 +284,25 @@ def test_a_copy_source_the_disk_cannot_look_at_is_no_crash(tmp_path):
       "scripts/lib.sh": "start() { poetry run python -m app.main; }\n"}, 'CMD ["sh", "-c", "cd scripts && ./entry.sh"]'),
 ])
 def test_multi_stage_reads_the_scripts_a_script_runs(tmp_path, files, command):
+    _reads_scripts(tmp_path, files, command)
+
+
+def test_script_lookup_reads_a_config_the_command_names_and_nothing_above_the_context(tmp_path):
+    """A supervisord .ini named by the command is read again (a review found the lookup skipping it); a `cd ..`
+    does not lead out of the build context."""
+    make_project(tmp_path / "ctx", files={".dockerignore": ".venv\n",
+                                          "deploy/supervisord.ini": "[program:web]\ncommand=poetry run python -m app\n"})
+    (tmp_path / "secret").mkdir()
+    (tmp_path / "secret" / "run.sh").write_text("#!/bin/sh\npoetry run x\n")
+    for command, single in [('CMD ["supervisord", "-c", "deploy/supervisord.ini"]', True),
+                            ('CMD ["sh", "-c", "cd .. && secret/run.sh"]', False)]:
+        source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+            f"{command}\n"
+        output, result = fix(tmp_path / "ctx", source, select=["multi-stage"])
+        assert (" AS runtime" not in output) == single, notes(result)
+
+
+def _reads_scripts(tmp_path, files, command):
     make_project(tmp_path, files={".dockerignore": ".venv\n", **files})
     source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n").replace(
         "COPY app ./app\n", "COPY . .\n") + f"{command}\n"
@@ -360,6 +379,20 @@ def test_multi_stage_puts_the_venv_first_on_a_path_the_file_sets_again(tmp_path)
         assert runtime.rindex('ENV PATH="/app/.venv/bin:$PATH"') < runtime.index("CMD"), output
         again, _ = fix(tmp_path, output, select=["multi-stage"])
         assert again == output
+
+
+@pytest.mark.parametrize(("setting", "files"), [
+    ("ENV POETRY_VIRTUALENVS_OPTIONS_SYSTEM_SITE_PACKAGES=true\n", {}),
+    ("RUN poetry config virtualenvs.options.system-site-packages true\n", {}),
+    ("COPY poetry.toml ./\n", {"poetry.toml": "[virtualenvs]\noptions.system-site-packages = true\n"}),
+])
+def test_multi_stage_keeps_a_venv_that_sees_the_system_site_packages(tmp_path, setting, files):
+    """Such a venv imported requests from the builder's system (pip put it there with Poetry); the slim runtime has
+    none (a real build: No module named 'requests')."""
+    make_project(tmp_path, files=files)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", f"ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n{setting}")
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert output == source and any("system site-packages" in n for n in notes(result)), notes(result)
 
 
 def test_multi_stage_keeps_onbuild_triggers_in_the_final_image(tmp_path):
@@ -1146,8 +1179,9 @@ def _system_program_in_a_config(tmp_path, copy):
     # The project's own installer.py is no package of Poetry's.
     ("RUN pip install poetry==1.8.5\n", {"installer.py": "X = 1\n", "app/net.py": "from installer import X\n"},
      True),
-    # requests only locked through a dev group: --only main leaves it out (a review found it taken as declared).
-    ("RUN pip install poetry==1.8.5\n", {"app/net.py": "import requests\n"}, False),
+    # A package the lock installs (here through a main dependency) is the venv's too (a review found it refused).
+    ("RUN pip install poetry==1.8.5\n", {"app/net.py": "import requests\n"}, True),
+    ("RUN pip install poetry==1.8.5\n", {"app/net.py": "import certifi\n"}, False),  # not in the lock
 ])
 def test_poetry_env_and_packages_poetry_brings(tmp_path, setup, files, converted):
     lock = LOCK_1_8.replace("[metadata]", '[[package]]\nname = "requests"\nversion = "2.32.3"\n\n[metadata]')
@@ -1386,7 +1420,8 @@ def test_no_dev_with_optional_groups_leaves_the_development_groups_out(tmp_path,
     assert again == output
 
 
-@pytest.mark.parametrize("install", ["poetry install --no-dev --with server", "poetry install --with server --no-dev"])
+@pytest.mark.parametrize("install", ["poetry install --no-dev --with server", "poetry install --with server --no-dev",
+                                     "poetry install --no-dev --only server"])  # 1.x: main and server
 def test_no_dev_on_poetry_1_keeps_what_no_dev_beside_with_installs(tmp_path, install):
     """Poetry 1.2-1.8 read `--no-dev` as `--only main`, which overrides `--with` (a review read it in Poetry's
     source): the original installs main only, and so must the rewrite."""

@@ -173,9 +173,10 @@ def test_dev_group_kept_when_the_image_runs_a_dev_tool(tmp_path, pyproject, tail
     ("import os, sys, pytest\n", True),  # a comma list (a QA build: No module named 'tomli')
     ("import os; import pytest\n", True),
     ("from dateutil import parser\n", True),  # python-dateutil is imported as dateutil
+    ("import attrs\n", True),  # attrs is imported as attr and as attrs (a review found the second missed)
 ])
 def test_dev_group_kept_when_the_app_imports_from_it(tmp_path, code, kept):
-    pyproject = CLASSIC.replace('pytest = "*"', 'pytest = "*"\npython-dateutil = "*"')
+    pyproject = CLASSIC.replace('pytest = "*"', 'pytest = "*"\npython-dateutil = "*"\nattrs = "*"')
     root = make_project(tmp_path / "p", pyproject=pyproject, files={"app/checks.py": code})
     source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install\n"
     output, refactoring = fix(root, source, select=["no-dev"])

@@ -396,6 +396,27 @@ def project_system_install(document: Document, stage: Stage, project: PoetryProj
         copied_before(stage, installs[0].start, "poetry.toml", project)
 
 
+def venv_sees_system_packages(document: Document, stage: Stage, project: PoetryProject | None) -> str | None:
+    """Where `virtualenvs.options.system-site-packages` is turned on for this install (ENV, `poetry config`, or a
+    poetry.toml the image gets): such a venv imports what the image's interpreter has, which another image (a
+    slim runtime) does not. None when it is not."""
+    value = document.stage_env(stage).get("POETRY_VIRTUALENVS_OPTIONS_SYSTEM_SITE_PACKAGES")
+    if value is not None:
+        return "POETRY_VIRTUALENVS_OPTIONS_SYSTEM_SITE_PACKAGES" if truthy(value) else None
+    for member in [stage, *document.ancestors(stage)]:
+        for instruction in member.instructions:
+            if instruction.keyword == "RUN":
+                for arguments in poetry_config_commands(instruction):
+                    words = [a for a in arguments if a != "--local"]
+                    if words[:1] == ["virtualenvs.options.system-site-packages"] and truthy(" ".join(words[1:2])):
+                        return f"`poetry config virtualenvs.options.system-site-packages` at line {instruction.line_number}"
+    installs = install_runs(stage)
+    if project is not None and installs and project.poetry_toml_system_site_packages and \
+            copied_before(stage, installs[0].start, "poetry.toml", project):
+        return "the project's poetry.toml"
+    return None
+
+
 def creates_no_venv(config_arguments: list[str]) -> bool:
     """`poetry config [--local] virtualenvs.create false` (also the pre-1.0 `settings.virtualenvs.create`)."""
     arguments = [a for a in config_arguments if a != "--local"]
@@ -490,10 +511,11 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
             for word in instruction.argv() or []:
                 queue += [(w, w) for w in _script_words(word)]
     seen_files: set[str] = set()
+    queued = {word for word, _named in queue}
     while queue:
         word, named = queue.pop(0)
-        if word.startswith("-") or not word:
-            continue
+        if word.startswith("-") or not word or posixpath.normpath(word).startswith(".."):
+            continue  # (a path above the context is no file of it)
         candidates: list[str] = []
         if directory and word.startswith(directory.rstrip("/") + "/"):
             candidates.append(word[len(directory.rstrip("/")) + 1:])
@@ -523,7 +545,7 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
             if not relative or relative in seen_files or not project.may_hold(relative):
                 continue  # `python`, `-m`: no stat for words like these
             path = project.root / relative
-            if path.suffix.lower() in _NOT_SHELL and (shell_scripts or path.suffix.lower() != ".py"):
+            if shell_scripts and path.suffix.lower() in _NOT_SHELL:
                 continue
             try:
                 if path.is_file() and path.stat().st_size < 1_000_000:
@@ -534,13 +556,26 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
                     match = pattern.search(text)
                     if match:
                         return named, match
-                    if len(seen_files) < 12 and path.suffix.lower() != ".py":
+                    if len(seen_files) < 12 and _is_shell_script(path, text):
                         folder = posixpath.dirname(relative)
-                        queue += [(w, named) for line in text.splitlines() for token in _line_words(line)
-                                  for w in _script_words(token, folder) if "/" in w or w.endswith(".sh")]
+                        for line in text.splitlines()[:500]:
+                            for token in _line_words(line):
+                                for w in _script_words(token, folder):
+                                    if ("/" in w or w.endswith(".sh")) and w not in queued and len(queued) < 200:
+                                        queued.add(w)
+                                        queue.append((w, named))
             except OSError:
                 continue
     return None
+
+
+def _is_shell_script(path, text: str) -> bool:
+    """A file worth following the scripts of: a `.sh`/`.bash` file, or one without a suffix that starts with a
+    shell's `#!` line."""
+    suffix = path.suffix.lower()
+    if suffix in (".sh", ".bash"):
+        return True
+    return suffix == "" and bool(re.match(r"#!\S*(?:/|env\s+)(?:ba|da|z|k)?sh\b", text))
 
 
 def _script_words(word: str, folder: str = "") -> list[str]:

@@ -134,6 +134,13 @@ class PoetryProject:
         return isinstance(section, dict) and section.get("create") is False
 
     @cached_property
+    def poetry_toml_system_site_packages(self) -> bool:
+        """Whether the project's poetry.toml says `[virtualenvs] options.system-site-packages = true`."""
+        section = self._poetry_toml.get("virtualenvs")
+        options = section.get("options") if isinstance(section, dict) else None
+        return isinstance(options, dict) and options.get("system-site-packages") is True
+
+    @cached_property
     def poetry_toml_in_project(self) -> bool:
         """Whether the project's poetry.toml says `[virtualenvs] in-project = true` (Poetry reads it when it sits
         beside pyproject.toml)."""

@@ -27,6 +27,7 @@ from ..refactor.facts import (
     project_system_install,
     pyproject_destination,
     venv_in_project,
+    venv_sees_system_packages,
 )
 from ..refactor.shell import is_poetry_setup, poetry_installs, run_commands
 from .base import Pass, PassResult
@@ -211,6 +212,11 @@ class MultiStage(Pass):
                 result.notes.append(f"line {instruction.line_number}: COPY to `{destination}` relative to WORKDIR "
                                     f"{here}, not {directory}; left single-stage")
                 return result
+        sees = venv_sees_system_packages(document, stage, context.project)
+        if sees is not None:
+            result.notes.append(f"the virtualenv sees the builder's system site-packages ({sees}), which a runtime "
+                                "stage would not have; left single-stage")
+            return result
         onbuild = next((i for i in stage.instructions if i.keyword == "ONBUILD"), None)
         if onbuild is not None:
             # Its triggers belong to the final image, and may need Poetry or what the builder has.

@@ -107,9 +107,9 @@ class NoDev(Pass):
                 return
             index, match = located
             text = document.lines[index]
-            only = "" if option_values(arguments, "--only") is not None else " --only main"  # no second --only
+            only = " --only main"  # beside `--only test` too: 1.x read that as main and test
             result.change(Edit.replace(index, index, [text[: match.start()] + only + text[match.end():]]),
-                          index + 1, f"`--no-dev` →{only or ' dropped'}", f"{version_text} reads `--no-dev` as `--only "
+                          index + 1, "`--no-dev` → `--only main`", f"{version_text} reads `--no-dev` as `--only "
                           "main`, which overrides the other group options (Poetry says so when it runs); written "
                           "out, the install stays the same, and Poetry 2.0, which removed `--no-dev`, reads it too")
             return
@@ -294,8 +294,8 @@ def _dev_package_imported(project) -> tuple[str, str] | None:
         if group != "main" and (is_dev_group(group) or group == "dev"):
             for name in names:
                 if _normalised(name) not in main and _normalised(name) != "python":
-                    module = _IMPORT_NAMES.get(_normalised(name), _normalised(name).replace("-", "_"))
-                    modules[module] = name
+                    for module in _IMPORT_NAMES.get(_normalised(name), (_normalised(name).replace("-", "_"),)):
+                        modules[module] = name
     if not modules:
         return None
     for relative, text in app_sources(project):
@@ -308,11 +308,12 @@ def _dev_package_imported(project) -> tuple[str, str] | None:
 
 
 # Packages whose module has another name (the common ones): `python-dateutil` is imported as `dateutil`.
-_IMPORT_NAMES = {"python-dateutil": "dateutil", "pyyaml": "yaml", "beautifulsoup4": "bs4", "pillow": "PIL",
-                 "scikit-learn": "sklearn", "opencv-python": "cv2", "opencv-python-headless": "cv2", "pyjwt": "jwt",
-                 "python-dotenv": "dotenv", "typing-extensions": "typing_extensions", "factory-boy": "factory",
-                 "attrs": "attr", "protobuf": "google", "pymysql": "pymysql", "python-multipart": "multipart",
-                 "email-validator": "email_validator", "faker": "faker", "django-debug-toolbar": "debug_toolbar"}
+_IMPORT_NAMES = {"python-dateutil": ("dateutil",), "pyyaml": ("yaml",), "beautifulsoup4": ("bs4",),
+                 "pillow": ("PIL",), "scikit-learn": ("sklearn",), "opencv-python": ("cv2",),
+                 "opencv-python-headless": ("cv2",), "pyjwt": ("jwt",), "python-dotenv": ("dotenv",),
+                 "typing-extensions": ("typing_extensions",), "factory-boy": ("factory",), "attrs": ("attr", "attrs"),
+                 "python-multipart": ("multipart", "python_multipart"), "email-validator": ("email_validator",),
+                 "django-debug-toolbar": ("debug_toolbar",)}
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:import[ \t]+(.+)|from[ \t]+([\w.]+)[ \t]+import\b)")
 
 

@@ -331,10 +331,13 @@ def _needs_poetrys_own(document: Document, stage, project) -> str | None:
         return None  # the official installer and pipx keep Poetry's packages in a venv of its own
     # Declared: a main dependency (one only a dev group brings is not installed with --only main). A top-level
     # module of the project's own (`installer.py`, `build/`) is no package of Poetry's.
+    # Installed: a main dependency, or a package the lock has (a dependency of one; one only a dev group brings
+    # would be missed with --only main, a gap left open). The project's own `installer.py` is not Poetry's.
     main = {normalise_name(name) for name in project.group_packages.get("main", ())}
+    locked = project.locks(*POETRY_BRINGS.values())
     undeclared = [module for module, package in POETRY_BRINGS.items()
-                  if normalise_name(package) not in main and not project.exists(module)
-                  and not project.exists(f"{module}.py")]
+                  if normalise_name(package) not in main and normalise_name(package) not in locked
+                  and not project.exists(f"{module}.py") and not project.exists(f"{module}/__init__.py")]
     if not undeclared:
         return None
     pattern = re.compile(r"(?m)^[ \t]*(?:import|from)[ \t]+(" + "|".join(map(re.escape, undeclared)) + r")\b")
@@ -473,8 +476,11 @@ def _system_program_in_process_files(stage, first_install, project) -> tuple[str
             continue
         if not copied_before(stage, 10**9, name, project):
             continue
+        path = project.root / name
         try:
-            match = _SYSTEM_PROGRAM.search((project.root / name).read_text(encoding="utf-8", errors="replace"))
+            if not path.is_file() or path.stat().st_size > 1_000_000:  # (not a FIFO, not a huge file)
+                continue
+            match = _SYSTEM_PROGRAM.search(path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             continue
         if match:
