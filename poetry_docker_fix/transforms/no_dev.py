@@ -101,17 +101,10 @@ class NoDev(Pass):
                 and not broken:
             # Poetry 1.2-1.8 reads `--no-dev` as `--only main`, which overrides --with/--without: written out, the
             # install stays what it was, and reads the same on 2.0, which removed `--no-dev`.
-            located = locate(document, instruction, _NO_DEV)
-            if located is None:
-                result.notes.append(f"line {line}: cannot locate `--no-dev` to replace")
-                return
-            index, match = located
-            text = document.lines[index]
-            only = " --only main"  # beside `--only test` too: 1.x read that as main and test
-            result.change(Edit.replace(index, index, [text[: match.start()] + only + text[match.end():]]),
-                          index + 1, "`--no-dev` → `--only main`", f"{version_text} reads `--no-dev` as `--only "
-                          "main`, which overrides the other group options (Poetry says so when it runs); written "
-                          "out, the install stays the same, and Poetry 2.0, which removed `--no-dev`, reads it too")
+            _no_dev_to_only_main(document, instruction, result, f"{version_text} reads `--no-dev` as `--only main`, "
+                                 "which overrides the other group options (Poetry says so when it runs); written "
+                                 "out, the install stays the same, and Poetry 2.0, which removed `--no-dev`, reads "
+                                 "it too")
             return
         if "--no-dev" in arguments and group_options and capabilities.has_groups:
             self._drop_no_dev(document, instruction, arguments, capabilities, groups, version_text, result)
@@ -119,16 +112,9 @@ class NoDev(Pass):
         if "--no-dev" in arguments:
             if capabilities.has_no_dev and not capabilities.has_groups:
                 return
-            located = locate(document, instruction, _NO_DEV)
-            if located is None:
-                result.notes.append(f"line {line}: cannot locate `--no-dev` to replace")
-                return
-            index, match = located
-            text = document.lines[index]
             why = "removed in Poetry 2.0" if not capabilities.has_no_dev else "deprecated since Poetry 1.2"
-            result.change(Edit.replace(index, index, [text[: match.start()] + " --only main" + text[match.end():]]),
-                          index + 1, "`--no-dev` → `--only main`", f"`--no-dev` is {why}; {version_text} "
-                          "takes `--only main`, which works on every Poetry from 1.2")
+            _no_dev_to_only_main(document, instruction, result, f"`--no-dev` is {why}; {version_text} takes "
+                                 "`--only main`, which works on every Poetry from 1.2")
             return
         without = option_values(arguments, "--without")
         if without is not None:
@@ -255,6 +241,19 @@ class NoDev(Pass):
                if development else "the other group options already choose what is installed")
         result.change(Edit.replace(index, index, [text]), index + 1, summary,
                       f"{why}; `--no-dev` is deprecated since Poetry 1.2 and removed in 2.0 ({version_text})")
+
+
+def _no_dev_to_only_main(document: Document, instruction: Instruction, result: PassResult, why: str) -> None:
+    """`--no-dev` → `--only main` on the line that has it (beside `--only test` too: Poetry 1.x read that as main
+    and test)."""
+    located = locate(document, instruction, _NO_DEV)
+    if located is None:
+        result.notes.append(f"line {instruction.line_number}: cannot locate `--no-dev` to replace")
+        return
+    index, match = located
+    text = document.lines[index]
+    result.change(Edit.replace(index, index, [text[: match.start()] + " --only main" + text[match.end():]]),
+                  index + 1, "`--no-dev` → `--only main`", why)
 
 
 def _development_left_out(groups: set[str], chosen: list[str], variables: bool = True) -> list[str]:
