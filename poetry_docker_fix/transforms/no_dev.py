@@ -163,15 +163,8 @@ class NoDev(Pass):
                 flag = " --only main"
                 why = ("`--only main` works on every Poetry from 1.2 and, unlike `--without dev`, does not fail "
                        "when a dev group is missing")
-        located = locate(document, instruction, POETRY_INSTALL)
-        if located is None:
-            result.notes.append(f"line {line}: cannot locate `poetry install` to add{flag}")
-            return
-        index, match = located
-        text = document.lines[index]
-        result.change(Edit.replace(index, index, [text[: match.end()] + flag + text[match.end():]]), index + 1,
-                      f"install with{flag}", "development dependencies (linters, test runners) do not belong "
-                      f"in a production image; {why}")
+        _add_to_install(document, instruction, flag, result, "development dependencies (linters, test runners) do "
+                        f"not belong in a production image; {why}")
 
     @staticmethod
     def _with_groups(document: Document, instruction: Instruction, chosen: list[str],
@@ -188,17 +181,10 @@ class NoDev(Pass):
         development = _development_left_out(groups, chosen)
         if not development:
             return
-        located = locate(document, instruction, POETRY_INSTALL)
-        if located is None:
-            result.notes.append(f"line {instruction.line_number}: cannot locate `poetry install` to add `--without`")
-            return
-        index, match = located
-        text = document.lines[index]
-        flag = f" --without {','.join(development)}"
-        result.change(Edit.replace(index, index, [text[: match.end()] + flag + text[match.end():]]), index + 1,
-                      f"install with{flag}", f"`--with {','.join(chosen)}` adds to the non-optional groups, so "
-                      f"{', '.join(development)} would be installed too: development dependencies do not belong in "
-                      "a production image (`--only main` would override `--with`)")
+        _add_to_install(document, instruction, f" --without {','.join(development)}", result,
+                        f"`--with {','.join(chosen)}` adds to the non-optional groups, so "
+                        f"{', '.join(development)} would be installed too: development dependencies do not belong in "
+                        "a production image (`--only main` would override `--with`)")
 
     def _drop_no_dev(self, document: Document, instruction: Instruction, arguments: list[str],
                      capabilities: PoetryCapabilities, groups: set[str], version_text: str,
@@ -241,6 +227,18 @@ class NoDev(Pass):
                if development else "the other group options already choose what is installed")
         result.change(Edit.replace(index, index, [text]), index + 1, summary,
                       f"{why}; `--no-dev` is deprecated since Poetry 1.2 and removed in 2.0 ({version_text})")
+
+
+def _add_to_install(document: Document, instruction: Instruction, flag: str, result: PassResult, why: str) -> None:
+    """`flag` right after `poetry install`, on the line that has it."""
+    located = locate(document, instruction, POETRY_INSTALL)
+    if located is None:
+        result.notes.append(f"line {instruction.line_number}: cannot locate `poetry install` to add{flag}")
+        return
+    index, match = located
+    text = document.lines[index]
+    result.change(Edit.replace(index, index, [text[: match.end()] + flag + text[match.end():]]), index + 1,
+                  f"install with{flag}", why)
 
 
 def _no_dev_to_only_main(document: Document, instruction: Instruction, result: PassResult, why: str) -> None:
