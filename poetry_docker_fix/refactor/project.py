@@ -47,6 +47,16 @@ class Package:
 
 
 @dataclass(frozen=True)
+class LockedPackage:
+    """One [[package]] of poetry.lock (names normalised)."""
+
+    requires: tuple[tuple[str, tuple[str, ...]], ...]  # (dependency, the extras of it asked for), always installed
+    optional: tuple[str, ...]  # dependencies installed only with one of its extras
+    extras: dict  # extra name -> the dependencies it adds
+    groups: tuple[str, ...] | None  # the groups that install it, when the lock says (else None)
+
+
+@dataclass(frozen=True)
 class PoetryProject:
     root: Path
     name: str | None
@@ -171,6 +181,44 @@ class PoetryProject:
         # (?i) folds case as Unicode does (`ſ` matches `s`), .lower() does not: keep only what normalises to a
         # wanted name, as the full set would.
         return frozenset(normalise_name(name) for name in found) & frozenset(wanted)
+
+    @cached_property
+    def lock_graph(self) -> dict[str, LockedPackage]:
+        """poetry.lock's packages by normalised name: what each depends on, and which groups install it when the
+        lock says (lock-version 2.1 writes `groups`, 1.1 a `category`). Parsed in full only when a pass asks (a
+        lock is tens to hundreds of KB); {} without a lock or when it does not parse."""
+        if not self.lock_text:
+            return {}
+        try:
+            data = tomllib.loads(self.lock_text)
+        except (tomllib.TOMLDecodeError, ValueError):
+            return {}
+        graph: dict[str, LockedPackage] = {}
+        for entry in data.get("package", []) if isinstance(data.get("package"), list) else []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                continue
+            required, optional = [], []
+            for name, spec in (entry.get("dependencies") or {}).items():
+                specs = spec if isinstance(spec, list) else [spec]
+                extras = tuple(extra for item in specs if isinstance(item, dict)
+                               for extra in item.get("extras", ()) if isinstance(extra, str))
+                if all(isinstance(item, dict) and item.get("optional") for item in specs):
+                    optional.append(normalise_name(name))
+                else:
+                    required.append((normalise_name(name), extras))
+            extras_table = entry.get("extras") if isinstance(entry.get("extras"), dict) else {}
+            extras = {normalise_name(extra): tuple(normalise_name(re.split(r"[\s\[<>=!~;(]", r, maxsplit=1)[0])
+                                                   for r in requirements if isinstance(r, str))
+                      for extra, requirements in extras_table.items() if isinstance(requirements, list)}
+            groups = entry.get("groups")
+            if isinstance(groups, list):
+                groups = tuple(group for group in groups if isinstance(group, str))
+            elif isinstance(entry.get("category"), str):
+                groups = (entry["category"],)
+            else:
+                groups = None
+            graph[normalise_name(entry["name"])] = LockedPackage(tuple(required), tuple(optional), extras, groups)
+        return graph
 
     @cached_property
     def _entries(self) -> dict[str, str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 from ..refactor.document import Document, Instruction
 from ..refactor.edits import Edit
@@ -17,7 +18,14 @@ from ..refactor.facts import (
     install_stage,
     is_dev_group,
 )
-from ..refactor.shell import POETRY_INSTALL, locate, option_values, poetry_installs, run_commands
+from ..refactor.project import normalise_name
+from ..refactor.shell import (
+    POETRY_INSTALL,
+    locate,
+    option_values,
+    poetry_installs,
+    run_commands,
+)
 from ..refactor.versions import PoetryCapabilities
 from .base import Pass, PassResult
 
@@ -64,7 +72,7 @@ class NoDev(Pass):
         imported = _dev_package_imported(context.project)
         if imported is not None:
             result.notes.append(f"{imported[0]} imports {imported[1]}, which only a development group installs: "
-                                "development dependencies are kept (move it to the main dependencies to allow it)")
+                                "development dependencies are kept (declare it in the main dependencies to allow it)")
             return result
         tool = _dev_tool_in_use(document, stage, context.project)
         if tool is not None:
@@ -293,15 +301,85 @@ def _dev_package_imported(project) -> tuple[str, str] | None:
                 if _normalised(name) not in main and _normalised(name) != "python":
                     for module in _IMPORT_NAMES.get(_normalised(name), (_normalised(name).replace("-", "_"),)):
                         modules[module] = name
-    if not modules:
-        return None
-    for relative, text in app_sources(project):
+    for relative, text in app_sources(project) if modules else ():
         if not any(module in text for module in modules):
             continue
         for module in _imported_modules(text):
             if module in modules:
                 return relative, module
+    return _transitive_dev_import(project)
+
+
+def _transitive_dev_import(project) -> tuple[str, str] | None:
+    """(file, "module (a dependency of pytest)") when the app's own code imports a package poetry.lock installs
+    only for a development group, through a package of it: `import packaging` with pytest in the dev group and
+    packaging in no main dependency. The original image has it, `--only main` leaves it out (ModuleNotFoundError).
+    The lock is parsed only when the app imports a package it names that is no direct dependency."""
+    from .narrow_copy import app_sources
+
+    def development(group: str) -> bool:
+        return group != "main" and (is_dev_group(group) or group == "dev")
+
+    dev_roots = {normalise_name(name) for group, names in project.group_packages.items() if development(group)
+                 for name in names}
+    if not dev_roots or not project.lock_text:
+        return None
+    kept_roots = {normalise_name(name) for group, names in project.group_packages.items() if not development(group)
+                  for name in names} - {"python"}
+    direct = {module for name in kept_roots | dev_roots for module in _IMPORT_NAMES_BY_NORMAL.get(name, (name,))}
+    sources = app_sources(project)
+    local = {part.removesuffix(".py") for relative, _text in sources for part in relative.split("/")}
+    imports: dict[str, str] = {}  # module -> the first file importing it
+    for relative, text in sources:
+        for module in _imported_modules(text):
+            if module not in direct and module not in local and module not in sys.stdlib_module_names:
+                imports.setdefault(module, relative)
+    if not imports:
+        return None
+    distributions = {normalise_name(module): module for module in imports}  # distribution -> module
+    distributions.update({name: module for name, modules in _IMPORT_NAMES_BY_NORMAL.items()
+                          for module in modules if module in imports})
+    locked = project.locks(*distributions)
+    if not locked:
+        return None
+    graph = project.lock_graph
+    installed = None
+    for name in sorted(locked, key=lambda name: (imports[distributions[name]], name)):
+        package = graph.get(name)
+        if package is None:
+            continue
+        if package.groups is not None:
+            dev_only = bool(package.groups) and all(development(group) for group in package.groups)
+        else:
+            installed = _reachable(graph, kept_roots) if installed is None else installed
+            dev_only = name not in installed and name in _reachable(graph, dev_roots)
+        if dev_only:
+            via = next((root for root in sorted(dev_roots) if name in _reachable(graph, {root})), None)
+            module = distributions[name]
+            return imports[module], module + (f" (a dependency of {via})" if via and via != name else "")
     return None
+
+
+def _reachable(graph: dict, roots: set[str]) -> set[str]:
+    """The packages installing `roots` installs (names normalised): their dependencies, and those of the extras
+    asked for. A root's optional dependencies all count: which extras of it the project asks for is not read."""
+    seen: set[str] = set()
+    pending: list[tuple[str, tuple[str, ...] | None]] = [(root, None) for root in roots]
+    while pending:
+        name, extras = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        package = graph.get(name)
+        if package is None:
+            continue
+        pending.extend(package.requires)
+        if extras is None:
+            pending.extend((dependency, ()) for dependency in package.optional)
+        else:
+            for extra in extras:
+                pending.extend((dependency, ()) for dependency in package.extras.get(normalise_name(extra), ()))
+    return seen
 
 
 # Packages whose module has another name (the common ones): `python-dateutil` is imported as `dateutil`.
@@ -311,6 +389,7 @@ _IMPORT_NAMES = {"python-dateutil": ("dateutil",), "pyyaml": ("yaml",), "beautif
                  "typing-extensions": ("typing_extensions",), "factory-boy": ("factory",), "attrs": ("attr", "attrs"),
                  "python-multipart": ("multipart", "python_multipart"), "email-validator": ("email_validator",),
                  "django-debug-toolbar": ("debug_toolbar",)}
+_IMPORT_NAMES_BY_NORMAL = {normalise_name(name): modules for name, modules in _IMPORT_NAMES.items()}
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:import[ \t]+(.+)|from[ \t]+([\w.]+)[ \t]+import\b)")
 
 
