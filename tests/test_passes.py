@@ -24,6 +24,10 @@ CMD ["poetry", "run", "python", "-m", "app.main"]
 """
 
 
+# A .dockerignore leaving out .venv: without it, a `COPY . .` that must stay keeps the install after it (a local
+# .venv would replace the virtualenv), and these tests are about what else the passes do.
+NO_VENV = {".dockerignore": ".venv\n"}
+
 def test_every_transform_module_is_in_passes():
     modules = {m.name for m in pkgutil.iter_modules(transforms.__path__) if m.name != "base"}
     in_pipeline = {p.__module__.rsplit(".", 1)[-1] for p in transforms.PASSES}
@@ -253,7 +257,8 @@ def test_multi_stage_reads_a_script_copied_to_an_absolute_path(tmp_path, copy, e
 ])
 def test_multi_stage_reads_a_script_found_where_the_file_puts_it(tmp_path, files, setup, command):
     script = '#!/bin/sh\nexec poetry run python -m app.main\n'
-    make_project(tmp_path, files={name: script for name in files})
+    # (.venv left out: `COPY . .` would otherwise bring a local one over the runtime's virtualenv)
+    make_project(tmp_path, files={**{name: script for name in files}, ".dockerignore": ".venv\n"})
     source = SPLIT_INPUT.replace("WORKDIR /app\n", f"{setup}POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
     if "docker/" in next(iter(files)):
         source += "COPY docker/entrypoint.sh ./\n"
@@ -340,7 +345,7 @@ def test_multi_stage_keeps_the_full_image_for_a_program_an_entrypoint_script_cal
 def test_multi_stage_slim_runtime_and_the_programs_the_app_runs(tmp_path, files, lock_package, command, slim):
     lock = LOCK_1_8 if lock_package is None else LOCK_1_8.replace(
         "[metadata]", f'[[package]]\nname = "{lock_package}"\nversion = "3.1.43"\n\n[metadata]')
-    make_project(tmp_path, lock=lock, files=files)
+    make_project(tmp_path, lock=lock, files={**NO_VENV, **files})
     source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n")
     source = source.replace("COPY app ./app\n", "COPY . .\n") + f"{command}\n"
     output, _ = fix(tmp_path, source, select=["multi-stage"])
@@ -591,7 +596,7 @@ def test_a_license_file_ignored_by_dockerignore_is_not_copied(tmp_path):
 @pytest.mark.parametrize(("lock", "split"), [(LOCK_2_5, False), (LOCK_1_8, True)])
 def test_split_install_leaves_a_license_copied_with_the_code_where_poetry_2_reads_it(tmp_path, lock, split):
     make_project(tmp_path, pyproject=PEP621_LICENSED % "LICENSE", lock=lock,
-                 files={"LICENSE": "MIT", "app/__init__.py": ""})
+                 files={**NO_VENV, "LICENSE": "MIT", "app/__init__.py": ""})
     source = ("FROM python:3.11\nRUN pip install poetry\nWORKDIR /app\nCOPY pyproject.toml poetry.lock ./\n"
               "COPY . .\nRUN poetry install\n")
     output, result = fix(tmp_path, source, select=["split-install"])
@@ -729,7 +734,7 @@ def test_narrow_copy_reads_only_modules_that_could_import_a_top_level_script(tmp
     # A Django-style layout: the app package plus a top-level manage.py. Only a module that spells a top-level
     # module's name can import it, so libcst reads none here (it used to read the whole package) ...
     modules = {f"app/mod{i}.py": f"from app import mod{i + 1}\nimport os\n" for i in range(50)}
-    make_project(tmp_path, files={**modules, "manage.py": "import app\n"})
+    make_project(tmp_path, files={**NO_VENV, **modules, "manage.py": "import app\n"})
     monkeypatch.setitem(__import__("sys").modules, "libcst", None)  # importing it now would raise
     _, result = fix(tmp_path, NAIVE, select=["narrow-copy"])
     assert "manage.py, which the tool cannot tell the app does not need" in result.outcomes[0].changes[0].reason
@@ -741,7 +746,7 @@ def test_narrow_copy_reads_only_modules_that_could_import_a_top_level_script(tmp
 
 
 def test_narrow_copy_keeps_broad_copy_for_unknown_entries(tmp_path):
-    make_project(tmp_path, files={"templates/page.html": "<p>", "settings.yaml": "a: 1"})
+    make_project(tmp_path, files={**NO_VENV, "templates/page.html": "<p>", "settings.yaml": "a: 1"})
     output, result = fix(tmp_path, NAIVE, select=["narrow-copy"])
     assert output.splitlines()[3:5] == ["COPY pyproject.toml poetry.lock ./", "COPY . ."]
     reason = result.outcomes[0].changes[0].reason
@@ -757,7 +762,7 @@ def test_narrow_copy_keeps_broad_copy_for_unknown_entries(tmp_path):
     ({"dist/index.html": "<html>", "dist/app.js": ""}, "dist/"),  # a built frontend the app serves
 ])
 def test_narrow_copy_leaves_out_folders_the_image_never_needs(tmp_path, files, kept_for):
-    make_project(tmp_path, files={name: text for name, text in files.items() if text is not None})
+    make_project(tmp_path, files={**NO_VENV, **{name: text for name, text in files.items() if text is not None}})
     output, result = fix(tmp_path, NAIVE, select=["narrow-copy"])
     if kept_for is None:
         assert "COPY . ." not in output
@@ -766,7 +771,7 @@ def test_narrow_copy_leaves_out_folders_the_image_never_needs(tmp_path, files, k
 
 
 def test_narrow_copy_keeps_an_empty_folder_the_app_may_write_to(tmp_path):
-    make_project(tmp_path)
+    make_project(tmp_path, files=NO_VENV)
     (tmp_path / "uploads").mkdir()
     output, result = fix(tmp_path, NAIVE, select=["narrow-copy"])
     assert "COPY . ." in output and "uploads/" in result.outcomes[0].changes[0].reason
@@ -826,7 +831,7 @@ def test_narrow_copy_adds_no_workdir_when_the_app_code_reads_the_copy_at_the_roo
 
 def test_narrow_copy_still_adds_workdir_when_root_paths_are_not_the_contexts(tmp_path):
     # Not files: other folders of the image, and URL routes that happen to spell a top-level entry.
-    make_project(tmp_path, files={"app/paths.py": 'TMP = "/tmp/x"\nETC = "/etc/app.conf"\n'
+    make_project(tmp_path, files={**NO_VENV, "app/paths.py": 'TMP = "/tmp/x"\nETC = "/etc/app.conf"\n'
                                                   'api = FastAPI(docs_url="/docs")\n@router.get("/app/{id}")\n'
                                                   'app.mount("/static", StaticFiles(directory="static"))\n',
                                   "docs/index.md": "", "static/site.css": ""})
@@ -848,8 +853,8 @@ def test_narrow_copy_still_adds_workdir_when_root_paths_are_not_the_contexts(tmp
 def test_narrow_copy_keeps_what_a_later_build_step_reads(tmp_path, step, kept_for):
     # Tests, docs and a Makefile are not needed to *run* the app, but a step after the install may read them:
     # narrowing the COPY then breaks the build.
-    make_project(tmp_path, files={"tests/test_x.py": "def test():\n    pass\n", "Makefile": "lint:\n\ttrue\n",
-                                  "docs/banner.txt": "hi\n"})
+    make_project(tmp_path, files={**NO_VENV, "tests/test_x.py": "def test():\n    pass\n",
+                                  "Makefile": "lint:\n\ttrue\n", "docs/banner.txt": "hi\n"})
     source = NAIVE.replace("RUN poetry install\n", f"RUN poetry install\n{step}\n")
     output, result = fix(tmp_path, source, select=["narrow-copy"])
     assert "COPY . ." in output and kept_for in result.outcomes[0].changes[0].reason
@@ -880,7 +885,7 @@ def _keeps_what_the_install_reads(tmp_path, install):
 
 def test_narrow_copy_keeps_a_folder_of_markdown_the_app_reads(tmp_path):
     # Only Docker's own files make a folder droppable: prompts/*.md is data (a review found this).
-    make_project(tmp_path, files={"prompts/system.md": "You are…", "prompts/user.md": "Hi"})
+    make_project(tmp_path, files={**NO_VENV, "prompts/system.md": "You are…", "prompts/user.md": "Hi"})
     output, result = fix(tmp_path, NAIVE, select=["narrow-copy"])
     assert "COPY . ." in output and "prompts/" in result.outcomes[0].changes[0].reason
 
@@ -911,7 +916,7 @@ DYNAMIC = CLASSIC + "\n[tool.poetry-dynamic-versioning]\nenable = true\n"
 ])
 def test_narrow_copy_keeps_git_when_the_build_reads_it(tmp_path, pyproject, step, why):
     # The version comes from git tags, or a step runs git: without .git the build fails or writes 0.0.0.
-    make_project(tmp_path, pyproject=pyproject, files={".git/HEAD": "ref: refs/heads/main\n"})
+    make_project(tmp_path, pyproject=pyproject, files={**NO_VENV, ".git/HEAD": "ref: refs/heads/main\n"})
     source = NAIVE.replace("RUN poetry install\n", f"RUN poetry install\n{step}")
     output, result = fix(tmp_path, source, select=["narrow-copy"])
     reason = result.outcomes[0].changes[0].reason
@@ -951,7 +956,8 @@ def test_narrow_copy_drops_git_when_the_build_gives_the_version(tmp_path, given)
 
 def test_narrow_copy_names_git_plainly_when_a_build_tool_reads_the_whole_context(tmp_path):
     # `make` may read anything, .git among the rest: no claim that something runs git.
-    make_project(tmp_path, files={".git": "gitdir: /elsewhere/.git/worktrees/app\n", "Makefile": "all:\n\ttrue\n"})
+    make_project(tmp_path, files={**NO_VENV, ".git": "gitdir: /elsewhere/.git/worktrees/app\n",
+                                  "Makefile": "all:\n\ttrue\n"})
     output, result = fix(tmp_path, NAIVE.replace("RUN poetry install\n", "RUN poetry install\nRUN make\n"),
                          select=["narrow-copy"])
     reason = result.outcomes[0].changes[0].reason
@@ -1936,7 +1942,7 @@ def test_split_install_and_multi_stage_keep_a_cleanup_of_the_code_after_it(tmp_p
     ("HEALTHCHECK CMD poetry check", None),
 ])
 def test_multi_stage_healthcheck_never_calls_poetry_in_the_runtime(tmp_path, healthcheck, runtime_line):
-    make_project(tmp_path)
+    make_project(tmp_path, files=NO_VENV)
     source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n"
               f"COPY . .\nRUN poetry install\n{healthcheck}\n")
     output, result = fix(tmp_path, source, select=["multi-stage"])

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from poetry_docker_fix.refactor.pipeline import Status
-from tests.helpers import CLASSIC, LOCK_1_1, LOCK_1_8, fix, make_project
+from tests.helpers import CLASSIC, LOCK_1_1, LOCK_1_8, fix, make_project, notes
 
 dockerfile = pytest.importorskip("dockerfile", reason="the `dockerfile` package (BuildKit's parser) is a dev dependency")
 
@@ -400,3 +400,73 @@ def test_corpus_report_runs_on_a_small_corpus(tmp_path, capsys):
     assert "| rewritten | 1 |" in printed and "| unchanged | 1 |" in printed
     assert "input error (exit 2) | 1 |" in printed and "`broken`" in printed
     assert code == 0, printed
+
+
+SYNC_LOCK = LOCK_1_8.replace("Poetry 1.8.5", "Poetry 2.1.4").replace('lock-version = "2.0"', 'lock-version = "2.1"')
+
+
+def test_poetry_sync_is_an_install(tmp_path):
+    """`poetry sync` (Poetry 2's `install --sync`) was skipped as "never runs `poetry install`". The root install
+    must not be `poetry sync --only-root`: sync with no group selected removes every dependency."""
+    root = make_project(tmp_path / "p", lock=SYNC_LOCK)
+    source = ("FROM python:3.11\nRUN pip install poetry==2.1.4\nWORKDIR /app\nCOPY . .\nRUN poetry sync\n"
+              'CMD ["poetry", "run", "python", "-m", "app"]\n')
+    output, refactoring = fix(root, source)
+    assert refactoring.status is Status.CHANGED, refactoring.reason
+    assert "poetry sync --only main --no-root\n" in output, output
+    assert "poetry install --only-root\n" in output and "sync --only-root" not in output, output
+    assert "AS runtime" in output
+
+
+def test_poetry_sync_is_not_pinned_to_a_poetry_without_it(tmp_path):
+    root = make_project(tmp_path / "p")  # poetry.lock written by Poetry 1.8.5, which has no `poetry sync`
+    source = "FROM python:3.11\nRUN pip install poetry\nWORKDIR /app\nCOPY . .\nRUN poetry sync --no-root\n"
+    output, refactoring = fix(root, source, select=["pin-poetry"])
+    assert "pip install poetry\n" in output
+    assert any("runs `poetry sync`, which Poetry 1.8.5" in note for note in notes(refactoring))
+
+
+VENV_SOURCE = ("FROM python:3.11\nRUN pip install poetry==1.8.5\n{env}WORKDIR /app\nCOPY . .\nRUN poetry install\n"
+               'CMD ["poetry", "run", "python", "-m", "app"]\n')
+
+
+@pytest.mark.parametrize(("env", "dockerignore", "left"), [
+    ("", None, True),  # Poetry uses an existing .venv in the project when nothing says otherwise
+    ("ENV POETRY_VIRTUALENVS_IN_PROJECT=true\n", None, True),
+    ("ENV POETRY_VIRTUALENVS_IN_PROJECT=true\n", ".venv\n", False),
+    ("ENV POETRY_VIRTUALENVS_IN_PROJECT=false\n", None, False),  # Poetry ignores a project .venv then
+])
+def test_a_local_venv_copied_after_the_install_would_replace_the_virtualenv(tmp_path, env, dockerignore, left):
+    """`COPY . .` must stay (config.yaml may be read), and it brings a developer's .venv: before the install Poetry
+    replaced it; moved after the install (split-install) or after the runtime's venv copy (multi-stage), it
+    replaced the virtualenv, and a real build of the rewrite failed with ModuleNotFoundError at run time."""
+    files = {"config.yaml": "a: 1\n", **({".dockerignore": dockerignore} if dockerignore else {})}
+    root = make_project(tmp_path / "p", files=files)
+    output, refactoring = fix(root, VENV_SOURCE.format(env=env))
+    for stage in stages(output):
+        copies = [i for i, c in enumerate(stage) if c.cmd.upper() == "COPY" and "." in c.value[:-1]]
+        venv = [i for i, c in enumerate(stage) if c.cmd.upper() == "COPY" and ".venv" in " ".join(c.value)]
+        install = [i for i, c in enumerate(stage) if c.cmd.upper() == "RUN" and "poetry install" in c.value[0]]
+        if left:
+            assert not (copies and install and copies[0] > install[0]), output
+            assert not (copies and venv and copies[0] > venv[0]), output
+    if left:
+        assert "COPY pyproject.toml" not in output, output  # no manifests COPY that helps nothing
+        assert any(".venv" in note for note in notes(refactoring)), notes(refactoring)
+    else:
+        assert "poetry install --only main --no-root" in output, output
+
+
+def test_manifests_copied_with_the_readme_then_the_code_are_split(tmp_path):
+    """`COPY pyproject.toml poetry.lock README.md ./` then `COPY app/ app/`: the install stayed after the code
+    (a rebuild after a code change reinstalled everything), with a note blaming narrow-copy."""
+    root = make_project(tmp_path / "p")
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY pyproject.toml poetry.lock README.md ./\n"
+              "COPY app/ app/\nRUN poetry install\n")
+    output, refactoring = fix(root, source, select=["split-install"])
+    lines = output.splitlines()
+    assert lines.index("RUN poetry install --no-root") == lines.index("COPY pyproject.toml poetry.lock README.md ./") + 1
+    assert lines.index("RUN mkdir -p app && touch app/__init__.py && poetry install --only-root") < \
+        lines.index("COPY app/ app/"), output
+    change = refactoring.outcomes[0].changes[0]
+    assert "from the manifests and README.md, copied before the code" in change.reason

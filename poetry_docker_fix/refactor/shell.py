@@ -123,7 +123,7 @@ def poetry_subcommand(command: Command) -> tuple[str, list[str]] | None:
 # run in a builder stage whose only product is the virtualenv. `run`, `build`, `export`, `publish`, `shell` do
 # not qualify: they read the code, or make files the runtime stage would not get; nor does `check`, which fails
 # when the README pyproject.toml declares is not there yet.
-SETUP_SUBCOMMANDS = frozenset({"install", "config", "self", "plugin", "env", "lock", "show", "source",
+SETUP_SUBCOMMANDS = frozenset({"install", "sync", "config", "self", "plugin", "env", "lock", "show", "source",
                                "about", "debug", "cache", "version", "list", "help"})
 
 
@@ -139,8 +139,12 @@ def is_poetry_setup(command: Command) -> bool:
     return parsed[0] in SETUP_SUBCOMMANDS
 
 
+# `poetry sync` (Poetry 2.0+) is `poetry install --sync`: an install that also removes what the lock does not name.
+INSTALL_SUBCOMMANDS = ("install", "sync")
+
+
 def poetry_installs(instruction: Instruction) -> list[list[str]]:
-    """The argument lists of every `poetry install` in a RUN."""
+    """The argument lists of every `poetry install` (or `poetry sync`) in a RUN."""
     return [list(arguments) for arguments in _poetry_installs(instruction)]
 
 
@@ -157,7 +161,7 @@ def _installs_in(script: str) -> tuple[tuple[str, ...], ...]:
     found = []
     for command in split_commands(script) or []:
         parsed = poetry_subcommand(command)
-        if parsed and parsed[0] == "install":
+        if parsed and parsed[0] in INSTALL_SUBCOMMANDS:
             found.append(tuple(parsed[1]))
     return tuple(found)
 
@@ -196,4 +200,5 @@ def locate(document: Document, instruction: Instruction, pattern: re.Pattern[str
     return hits[0] if len(hits) == 1 else None
 
 
-POETRY_INSTALL = re.compile(r"(?<![\w/-])((?:\S*/)?poetry(?:\s+(?:-n|--no-interaction|--no-ansi|-q|--quiet|-v+))*\s+install)(?![\w-])")
+POETRY_INSTALL = re.compile(r"(?<![\w/-])((?:\S*/)?poetry(?:\s+(?:-n|--no-interaction|--no-ansi|-q|--quiet|-v+))*\s+"
+                            r"(?:install|sync))(?![\w-])")

@@ -206,6 +206,21 @@ def in_project_venv(document: Document, stage, instruction: Instruction, project
         copied_before(stage, instruction.start, "poetry.toml", project)
 
 
+def local_venv_replaces(document: Document, stage, install: Instruction, project) -> bool:
+    """Whether a developer's local .venv, copied into the project folder after `install` (by `COPY . .`, unless
+    .dockerignore leaves it out), would replace the virtualenv the image uses: the install's own when it is in the
+    project, and the one `poetry run` finds first when nothing says it is not (Poetry uses an existing .venv in the
+    project unless virtualenvs.in-project is false). Copied before the install, as naive files do, Poetry
+    recreates it; copied after, the app runs in it (a real build: ModuleNotFoundError)."""
+    if project is None or project.is_ignored(".venv") or project_system_install(document, stage, project):
+        return False
+    env = document.stage_env(stage, install.start)
+    if "POETRY_VIRTUALENVS_IN_PROJECT" in env:
+        return truthy(env["POETRY_VIRTUALENVS_IN_PROJECT"])
+    settings = [value for _other, value in _config_settings(document, stage, install, "virtualenvs.in-project")]
+    return not settings or truthy(settings[-1])
+
+
 def _inside(path: str, folder: str) -> bool:
     path, folder = path.rstrip("/") + "/", folder.rstrip("/") + "/"
     return path.startswith(folder)

@@ -21,16 +21,17 @@ from ..refactor.facts import (
     is_manifest_copy,
     lands_at,
     login_shell,
-    script_run_matching,
     pip_install_arguments,
     project_dir,
     project_system_install,
     pyproject_destination,
+    script_run_matching,
     venv_in_project,
     venv_sees_system_packages,
 )
 from ..refactor.shell import is_poetry_setup, poetry_installs, run_commands
 from .base import Pass, PassResult
+from .cache_mount import in_project_venv
 from .narrow_copy import app_sources, code_mentions
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
@@ -159,8 +160,14 @@ class MultiStage(Pass):
                                 "no virtualenv to copy to a runtime stage")
             return result
         if not venv_in_project(document, stage, installs[0].start):
-            result.notes.append("the virtualenv is not in the project (POETRY_VIRTUALENVS_IN_PROJECT): "
-                                "nothing to copy to a runtime stage (poetry-env sets it)")
+            if in_project_venv(document, stage, installs[0], context.project):
+                # poetry.toml or `poetry config` puts it there, and poetry-env did not set the variable: it said why.
+                result.notes.append("the virtualenv is in the project through poetry.toml or `poetry config`, not "
+                                    "POETRY_VIRTUALENVS_IN_PROJECT, which poetry-env did not set (see its note); "
+                                    "left single-stage")
+            else:
+                result.notes.append("the virtualenv is not in the project (POETRY_VIRTUALENVS_IN_PROJECT): "
+                                    "nothing to copy to a runtime stage (poetry-env sets it)")
             return result
         directory = project_dir(document, stage, installs[0])
         if directory is None or directory == "/":
@@ -211,6 +218,14 @@ class MultiStage(Pass):
             if not destination.startswith(("/", "$")) and posixpath.normpath(here) != directory:
                 result.notes.append(f"line {instruction.line_number}: COPY to `{destination}` relative to WORKDIR "
                                     f"{here}, not {directory}; left single-stage")
+                return result
+            if context.project is not None and not context.project.is_ignored(".venv") and "." in {
+                    posixpath.normpath(source) for source in copy_sources(instruction) or []} and (
+                    "$" in destination or posixpath.normpath(posixpath.join(here, destination)) == directory):
+                # The runtime copies the virtualenv first, then the code: the developer's .venv would replace it.
+                result.notes.append(f"line {instruction.line_number}: `{document.raw(instruction)[0].strip()}` would "
+                                    "copy a local .venv over the virtualenv the runtime stage copies from the "
+                                    "builder; left single-stage (add `.venv` to .dockerignore to allow it)")
                 return result
         sees = venv_sees_system_packages(document, stage, context.project)
         if sees is not None:

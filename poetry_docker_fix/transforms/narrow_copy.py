@@ -13,11 +13,26 @@ from ..refactor import entrypoint
 from ..refactor.document import Document, Instruction, Stage, expand
 from ..refactor.edits import Edit
 from ..refactor.entrypoint import strip_poetry_run
-from ..refactor.facts import DEV_TOOLS, Context, copy_arguments, install_runs, install_stage, is_manifest_copy, project_dir
-from ..refactor.imports import ImportScan, TooManyFiles, path_heads, python_sources, scan_imports
+from ..refactor.facts import (
+    DEV_TOOLS,
+    Context,
+    copy_arguments,
+    install_runs,
+    install_stage,
+    is_manifest_copy,
+    project_dir,
+)
+from ..refactor.imports import (
+    ImportScan,
+    TooManyFiles,
+    path_heads,
+    python_sources,
+    scan_imports,
+)
 from ..refactor.project import PoetryProject
 from ..refactor.shell import poetry_installs, run_commands, split_commands
 from .base import Pass, PassResult
+from .cache_mount import local_venv_replaces
 
 # Top-level names of a Python repository that an image never needs at run time. Anything else the tool cannot
 # place (data folders, templates, config files, stray scripts) keeps a broad COPY: correctness beats size.
@@ -396,6 +411,12 @@ class NarrowCopy(Pass):
             reason = reasons[0]
             prefix = "warning: " if reason.startswith("warning: ") else ""
             result.notes.append(f"{prefix}line {line}: {reason.removeprefix('warning: ')}")
+            return result
+        if unknown and local_venv_replaces(document, stage, first_install, project):
+            # `COPY . .` stays, so the install could not go before it (split-install says why): the manifests COPY
+            # would only add a layer.
+            result.notes.append(f"line {line}: `COPY . .` stays for files the tool cannot place, and the install "
+                                "cannot go before it (a local .venv would replace the virtualenv): left as written")
             return result
         keyword = "COPY" if document.keyword_as_written(broad).isupper() else "copy"
         flag_text = "".join(f"{flag} " for flag in flags)

@@ -56,6 +56,12 @@ class PinPoetry(Pass):
                                     f"release may need a newer Poetry than {target} ({source}); pin the plugin "
                                     "(`poetry self add name@^x.y`) to allow it")
                 continue
+            sync = _runs_poetry_sync(document)
+            if sync is not None and not target.at_least(2):
+                result.notes.append(f"warning: Poetry left unpinned at line {setup.instruction.line_number}: line "
+                                    f"{sync} runs `poetry sync`, which Poetry {target} ({source}) does not have (it "
+                                    "came in 2.0); pin a 2.x release to allow it")
+                continue
             lock_version = context.project.lock_version if context.project else None
             if not PoetryCapabilities(target).reads_lock(lock_version):
                 result.notes.append(f"warning: Poetry left unpinned at line {setup.instruction.line_number}: "
@@ -122,6 +128,16 @@ class PinPoetry(Pass):
         new_line = line[: match.end()] + f" --version {target}" + line[match.end():]
         result.change(Edit.replace(index, index, [new_line]), index + 1, f"pin the Poetry installer to {target}",
                       f"{source}; the installer otherwise installs the newest Poetry")
+
+
+def _runs_poetry_sync(document: Document) -> int | None:
+    """The line of the first `poetry sync` (Poetry 2.0+) the file runs, if any."""
+    for instruction in document.instructions:
+        if instruction.keyword == "RUN" and "sync" in instruction.value and any(
+                (parsed := poetry_subcommand(command)) is not None and parsed[0] == "sync"
+                for command in run_commands(instruction)):
+            return instruction.line_number
+    return None
 
 
 _VERSIONED = re.compile(r"[@=<>~^!]")  # `name@^1.8`, `name==1.8.0`, `name>=1.8`

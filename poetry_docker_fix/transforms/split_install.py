@@ -21,9 +21,16 @@ from ..refactor.facts import (
     project_dir,
 )
 from ..refactor.project import PoetryProject
-from ..refactor.shell import POETRY_INSTALL, is_poetry_setup, locate, poetry_installs, run_commands
+from ..refactor.shell import (
+    POETRY_INSTALL,
+    is_poetry_setup,
+    locate,
+    poetry_installs,
+    run_commands,
+)
 from ..refactor.versions import PoetryCapabilities
 from .base import Pass, PassResult
+from .cache_mount import local_venv_replaces
 from .narrow_copy import _VERSION_GIVEN
 
 # Instructions that neither read the code nor change how an install behaves: the install may move above them.
@@ -77,6 +84,24 @@ def _outside(instruction: Instruction, directory: str | None) -> bool:
         not directory.startswith(target.rstrip("/") + "/")
 
 
+def _local_venv_copy(document: Document, stage, install: Instruction, code_copies: list[Instruction],
+                     directory: str | None, project: PoetryProject) -> Instruction | None:
+    """The code COPY that, once the install comes before it, would put the developer's local .venv where the
+    image's virtualenv is (see cache_mount.local_venv_replaces)."""
+    if not local_venv_replaces(document, stage, install, project):
+        return None
+    for instruction in code_copies:
+        sources = {posixpath.normpath(source) for source in copy_sources(instruction) or []}
+        arguments = copy_arguments(instruction)
+        if "." not in sources or not arguments:
+            continue
+        destination = arguments[-1]
+        if "$" in destination or posixpath.normpath(destination) == "." or (
+                destination.startswith("/") and posixpath.normpath(destination) == directory):
+            return instruction
+    return None
+
+
 def _version_given(document: Document, stage, install: Instruction) -> bool:
     """Whether the build hands the git-versioning tool its version (POETRY_DYNAMIC_VERSIONING_BYPASS,
     SETUPTOOLS_SCM_PRETEND_VERSION…), so it reads no .git."""
@@ -97,6 +122,21 @@ def _readme_beside_manifests(copies: list[Instruction], project) -> tuple[Instru
         if "pyproject.toml" in sources and any(source in readmes for source in sources):
             found = (instruction, [source for source in sources if source in readmes])
     return found
+
+
+def _metadata_copy(copies: list[Instruction], project) -> Instruction | None:
+    """The COPY of pyproject.toml with only other manifests and the metadata files pyproject.toml names (README,
+    license) beside it, when no copy before it brings anything else."""
+    metadata = {posixpath.normpath(name) for name in project.readme}
+    if project.license_in_context:
+        metadata.add(project.license_in_context)
+    for instruction in copies:
+        sources = [posixpath.normpath(source) for source in copy_sources(instruction) or []]
+        if not sources or any(source not in MANIFESTS and source not in metadata for source in sources):
+            return None
+        if "pyproject.toml" in sources:
+            return instruction
+    return None
 
 
 def _is_placeholder_run(instruction: Instruction) -> bool:
@@ -148,15 +188,25 @@ class SplitInstall(Pass):
         # The install goes after the *last* manifest COPY: pyproject.toml and poetry.lock may come separately.
         manifest_copy = manifest_copies[-1] if manifest_copies else None
         if manifest_copy is None:
+            # `COPY pyproject.toml poetry.lock README.md ./` then `COPY src/ src/`: the install goes after the first
+            # (the README only makes it run again when the README changes too).
+            metadata = _metadata_copy(copies, project)
+            if metadata is not None and any(i.start > metadata.start for i in copies):
+                manifest_copy, manifest_copies = metadata, [metadata]
+        if manifest_copy is None:
             extras = _readme_beside_manifests(copies, project)
+            broad = next((i for i in copies if copy_sources(i) in (["."], ["./"])), None)
             if extras:
                 instruction, names = extras
                 result.notes.append(f"line {instruction.line_number} copies {', '.join(names)} with the manifests, "
                                     "before any code: the install already comes before the code (it runs again "
                                     f"only when {', '.join(names)} changes too); left alone")
-            elif any("pyproject.toml" in (copy_sources(i) or []) for i in copies) or any(
-                copy_sources(i) in (["."], ["./"]) for i in copies
-            ):
+            elif broad is not None and _local_venv_copy(document, stage, first, [broad], directory, project):
+                result.notes.append(f"line {broad.line_number}: `{document.raw(broad)[0].strip()}` brings the "
+                                    "manifests with the code, and the install cannot go before it: it would copy a "
+                                    "local .venv over the project's virtualenv (Poetry uses an existing .venv in the "
+                                    "project); left alone (add `.venv` to .dockerignore to allow it)")
+            elif any("pyproject.toml" in (copy_sources(i) or []) for i in copies) or broad is not None:
                 result.notes.append("the manifests are copied together with the code (narrow-copy makes "
                                     "the separate COPY this pass needs)")
             elif copies:
@@ -169,6 +219,13 @@ class SplitInstall(Pass):
         code_copies = [i for i in later if copy_sources(i) is not None and not is_manifest_copy(i, project)]
         if not code_copies:
             return result  # already split: only manifests precede the first install
+        venv_copy = _local_venv_copy(document, stage, first, code_copies, directory, project)
+        if venv_copy is not None:
+            result.notes.append(f"line {venv_copy.line_number}: `{document.raw(venv_copy)[0].strip()}` would copy a local "
+                                ".venv over the project's virtualenv once the install comes before it (Poetry uses "
+                                "an existing .venv in the project); left alone (add `.venv` to .dockerignore to "
+                                "allow it)")
+            return result
         for instruction in later:
             if copy_sources(instruction) is None and not (
                 instruction.keyword == "RUN" and _is_placeholder_run(instruction)
@@ -225,6 +282,9 @@ class SplitInstall(Pass):
 
         edits = [Edit.insert(manifest_copy.end + 1, moved, sources=tuple(range(block_start, first.end + 1)))]
         version, _known = effective_poetry(document, stage, context)
+        # README or license files the manifests COPY brings too (`COPY pyproject.toml poetry.lock README.md ./`).
+        beside_manifests = sorted({posixpath.normpath(source) for source in copy_sources(manifest_copy) or []}
+                                  - {posixpath.normpath(name) for name in MANIFESTS} - {project.license_in_context})
         blocker = None
         if root_needed:
             if not PoetryCapabilities(version).has_groups:
@@ -239,7 +299,7 @@ class SplitInstall(Pass):
                            "the code")
             elif skeleton_command(project) is None:
                 blocker = "no empty stand-in can be made for the packages"
-            elif not _readmes_copied_alone(later, project):
+            elif not _readmes_copied_alone(later, project, beside_manifests):
                 blocker = "the README the root install needs is copied together with the code"
         skeleton = skeleton_command(project) if root_needed and blocker is None else None
         if root_needed and skeleton is None:
@@ -252,12 +312,19 @@ class SplitInstall(Pass):
             placeholders = [i for i in later if copy_sources(i) is not None and _only_readme(i, project)
                             or i.keyword == "RUN"]
             anchor = max((i.end for i in placeholders), default=manifest_copy.end)
-            root_line = f"{keyword} {skeleton} && {match.group(1)} --only-root{_extras_options(arguments)}"
+            # Never `poetry sync --only-root`: sync removes what the groups it installs (none) do not need, every
+            # dependency the line before installed.
+            command = re.sub(r"sync$", "install", match.group(1))
+            root_line = f"{keyword} {skeleton} && {command} --only-root{_extras_options(arguments)}"
             edits.append(Edit.insert(anchor + 1, [root_line]))
             reason_tail = ("the project itself is installed against an empty stand-in of its packages, so a code "
                            "change re-runs no install step")
-        why = ("dependencies are installed from pyproject.toml and poetry.lock alone, so the layer is reused "
-               "until they change instead of on every code edit")
+        if beside_manifests:
+            why = (f"dependencies are installed from the manifests and {', '.join(beside_manifests)}, copied before "
+                   "the code, so the layer is reused until they change instead of on every code edit")
+        else:
+            why = ("dependencies are installed from pyproject.toml and poetry.lock alone, so the layer is reused "
+                   "until they change instead of on every code edit")
         if reason_tail:
             why += "; " + reason_tail
         result.change(edits, first.line_number, "install dependencies before copying the code", why)
@@ -290,12 +357,14 @@ def _quote(word: str) -> str:
     return '"' + re.sub(r'(["\\`])', r"\\\1", word) + '"'
 
 
-def _readmes_copied_alone(instructions: list[Instruction], project: PoetryProject) -> bool:
-    """Every README the root install needs is brought in by a README-only COPY (or a placeholder RUN)."""
+def _readmes_copied_alone(instructions: list[Instruction], project: PoetryProject,
+                          already: list[str] | tuple[str, ...] = ()) -> bool:
+    """Every README the root install needs is brought in by a README-only COPY (or a placeholder RUN), or
+    `already` (by the manifests COPY)."""
     needed = set(project.root_install_files)
     if not needed:
         return True
-    copied: set[str] = set()
+    copied: set[str] = set(already)
     for instruction in instructions:
         if copy_sources(instruction) is not None and _only_readme(instruction, project):
             copied |= {s.lstrip("./") for s in copy_sources(instruction) or []}
