@@ -416,6 +416,28 @@ def test_a_context_without_a_project_is_skipped_saying_where_the_project_is(tmp_
         assert b"no pyproject.toml in the build context" in err and b"--context" in err
 
 
+@pytest.mark.parametrize(("copy", "skipped"), [
+    ("COPY src/tracking /app/tracking\nWORKDIR /app/tracking", True),
+    ("COPY services/api/ .", True),
+    ("COPY pyproject.toml poetry.lock ./\nCOPY services/api/ services/api/", False),  # the root project, and code
+    ("COPY . .", False),
+])
+def test_a_project_copied_from_a_folder_is_skipped_when_the_context_has_another(tmp_path, copy, skipped):
+    """The context's top has a pyproject.toml too (a monorepo's tooling), but the install runs in the project
+    copied from src/tracking: the passes read the top one, pinned its lock's Poetry, and the rewrite failed to
+    build (`The fields ['authors', 'description', 'name', 'version'] are required in package mode`)."""
+    make_project(tmp_path)
+    make_project(tmp_path / ("src/tracking" if "tracking" in copy else "services/api"))
+    (tmp_path / "Dockerfile").write_text(f"FROM python:3.11\nRUN pip install poetry\nWORKDIR /app\n{copy}\n"
+                                         "RUN poetry install\n")
+    code, _, err = run_cli(["--check", str(tmp_path / "Dockerfile")])
+    if skipped:
+        assert code == 0 and b"skipped" in err and b"copies the project from its folder" in err, err
+        assert b"which has its own pyproject.toml" in err
+    else:
+        assert code == 1, err
+
+
 def test_standard_input_that_cannot_be_read_is_an_input_error(tmp_path):
     """Not "cannot write to standard output", and not a traceback (a review found both)."""
     make_project(tmp_path)

@@ -1458,6 +1458,10 @@ def test_no_dev_group_options_it_must_not_touch(tmp_path, install, expected):
     ("poetry install --with server --without $SKIP", "poetry install --with server --without $SKIP"),
     # `--no-dev` means `--only main` on 1.x, whatever the variable holds (a review found it dropped).
     ("poetry install --no-dev --with ${GROUPS}", "poetry install --only main --with ${GROUPS}"),
+    # A variable on its own may hold options: `--build-arg group="--with dev"` (a real build lost flake8).
+    ("poetry install --no-root $group", "poetry install --no-root $group"),
+    ('poetry install "${POETRY_ARGS}"', 'poetry install "${POETRY_ARGS}"'),
+    ("poetry install -E $EXTRAS", "poetry install --only main -E $EXTRAS"),  # a value: extras only
 ])
 def test_no_dev_and_groups_named_through_a_variable(tmp_path, install, expected):
     """`ARG GROUPS=dev` then `--with $GROUPS`: an added `--without dev` would win over it and drop what the build
@@ -2176,3 +2180,62 @@ def test_cache_mount_never_over_the_project(tmp_path, cache):
               "COPY pyproject.toml poetry.lock ./\nRUN poetry install --no-root\n")
     output, result = fix(tmp_path, source, select=["cache-mount"])
     assert output == source and any("holds the project" in note for note in notes(result))
+
+
+@pytest.mark.parametrize(("install", "narrowed"), [("poetry install --no-root", True), ("poetry install", False)])
+def test_narrow_copy_needs_no_package_that_is_never_installed(tmp_path, install, narrowed):
+    """A flat app whose project name (`app`) names no folder: with `--no-root` the package is never installed, so
+    its absence is no reason to leave `COPY . .` alone (a QA run of a real blog app found every pass skipped)."""
+    make_project(tmp_path, files={"app/__init__.py": None, "app/main.py": None, "main.py": "print('hi')\n"})
+    source = NAIVE.replace("RUN poetry install", f"RUN {install}").replace(
+        '["poetry", "run", "python", "-m", "app.main"]', '["poetry", "run", "python", "main.py"]')
+    output, result = fix(tmp_path, source, select=["narrow-copy"])
+    if narrowed:
+        assert "COPY pyproject.toml poetry.lock ./\nCOPY main.py ./\n" in output, output
+        assert "main.py, which the image runs" in result.outcomes[0].changes[0].reason
+    else:
+        assert output == source
+        assert any("package `app` of the root install" in note for note in notes(result))
+
+
+@pytest.mark.parametrize(("command", "dropped"), [('["poetry", "run", "python", "-m", "app.main"]', True),
+                                                  ('["python", "-m", "app.main"]', False)])
+def test_multi_stage_says_poetry_run_is_dropped_only_when_it_was_there(tmp_path, command, dropped):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+        f"CMD {command}\n"
+    _, result = fix(tmp_path, source, select=["multi-stage"])
+    reason = result.outcomes[0].changes[0].reason
+    assert ("`poetry run` is dropped" in reason) == dropped, reason
+    assert reason.endswith("the venv's bin is on PATH")
+
+
+@pytest.mark.parametrize(("manifests", "split"), [("pyproject.toml *.lock", True), ("pyproject.toml poetry.*", True),
+                                                  ("pyproject.toml *.md", False)])  # *.md brings README.md: code?
+def test_split_install_reads_a_glob_that_only_matches_manifests(tmp_path, manifests, split):
+    """`COPY pyproject.toml *.lock ./` (a real project's): the install stayed after the code, and the note said
+    the manifests came with the code."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("COPY pyproject.toml poetry.lock ./\nCOPY README.md ./\n", f"COPY {manifests} ./\n")
+    output, _ = fix(tmp_path, source, select=["split-install"])
+    lines = output.splitlines()
+    assert (lines.index("RUN poetry install --only main --no-root") < lines.index("COPY app ./app")
+            if split else output == source), output
+
+
+@pytest.mark.parametrize("select", [None, ["narrow-copy"]])
+def test_no_manifests_copy_when_the_install_stays_after_copy_all_anyway(tmp_path, select):
+    """`COPY . .` must stay (settings.yaml), and a RUN between it and the install keeps split-install away: the
+    manifests COPY narrow-copy added only cost a layer, and its reason promised a cached install. Asked for alone,
+    narrow-copy still makes it (the split may come later)."""
+    make_project(tmp_path, files={**NO_VENV, "settings.yaml": "a: 1\n"})
+    source = NAIVE.replace("RUN poetry install", "RUN python -c 'print(1)'\nRUN poetry install")
+    output, result = fix(tmp_path, source, select=select)
+    assert ("COPY pyproject.toml" in output) == (select is not None), output
+    if select is None:
+        assert result.status is Status.CHANGED
+        assert any("not applied: `COPY . .` stays, and the install stays after it (line 5: `RUN` between" in note
+                   for note in notes(result)), notes(result)
+        split = next(outcome for outcome in result.outcomes if outcome.name == "split-install")
+        assert "narrow-copy makes" not in " ".join(split.notes)
+        assert fix(tmp_path, output)[0] == output

@@ -348,7 +348,16 @@ def is_manifest_copy(instruction: Instruction, project=None) -> bool:
         return False
     license_file = project.license_in_context if project is not None else None
     return all(s.lstrip("./") in MANIFESTS or (license_file and posixpath.normpath(s) == license_file)
-               for s in sources)
+               or manifests_only_glob(s, project) for s in sources)
+
+
+def manifests_only_glob(source: str, project) -> bool:
+    """`*.lock`, `poetry.*`: a pattern whose matches in the build context are all manifests (and one at least)."""
+    name = posixpath.normpath(source)
+    if project is None or not any(c in name for c in "*?[") or "/" in name:
+        return False
+    matches = [entry for entry in project.context_entries() if fnmatch.fnmatchcase(entry, name)]
+    return bool(matches) and all(entry in MANIFESTS for entry in matches)
 
 
 @per_document

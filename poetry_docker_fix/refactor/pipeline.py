@@ -6,13 +6,14 @@ or failed (with the error). A failure inside the pipeline never produces output:
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from .document import Document, DocumentError
+from .document import Document, DocumentError, Instruction
 from .edits import Edit, EditConflict, apply_edits
 from .facts import Context, copy_sources, install_stage
 from .shell import poetry_installs, run_commands, uses_poetry
@@ -181,6 +182,34 @@ def _touches(edit: Edit, first: int, last: int) -> bool:
     return edit.start <= last and edit.end > first
 
 
+# narrow-copy's reason when `COPY . .` stays and only the manifests go first: worth a layer only when split-install
+# then moves the install above that COPY.
+MANIFESTS_FIRST = "the manifests go first so the dependency install can be cached"
+
+
+def _run_all(document: Document, context: Context, passes: list[type]) -> tuple[Document, list[PassOutcome]]:
+    """The passes in order; without narrow-copy when all it did was copy the manifests ahead of a `COPY . .`
+    that stays, and split-install then left the install after that COPY anyway: the extra COPY would only add a
+    layer, and its reason would promise a cached install that never comes."""
+    result, outcomes = _run_passes(document, context, passes)
+    by_name = {outcome.name: outcome for outcome in outcomes}
+    narrowed, split = by_name.get("narrow-copy"), by_name.get("split-install")
+    if narrowed is None or split is None or split.changes or len(narrowed.changes) != 1 or \
+            not narrowed.changes[0].reason.startswith(MANIFESTS_FIRST):
+        return result, outcomes
+    line = narrowed.changes[0].original_line or narrowed.changes[0].line
+    result, outcomes = _run_passes(document, context, [p for p in passes if p.name != "narrow-copy"])
+    why = split.notes[0] if split.notes else "split-install did not move the install"
+    note = (f"line {line}: not applied: `COPY . .` stays, and the install stays after it ({why.rstrip('.')}), so "
+            "copying the manifests first would only add a layer")
+    index = next(i for i, p in enumerate(passes) if p.name == "narrow-copy")
+    outcomes.insert(index, PassOutcome("narrow-copy", narrowed.safe, [], [note]))
+    for outcome in outcomes:
+        if outcome.name == "split-install" and not outcome.changes:
+            outcome.notes = split.notes  # why it left the install where it was, not "no separate manifests COPY"
+    return result, outcomes
+
+
 def _run_passes(document: Document, context: Context, passes: list[type]) -> tuple[Document, list[PassOutcome]]:
     outcomes: list[PassOutcome] = []
     origin = list(range(len(document.lines)))  # for each current line, the original line it stands for
@@ -252,11 +281,13 @@ def check_parse(document: Document) -> None:
         raise InternalError(f"the instruction near line {line} is read differently by dockerfile-parse")
 
 
-def _no_project_reason(document: Document, root: Path | None) -> str:
-    """Why a Poetry build whose context has no pyproject.toml is skipped. A COPY from a folder of the context
-    that holds the project (`COPY services/api/ .` in a monorepo built from its root) says where it is: the
-    passes read the project at the top of the context only, so giving that folder as the context would not do."""
-    copies = [i for i in document.instructions if i.keyword in ("COPY", "ADD")] if root is not None else []
+def _project_folder_copy(document: Document, root: Path | None) -> tuple[Instruction, str] | None:
+    """(the COPY, the folder) when the copy nearest before the install brings a folder of the context that holds
+    its own pyproject.toml (`COPY services/api/ .` in a monorepo built from its root): the project the install
+    installs is there."""
+    if root is None:
+        return None
+    copies = [i for i in document.instructions if i.keyword in ("COPY", "ADD")]
     # The copy nearest before the install names the project it installs (a shared library may come first).
     install = next((i for i in document.instructions if i.keyword == "RUN" and poetry_installs(i)), None)
     if install is not None:
@@ -273,11 +304,51 @@ def _no_project_reason(document: Document, root: Path | None) -> str:
             except OSError:
                 found = False
             if found:
-                return (f"no pyproject.toml at the top of the build context; line {instruction.line_number} "
-                        f"copies the project from its folder `{folder}/`, a layout the passes do not handle "
-                        "(they read the project at the top of the context)")
+                return instruction, folder
+    return None
+
+
+def _brings_root_pyproject(document: Document) -> bool:
+    """Whether a COPY before the first install brings the pyproject.toml at the top of the context."""
+    install = next((i for i in document.instructions if i.keyword == "RUN" and poetry_installs(i)), None)
+    for instruction in document.instructions:
+        if install is not None and instruction.start >= install.start:
+            break
+        if instruction.keyword in ("COPY", "ADD") and "--from" not in " ".join(instruction.flags_and_args()[0]):
+            for source in copy_sources(instruction) or ():
+                name = posixpath.normpath(source.lstrip("/"))
+                if name == "." or "$" in name or fnmatch.fnmatchcase("pyproject.toml", name):
+                    return True
+    return False
+
+
+def _no_project_reason(document: Document, root: Path | None) -> str:
+    """Why a Poetry build whose context has no pyproject.toml is skipped. A COPY from a folder of the context
+    that holds the project (`COPY services/api/ .` in a monorepo built from its root) says where it is: the
+    passes read the project at the top of the context only, so giving that folder as the context would not do."""
+    found = _project_folder_copy(document, root)
+    if found is not None:
+        instruction, folder = found
+        return (f"no pyproject.toml at the top of the build context; line {instruction.line_number} "
+                f"copies the project from its folder `{folder}/`, a layout the passes do not handle "
+                "(they read the project at the top of the context)")
     return ("no pyproject.toml in the build context: cannot tell what the build needs (give the project folder "
             "with --context)")
+
+
+def _subproject_reason(document: Document, root: Path | None) -> str | None:
+    """Why a build that installs the project of a context folder, not the one at the context's top, is skipped:
+    the passes would pin, narrow and split by the wrong project's pyproject.toml and poetry.lock (a real build
+    of such a rewrite failed)."""
+    if _brings_root_pyproject(document):
+        return None
+    found = _project_folder_copy(document, root)
+    if found is None:
+        return None
+    instruction, folder = found
+    return (f"line {instruction.line_number} copies the project from its folder `{folder}/`, which has its own "
+            "pyproject.toml, and not the one at the top of the build context: a layout the passes do not handle "
+            "(they read the project at the top of the context)")
 
 
 def describe_bug(error: BaseException) -> str:
@@ -346,8 +417,11 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
                            "with --select to rewrite it anyway)")
     if context.project is None:
         return Refactoring(Status.SKIPPED, text, text, reason=_no_project_reason(document, context.root))
+    subproject = _subproject_reason(document, context.root)
+    if subproject:
+        return Refactoring(Status.SKIPPED, text, text, reason=subproject)
     try:
-        result, outcomes = _run_passes(document, context, passes)
+        result, outcomes = _run_all(document, context, passes)
         output = result.to_text()
         if output != text:
             final = Document.from_text(output)
@@ -356,7 +430,7 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
                 # The output reads back as the document the passes ended with: check that one, so what they
                 # learnt about it (its instructions, stages and facts) is not worked out again.
                 final = result
-            again, second = _run_passes(final, context, passes)
+            again, second = _run_all(final, context, passes)
             if again.to_text() != output:
                 culprits = [o.name for o in second if o.changes]
                 raise InternalError(f"not idempotent: a second run changes the output again ({', '.join(culprits)})")

@@ -298,6 +298,7 @@ class MultiStage(Pass):
                   f"{kw('ENV')} VIRTUAL_ENV={venv} \\", f'    PATH="{venv}/bin:$PATH"', "",
                   f"{kw('COPY')} --from={builder} {venv} {venv}"]
         carried: list[str] = []  # instructions before the install that the runtime needs as well
+        dropped_run = False  # whether a `poetry run` is taken out of a command
         for instruction in stage.instructions:
             if instruction.start > last_install.start:
                 break
@@ -338,7 +339,9 @@ class MultiStage(Pass):
             elif keyword == "SHELL":
                 carried += block  # the builder's RUNs after it need it too; the runtime's CMD as well
             elif keyword in RUNTIME_KEYWORDS:
-                carried += _without_poetry_run(block)
+                kept = _without_poetry_run(block)
+                dropped_run = dropped_run or kept != block
+                carried += kept
                 edits.append(delete_block(document.lines, block_start, instruction.end))
 
         # Everything after the last install (code COPYs and runtime instructions, checked in `run`) moves.
@@ -349,6 +352,7 @@ class MultiStage(Pass):
         tail = after[: len(after) - trailing]
         while tail and tail[0].strip() == "":
             tail = tail[1:]
+        dropped_run = dropped_run or _without_poetry_run(tail) != tail
         tail = _without_poetry_run(tail)
         runtime = header + carried
         if tail and not tail[0].lstrip().upper().startswith(("COPY", "ADD")):
@@ -370,7 +374,8 @@ class MultiStage(Pass):
         edits.append(Edit(last_install.end + 1, len(document.lines) - trailing, tuple(runtime)))
         result.change(edits, from_instruction.line_number, f"builder stage + runtime stage on {runtime_image}",
                       "Poetry, compilers and caches stay in the builder; the runtime gets only the virtualenv and "
-                      f"the code; {image_reason}; `poetry run` is dropped since the venv's bin is on PATH")
+                      f"the code; {image_reason}" + ("; `poetry run` is dropped since the venv's bin is on PATH"
+                                                     if dropped_run else "; the venv's bin is on PATH"))
         return result
 
 

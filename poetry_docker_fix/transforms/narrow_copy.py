@@ -480,7 +480,11 @@ class NarrowCopy(Pass):
         for package in project.packages:
             first = package.source_dir or package.include.strip("/").split("/")[0]
             if not project.exists(first):
-                return None, [], [f"package `{package.path}` named in pyproject.toml is not in the build context"]
+                if not root_install:
+                    continue  # `--no-root`: never installed, nothing to copy for it (a flat app named `blog`)
+                missing = (f"package `{package.path}` of the root install (named in pyproject.toml, or the "
+                           "project's name) is not in the build context")
+                return None, [], [missing]
             top_level.add(first)
         if top_level:
             reasons.append(f"the package{'s' if len(top_level) > 1 else ''} {_names(sorted(top_level), project)}")
@@ -512,6 +516,7 @@ class NarrowCopy(Pass):
         root = project.root
         search_roots = [root] + sorted({root / p.source_dir for p in project.packages if p.source_dir})
         start_files: list[Path] = []
+        packaged = set(top_level)
         for file in entry.files:
             path = root / file
             if not path.is_file():
@@ -527,6 +532,9 @@ class NarrowCopy(Pass):
                     start_files.extend(found)
                     top_level.add(found[0].relative_to(root).parts[0])
                     break
+        started = sorted(top_level - packaged - set(extras))
+        if started:
+            reasons.append(f"{_names(started, project)}, which the image runs")
         # Only top-level Python modules outside the known entries can be missed; with none, nothing to read.
         # A package named like something an image never needs (`docs`, `tests`) is a candidate too when the app's
         # own code spells its name: `from docs import TEXT` would otherwise go unseen.

@@ -101,6 +101,11 @@ class NoDev(Pass):
         version_text = f"Poetry {capabilities.version}" + ("" if known else " (assumed: no pinned version)")
         if "--only-root" in arguments or "--all-groups" in arguments:
             return  # `--all-groups` asks for every group (and Poetry refuses --only/--with/--without beside it)
+        variable = _variable_argument(arguments)
+        if variable is not None:
+            result.notes.append(f"line {line}: `{variable}` may hold install options (`--with dev`, which `--only "
+                                "main` would override): the groups are the build's choice; left alone")
+            return
         group_options = [o for o in ("--only", "--with", "--without") if option_values(arguments, o) is not None]
         named = (option_values(arguments, "--with") or []) + (option_values(arguments, "--without") or [])
         broken = capabilities.without_missing_group_fails and any(
@@ -235,6 +240,21 @@ class NoDev(Pass):
                if development else "the other group options already choose what is installed")
         result.change(Edit.replace(index, index, [text]), index + 1, summary,
                       f"{why}; `--no-dev` is deprecated since Poetry 1.2 and removed in 2.0 ({version_text})")
+
+
+# Install options whose value is the next word (`--extras $EXTRAS` is a value, not options).
+_TAKES_VALUE = {"-E", "--extras", "--with", "--without", "--only", "-C", "--directory", "-P", "--project"}
+
+
+def _variable_argument(arguments: list[str]) -> str | None:
+    """An argument of the install that is a variable on its own (`poetry install --no-root $group`): it may
+    expand to options (`--build-arg group="--with dev"`: with `--only main` beside it, a real build of the rewrite
+    lost flake8)."""
+    for index, argument in enumerate(arguments):
+        if "$" in argument and not argument.startswith("-") and (
+                index == 0 or arguments[index - 1] not in _TAKES_VALUE):
+            return argument
+    return None
 
 
 def _add_to_install(document: Document, instruction: Instruction, flag: str, result: PassResult, why: str) -> None:

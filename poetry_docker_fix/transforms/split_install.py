@@ -18,6 +18,7 @@ from ..refactor.facts import (
     install_stage,
     is_cache_cleanup,
     is_manifest_copy,
+    manifests_only_glob,
     project_dir,
 )
 from ..refactor.project import PoetryProject
@@ -283,7 +284,8 @@ class SplitInstall(Pass):
         edits = [Edit.insert(manifest_copy.end + 1, moved, sources=tuple(range(block_start, first.end + 1)))]
         version, _known = effective_poetry(document, stage, context)
         # README or license files the manifests COPY brings too (`COPY pyproject.toml poetry.lock README.md ./`).
-        beside_manifests = sorted({posixpath.normpath(source) for source in copy_sources(manifest_copy) or []}
+        beside_manifests = sorted({posixpath.normpath(source) for source in copy_sources(manifest_copy) or []
+                                   if not manifests_only_glob(source, project)}
                                   - {posixpath.normpath(name) for name in MANIFESTS} - {project.license_in_context})
         blocker = None
         if root_needed:
