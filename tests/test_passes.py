@@ -2239,3 +2239,23 @@ def test_no_manifests_copy_when_the_install_stays_after_copy_all_anyway(tmp_path
         split = next(outcome for outcome in result.outcomes if outcome.name == "split-install")
         assert "narrow-copy makes" not in " ".join(split.notes)
         assert fix(tmp_path, output)[0] == output
+
+
+@pytest.mark.parametrize(("setup", "split"), [
+    # Poetry in a virtualenv of its own, as Poetry's docs suggest: only Poetry lives there.
+    ("RUN python -m venv $POETRY_HOME && $POETRY_HOME/bin/pip install poetry==1.8.5\n", True),
+    ("RUN python3 -m venv /opt/poetry && /opt/poetry/bin/pip install -U pip poetry==1.8.5\n", True),
+    # Something else in that virtualenv, or a virtualenv nothing installs Poetry into: the runtime may need it.
+    ("RUN python -m venv /opt/poetry && /opt/poetry/bin/pip install poetry==1.8.5 gunicorn\n", False),
+    ("RUN python -m venv /opt/tools && pip install poetry==1.8.5\n", False),
+    ("RUN python -m venv /app/.venv && /app/.venv/bin/pip install poetry==1.8.5\n", False),  # the project's
+])
+def test_multi_stage_with_poetry_in_a_virtualenv_of_its_own(tmp_path, setup, split):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("RUN pip install poetry==1.8.5\n", 'ENV POETRY_HOME=/opt/poetry PATH="/opt/poetry/bin:$PATH" '
+                                 f"POETRY_VIRTUALENVS_IN_PROJECT=1\n{setup}") + 'CMD ["python", "-m", "app.main"]\n'
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert (" AS runtime" in output) == split, (output, notes(result))
+    if split:
+        runtime = output.split(" AS runtime")[1]
+        assert "/opt/poetry" not in runtime and "POETRY_HOME" not in runtime, output

@@ -83,8 +83,30 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction, st
             a.startswith("-") or a.lower().startswith(("poetry", "pip", "setuptools", "wheel")) for a in arguments
         ):
             continue
+        if _poetry_home_venv(command, commands, directory):
+            continue
         return False
     return True
+
+
+def _poetry_home_venv(command, commands, directory: str) -> bool:
+    """`python -m venv $POETRY_HOME` whose pip then installs Poetry (`$POETRY_HOME/bin/pip install poetry`, as
+    Poetry's docs suggest): a virtualenv for Poetry alone, outside the project, which the runtime does not need.
+    (The loop above checks that every pip install of the RUN is Poetry's.)"""
+    tokens = list(command.tokens)
+    if len(tokens) < 4 or not re.match(r"(?:\S*/)?python[\d.]*$", tokens[0]) or tokens[1:3] != ["-m", "venv"]:
+        return False
+    folders = [token for token in tokens[3:] if not token.startswith("-")]
+    if len(folders) != 1:
+        return False
+    folder = folders[0].rstrip("/")
+    if not folder.startswith("/") and not folder.startswith("$"):
+        return False
+    if folder.startswith("/") and (posixpath.normpath(folder) == directory or
+                                   posixpath.normpath(folder).startswith(directory.rstrip("/") + "/")):
+        return False
+    return any(pip_install_arguments(other) is not None and other.tokens[0].startswith(folder + "/")
+               for other in commands if other is not command)
 
 
 def _makes_only_folders_of(arguments: tuple[str, ...] | list[str], here: str, directory: str) -> bool:
@@ -508,16 +530,20 @@ def _app_assignments(value: str) -> list[str] | None:
                         for word in words):
         return None
     kept = []
+    # `POETRY_HOME=/opt/poetry PATH="/opt/poetry/bin:$PATH"`: that folder is Poetry's too.
+    homes = [word.split("=", 1)[1].strip("'\"").rstrip("/") for word in words if word.startswith("POETRY_HOME=")]
+    home = re.compile("|".join([_POETRY_HOME.pattern]
+                               + [re.escape(h) + r"(?:/|$)" for h in homes if h.startswith("/")]))
     for word in words:
         name, value = word.split("=", 1)
         if name.startswith("POETRY_") or name == "VIRTUAL_ENV":
             continue
-        if name == "PATH" and _POETRY_HOME.search(value):
-            others = _app_path_parts(value)
+        if name == "PATH" and home.search(value):
+            others = [part for part in _app_path_parts(value) if not home.search(part)]
             if not others:
                 continue
             # `PATH="$POETRY_HOME/bin:/app/bin:$PATH"`: the app's folders go on, Poetry's stay in the builder.
-            parts = [part for part in value.strip("'\"").split(":") if not _POETRY_HOME.search(part)]
+            parts = [part for part in value.strip("'\"").split(":") if not home.search(part)]
             word = f'PATH="{":".join(parts)}"'
         if _POETRY_REFERENCE.search(word.split("=", 1)[1]):
             return None  # `APP_DIR="$POETRY_HOME/../app"` would lose what it is made of
