@@ -2259,3 +2259,27 @@ def test_multi_stage_with_poetry_in_a_virtualenv_of_its_own(tmp_path, setup, spl
     if split:
         runtime = output.split(" AS runtime")[1]
         assert "/opt/poetry" not in runtime and "POETRY_HOME" not in runtime, output
+
+
+@pytest.mark.parametrize(("from_line", "builder", "final"), [
+    ("FROM python:3.11 AS runtime", "FROM python:3.11 AS builder", "AS runtime"),  # two `runtime` stages before
+    ("FROM python:3.11 as Runtime", "FROM python:3.11 as builder", "AS Runtime"),
+    ("FROM python:3.11 AS app", "FROM python:3.11 AS builder", "AS app"),  # `--target app` still builds the app
+    ("FROM python:3.11 AS builder", "FROM python:3.11 AS builder", "AS runtime"),  # the article names it so
+    ("FROM python:3.11", "FROM python:3.11 AS builder", "AS runtime"),
+])
+def test_multi_stage_gives_the_final_image_the_stages_name(tmp_path, from_line, builder, final):
+    """A single stage already named `runtime` got a second stage of that name and `COPY --from=runtime` (hadolint
+    DL3024/DL3023, and BuildKit cannot resolve it); a stage named `app` became the builder, so `--target app`
+    built an image without the code."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("FROM python:3.11", from_line).replace(
+        "WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + 'CMD ["python", "-m", "app.main"]\n'
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    lines = output.splitlines()
+    assert lines[0] == builder, output
+    runtime = next(line for line in lines[1:] if line.upper().startswith("FROM "))
+    assert runtime.endswith(final), output
+    assert f"--from={builder.split()[-1]} " in output
+    names = [line.split()[-1].lower() for line in lines if line.upper().startswith("FROM ")]
+    assert len(set(names)) == 2, names

@@ -89,6 +89,9 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction, st
     return True
 
 
+_STAGE_NAME = re.compile(r"(\s[Aa][Ss]\s+)(\S+)\s*$")  # `FROM image AS name` on the FROM's own line
+
+
 def _poetry_home_venv(command, commands, directory: str) -> bool:
     """`python -m venv $POETRY_HOME` whose pip then installs Poetry (`$POETRY_HOME/bin/pip install poetry`, as
     Poetry's docs suggest): a virtualenv for Poetry alone, outside the project, which the runtime does not need.
@@ -303,19 +306,31 @@ class MultiStage(Pass):
         from_instruction = stage.from_instruction
         edits: list[Edit] = []
         as_keyword = "as" if document.keyword_as_written(from_instruction).islower() else "AS"
+        from_line = document.lines[from_instruction.start]
+        # The final image keeps the stage's name (`docker build --target app`, compose's `target: app` go on
+        # building what they built); the builder gets a name of its own. A stage already named `builder` stays
+        # the builder (the article's first steps name it so, meaning to add a runtime stage).
+        final = stage.name if stage.name and stage.name.lower() != "builder" else "runtime"
+        builder = "builder"
+        if stage.name is None or stage.name.lower() == "builder":
+            builder = stage.name or "builder"
         if stage.name is None:
-            from_line = document.lines[from_instruction.start]
             edits.append(Edit.replace(from_instruction.start, from_instruction.start,
                                       [from_line.rstrip() + f" {as_keyword} builder"]))
-            builder = "builder"
-        else:
-            builder = stage.name
+        elif stage.name.lower() != "builder":
+            named = _STAGE_NAME.search(from_line)
+            if named is None or named.group(2) != stage.name:
+                result.notes.append(f"line {from_instruction.line_number}: cannot locate the stage name to rename "
+                                    "the builder; left single-stage")
+                return PassResult(notes=result.notes)
+            edits.append(Edit.replace(from_instruction.start, from_instruction.start,
+                                      [from_line[:named.start(2)] + builder + from_line[named.end(2):]]))
 
         venv = f"{directory}/.venv"
         # The runtime runs on the platform the original image was built for: same --platform as the builder.
         platform = "".join(f"{flag} " for flag in from_instruction.flags_and_args()[0]
                            if flag.lower().startswith("--platform"))
-        header = ["", f"{kw('FROM')} {platform}{runtime_image} {as_keyword} runtime", "",
+        header = ["", f"{kw('FROM')} {platform}{runtime_image} {as_keyword} {final}", "",
                   f"{kw('WORKDIR')} {directory}", "",
                   f"{kw('ENV')} VIRTUAL_ENV={venv} \\", f'    PATH="{venv}/bin:$PATH"', "",
                   f"{kw('COPY')} --from={builder} {venv} {venv}"]
