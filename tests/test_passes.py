@@ -1758,6 +1758,32 @@ def test_cache_mount_fixes_and_drops_cleanup(tmp_path):
     assert output.splitlines()[2:] == ["RUN --mount=type=cache,target=/tmp/pc poetry install --only main"]
 
 
+@pytest.mark.parametrize("cleanup", [
+    "poetry install --only main && \\\n    rm -rf $POETRY_CACHE_DIR",  # the path on the next line
+    'poetry install --only main && rm -rf "$POETRY_CACHE_DIR"',
+    "poetry install --only main; rm -rf $POETRY_CACHE_DIR",
+    "poetry install --only main && rm -Rf /tmp/pc",
+    "poetry install --only main && rm -r -f /tmp/pc",
+    "poetry install --only main && rm -rf /tmp",  # a folder above the mount
+])
+def test_cache_mount_not_added_where_a_cleanup_it_cannot_drop_removes_its_folder(tmp_path, cleanup):
+    """`rm -rf` of a mount point fails (`Device or resource busy`): the mount was added while these cleanups
+    stayed (a fuzzing review)."""
+    make_project(tmp_path)
+    source = f"FROM python:3.11\nENV POETRY_CACHE_DIR=/tmp/pc POETRY_VIRTUALENVS_IN_PROJECT=1\nRUN {cleanup}\n"
+    output, result = fix(tmp_path, source, select=["cache-mount"])
+    assert output == source
+    assert any("removes the folder a cache mount would be on" in note for note in notes(result)), notes(result)
+
+
+def test_cache_mount_keeps_a_cleanup_inside_its_folder(tmp_path):
+    make_project(tmp_path)
+    source = ("FROM python:3.11\nENV POETRY_CACHE_DIR=/tmp/pc POETRY_VIRTUALENVS_IN_PROJECT=1\n"
+              "RUN poetry install --only main; rm -rf /tmp/pc/artifacts\n")
+    output, _ = fix(tmp_path, source, select=["cache-mount"])
+    assert "RUN --mount=type=cache,target=/tmp/pc poetry install --only main; rm -rf /tmp/pc/artifacts" in output
+
+
 def test_cache_mount_default_dir_and_syntax_directive(tmp_path):
     make_project(tmp_path)
     source = "FROM python:3.11\nENV POETRY_VIRTUALENVS_IN_PROJECT=1\nRUN poetry install --only main\n"
@@ -2283,3 +2309,45 @@ def test_multi_stage_gives_the_final_image_the_stages_name(tmp_path, from_line, 
     assert f"--from={builder.split()[-1]} " in output
     names = [line.split()[-1].lower() for line in lines if line.upper().startswith("FROM ")]
     assert len(set(names)) == 2, names
+
+
+@pytest.mark.parametrize(("install", "expected"), [
+    ("poetry install --only \\\n    main", "poetry install --no-root --only \\\n    main"),
+    ("poetry install -E \\\n    pg", "poetry install --no-root -E \\\n    pg"),
+    ("poetry install --only main \\\n    --no-interaction", "poetry install --only main --no-root \\\n    --no-interaction"),
+])
+def test_split_install_never_puts_no_root_between_an_option_and_its_value(tmp_path, install, expected):
+    """`--only \\` with `main` on the next line became `--only --no-root \\ main`: Poetry fails with `The "--only"
+    option requires a value` (a fuzzing review)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("RUN poetry install --only main", f"RUN {install}")
+    output, _ = fix(tmp_path, source, select=["split-install"])
+    assert f"RUN {expected}\n" in output, output
+
+
+def test_poetry_env_never_reports_a_config_it_could_not_drop(tmp_path):
+    """`poetry \\` + `config virtualenvs.create false` on the next line: reported dropped, left in the RUN (a
+    fuzzing review)."""
+    make_project(tmp_path)
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY pyproject.toml poetry.lock ./\n"
+              "RUN poetry \\\n    config virtualenvs.create false && poetry install --no-root\n")
+    output, result = fix(tmp_path, source, select=["poetry-env"])
+    assert output == source
+    assert any("cannot remove `poetry config virtualenvs.create false`" in note for note in notes(result))
+
+
+def test_poetry_env_takes_the_pragma_of_a_run_it_deletes(tmp_path):
+    """Left behind, a pragma protected the next instruction, or nothing (and the output was then skipped)."""
+    make_project(tmp_path, files=NO_VENV)
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\n# why: no venv\n# poetry-docker-fix: ignore=cache-mount\n"
+              "RUN poetry config virtualenvs.create false\nWORKDIR /app\nCOPY . .\nRUN poetry install\n")
+    output, _ = fix(tmp_path, source, select=["poetry-env"])
+    assert "poetry-docker-fix" not in output and "virtualenvs.create false" not in output, output
+    assert "# why: no venv\n" in output
+
+
+def test_multi_stage_says_a_slim_image_named_through_a_variable_is_slim():
+    from poetry_docker_fix.transforms.multi_stage import slim_twin
+
+    image, reason = slim_twin("python:${PY}-slim-bookworm")
+    assert image == "python:${PY}-slim-bookworm" and "is already slim" in reason, reason

@@ -138,12 +138,43 @@ class CacheMount(Pass):
                 removed = True
                 new_lines[offset] = stripped
         new_lines = tidy_continuations(new_lines)
+        kept = _removes_mount(new_lines, target, env)
+        if kept is not None:
+            # `rm -rf` of a mount point fails (`Device or resource busy`), and the build with it.
+            result.notes.append(f"line {line}: `{kept}` removes the folder a cache mount would be on, which fails "
+                                "on a mount; left alone (drop the cleanup to allow it)")
+            return
         reason = ("Poetry's downloads are kept between builds by BuildKit and never stored in a layer; the target "
                   "is literal because Docker 20.10 takes variables in --mount literally; needs BuildKit")
         if removed:
             reason += "; the cache cleanup is no longer needed"
         result.change(Edit.replace(instruction.start, instruction.end, new_lines), line,
                       f"cache mount on {target}", reason)
+
+
+def _removes_mount(lines: list[str], target: str, env: dict) -> str | None:
+    """The `rm` command (as words) of the RUN `lines` that removes `target` or a folder above it, which the
+    cleanup pattern did not take out (`rm -rf "$POETRY_CACHE_DIR"`, `; rm -Rf …`, across a line break)."""
+    document = Document.from_text("FROM scratch\n" + "\n".join(lines) + "\n")
+    instruction = next((i for i in document.instructions if i.keyword == "RUN"), None)
+    if instruction is None:
+        return None
+    home = env.get("HOME", "/root").strip("'\"") or "/root"
+    for command in run_commands(instruction):
+        if command.tokens[:1] != ("rm",):
+            continue
+        for token in command.tokens[1:]:
+            if token.startswith("-"):
+                continue
+            path = token.strip("'\"")
+            path = re.sub(r"^~(?=/|$)", home, path)
+            path = expand(path, {"HOME": home, **env}) if "$" in path else path
+            if path is None or not path.startswith("/"):
+                continue
+            path = path.rstrip("/") or "/"
+            if target == path or target.startswith(path.rstrip("/") + "/"):
+                return " ".join(command.tokens)
+    return None
 
 
 # `docker/dockerfile:1.0`, `:1.1.7`, `docker.io/docker/dockerfile:1.0.0`: frontends before 1.2, where `RUN --mount`

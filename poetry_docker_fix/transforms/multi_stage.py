@@ -42,6 +42,8 @@ def slim_twin(image: str) -> tuple[str, str]:
     """The runtime image for a builder image, and why that one."""
     match = PYTHON_IMAGE.match(image)
     if not match:
+        if "-slim" in image:  # `python:${PY}-slim-bookworm`: a variable in the tag, but slim all the same
+            return image, f"`{image}` is already slim; the runtime stage uses it too, without Poetry and its caches"
         return image, f"`{image}` has no known slim variant; the runtime stage uses the same image"
     variant = match.group("variant") or ""
     if variant.startswith("-slim"):

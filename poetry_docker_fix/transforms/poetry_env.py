@@ -41,6 +41,7 @@ from .cache_mount import in_project_venv
 from .narrow_copy import app_sources, not_needed_at_run_time
 
 CACHE_DIR = "/tmp/poetry_cache"
+_PRAGMA = re.compile(r"^\s*#\s*poetry-docker-fix:\s*ignore", re.IGNORECASE)
 _CONFIG_CREATE = re.compile(
     r"(?P<lead>\s*&&\s*)?(?:\S*/)?poetry\s+config\s+(?:--local\s+)?(?:settings\.)?virtualenvs\.create\s+['\"]?(?:false|0)['\"]?"
     r"(?:\s+--local)?(?P<trail>\s*&&\s*)?"
@@ -248,7 +249,10 @@ class PoetryEnv(Pass):
         does); None when the command around it is not a plain `&&` chain."""
         commands = run_commands(instruction)
         if all(_is_create_false(c) for c in commands):
-            return Edit.delete(instruction.start, instruction.end)
+            # A pragma above it goes too: left behind, it would protect the next instruction, or nothing.
+            block = range(document.comment_block_start(instruction), instruction.start)
+            first = next((line for line in block if _PRAGMA.match(document.lines[line])), instruction.start)
+            return Edit.delete(first, instruction.end)
         if any(c.operator_before not in ("", "&&") for c in commands):
             return None
         lines = list(document.raw(instruction))
@@ -273,6 +277,12 @@ class PoetryEnv(Pass):
         lines = tidy_continuations(lines)
         text = " ".join(lines)
         if _CONFIG_CREATE.search(text) or re.search(r"(?i)^\s*run\s+(--\S+\s+)*&&|&&\s*(\\\s*)?&&", text):
+            return None
+        # Read back as the shell would: `poetry \` + `config virtualenvs.create false` on the next line is no
+        # match for the pattern above, and must not be reported dropped while it stays (a fuzzing review).
+        again = next((i for i in Document.from_text("FROM scratch\n" + "\n".join(lines) + "\n").instructions
+                      if i.keyword == "RUN"), None)
+        if again is None or any(creates_no_venv(args) for args in poetry_config_commands(again)):
             return None
         return Edit.replace(instruction.start, instruction.end, lines)
 

@@ -37,6 +37,8 @@ from .narrow_copy import _VERSION_GIVEN
 # Instructions that neither read the code nor change how an install behaves: the install may move above them.
 # (ENV and ARG can change the install: POETRY_* variables, build arguments. VOLUME discards later writes.)
 METADATA_ONLY = {"LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER"}
+# Install options whose value is the next word.
+_TAKES_VALUE = {"-E", "--extras", "--with", "--without", "--only", "-C", "--directory", "-P", "--project"}
 _INSTALL_WITH_ARGS = re.compile(POETRY_INSTALL.pattern + r"(?P<args>(?:[ \t]+[^\s&|;\\#]+)*)")
 
 
@@ -277,7 +279,10 @@ class SplitInstall(Pass):
         dependency_lines = list(document.raw(first))
         if root_needed:
             line = dependency_lines[index - first.start]
-            dependency_lines[index - first.start] = line[: match.end()] + " --no-root" + line[match.end():]
+            words = match.group("args").split()
+            # `poetry install --only \` + `main` on the next line: after the option would split it from its value.
+            at = match.end(1) if words and words[-1] in _TAKES_VALUE else match.end()
+            dependency_lines[index - first.start] = line[:at] + " --no-root" + line[at:]
         block_start = document.comment_block_start(first)
         moved = document.lines[block_start : first.start] + dependency_lines
 
