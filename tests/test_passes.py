@@ -1765,6 +1765,8 @@ def test_cache_mount_fixes_and_drops_cleanup(tmp_path):
     "poetry install --only main && rm -Rf /tmp/pc",
     "poetry install --only main && rm -r -f /tmp/pc",
     "poetry install --only main && rm -rf /tmp",  # a folder above the mount
+    "poetry install --only main && rm -rf /tmp/*",  # a QA build: `cannot remove '/tmp/pc': Device or resource busy`
+    "poetry install --only main && rm -rf /root/.cache/pip /tmp/pc",
 ])
 def test_cache_mount_not_added_where_a_cleanup_it_cannot_drop_removes_its_folder(tmp_path, cleanup):
     """`rm -rf` of a mount point fails (`Device or resource busy`): the mount was added while these cleanups
@@ -2351,3 +2353,17 @@ def test_multi_stage_says_a_slim_image_named_through_a_variable_is_slim():
 
     image, reason = slim_twin("python:${PY}-slim-bookworm")
     assert image == "python:${PY}-slim-bookworm" and "is already slim" in reason, reason
+
+
+def test_an_active_virtualenv_is_where_poetry_installs(tmp_path):
+    """`ENV VIRTUAL_ENV=/opt/venv` + `python -m venv $VIRTUAL_ENV`: Poetry installs there, whatever
+    virtualenvs.in-project says. poetry-env claimed an in-project venv for a runtime stage, and cache-mount
+    thought the venv was in Poetry's cache (a QA review)."""
+    make_project(tmp_path, files=NO_VENV)
+    source = ("FROM python:3.11-slim\nRUN pip install poetry==1.8.5\nENV VIRTUAL_ENV=/opt/venv\n"
+              'RUN python -m venv $VIRTUAL_ENV\nENV PATH="$VIRTUAL_ENV/bin:$PATH"\nWORKDIR /app\n'
+              "COPY pyproject.toml poetry.lock ./\nRUN poetry install --only main --no-root\n")
+    output, result = fix(tmp_path, source, select=["poetry-env", "cache-mount"])
+    assert "POETRY_VIRTUALENVS_IN_PROJECT" not in output, output
+    assert "RUN --mount=type=cache,target=/root/.cache/pypoetry poetry install" in output
+    assert any("installs into the active virtualenv VIRTUAL_ENV=/opt/venv" in note for note in notes(result))

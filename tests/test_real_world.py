@@ -174,6 +174,8 @@ def test_dev_group_kept_when_the_image_runs_a_dev_tool(tmp_path, pyproject, tail
     ("import os; import pytest\n", True),
     ("from dateutil import parser\n", True),  # python-dateutil is imported as dateutil
     ("import attrs\n", True),  # attrs is imported as attr and as attrs (a review found the second missed)
+    ('mod = importlib.import_module("pytest")\n', True),  # a QA build: ModuleNotFoundError at run time
+    ("mod = __import__('pytest')\n", True),
 ])
 def test_dev_group_kept_when_the_app_imports_from_it(tmp_path, code, kept):
     pyproject = CLASSIC.replace('pytest = "*"', 'pytest = "*"\npython-dateutil = "*"\nattrs = "*"')
@@ -470,3 +472,28 @@ def test_manifests_copied_with_the_readme_then_the_code_are_split(tmp_path):
         lines.index("COPY app/ app/"), output
     change = refactoring.outcomes[0].changes[0]
     assert "from the manifests and README.md, copied before the code" in change.reason
+
+
+@pytest.mark.parametrize("tail", [
+    'CMD ["poetry", "run", "python", "-c", "import pytest; print(pytest.__name__)"]\n',
+    "RUN poetry run python -c 'import pytest'\n",
+])
+def test_dev_group_kept_when_python_c_code_of_the_image_imports_from_it(tmp_path, tail):
+    """`python -c "import iniconfig"` in the CMD, or in a RUN after the install: a QA build of the rewrite failed
+    (`No module named 'iniconfig'`), since only the app's files were read."""
+    root = make_project(tmp_path / "p")
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install\n" + tail
+    output, refactoring = fix(root, source, select=["no-dev"])
+    assert "--only main" not in output, output
+    assert any("line 6 imports pytest" in note for note in notes(refactoring)), notes(refactoring)
+
+
+def test_python_m_poetry_runs_the_root_install_the_same_way(tmp_path):
+    """`RUN python -m poetry install` (Poetry installed with `pip --user`, not on PATH): the stand-in's root install
+    was a bare `poetry install --only-root`, and a QA build failed with `poetry: not found`."""
+    root = make_project(tmp_path / "p")
+    source = ("FROM python:3.11\nRUN pip install --user poetry==1.8.5\nWORKDIR /app\nCOPY pyproject.toml poetry.lock ./\n"
+              "COPY README.md ./\nCOPY app ./app\nRUN python -m poetry install --only main\n")
+    output, _ = fix(root, source, select=["split-install"])
+    assert "touch app/__init__.py && python -m poetry install --only-root\n" in output, output
+    assert "RUN python -m poetry install --only main --no-root\n" in output

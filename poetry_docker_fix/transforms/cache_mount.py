@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 from ..refactor.document import Document, Instruction, expand
@@ -111,7 +112,7 @@ class CacheMount(Pass):
                                 "mount would hide it; left alone")
             return
         if not in_project_venv(document, stage, instruction, context.project) and \
-                not project_system_install(document, stage, context.project):
+                not project_system_install(document, stage, context.project) and not _active_venv_outside(env, target):
             # Poetry keeps such a virtualenv in {cache-dir}/virtualenvs unless virtualenvs.path says otherwise.
             venvs = env.get("POETRY_VIRTUALENVS_PATH")
             venvs = expand(venvs.strip("'\""), env) if venvs else None
@@ -174,6 +175,10 @@ def _removes_mount(lines: list[str], target: str, env: dict) -> str | None:
             path = path.rstrip("/") or "/"
             if target == path or target.startswith(path.rstrip("/") + "/"):
                 return " ".join(command.tokens)
+            if any(c in path for c in "*?["):  # `rm -rf /tmp/*`: the target, or a folder above it, matches
+                folders = [target] + [target[:i] for i in range(1, len(target)) if target[i] == "/"]
+                if any(fnmatch.fnmatchcase(folder, path) for folder in folders):
+                    return " ".join(command.tokens)
     return None
 
 
@@ -235,6 +240,12 @@ def in_project_venv(document: Document, stage, instruction: Instruction, project
         return setting
     return project is not None and project.poetry_toml_in_project and \
         copied_before(stage, instruction.start, "poetry.toml", project)
+
+
+def _active_venv_outside(env: dict, target: str) -> bool:
+    """Whether Poetry installs into an activated virtualenv (VIRTUAL_ENV, a literal path) outside `target`."""
+    active = expand(env["VIRTUAL_ENV"].strip("'\""), env) if env.get("VIRTUAL_ENV") else None
+    return bool(active) and active.startswith("/") and not _inside(active, target)
 
 
 def local_venv_replaces(document: Document, stage, install: Instruction, project) -> bool:

@@ -187,7 +187,11 @@ class MultiStage(Pass):
                                 "no virtualenv to copy to a runtime stage")
             return result
         if not venv_in_project(document, stage, installs[0].start):
-            if in_project_venv(document, stage, installs[0], context.project):
+            active = document.stage_env(stage, installs[0].start).get("VIRTUAL_ENV")
+            if active:
+                result.notes.append(f"Poetry installs into the active virtualenv VIRTUAL_ENV={active.strip(chr(34))}"
+                                    ", which the file makes itself; left single-stage")
+            elif in_project_venv(document, stage, installs[0], context.project):
                 # poetry.toml or `poetry config` puts it there, and poetry-env did not set the variable: it said why.
                 result.notes.append("the virtualenv is in the project through poetry.toml or `poetry config`, not "
                                     "POETRY_VIRTUALENVS_IN_PROJECT, which poetry-env did not set (see its note); "

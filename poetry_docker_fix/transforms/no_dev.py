@@ -69,7 +69,7 @@ class NoDev(Pass):
         if stage.name and is_dev_group(stage.name):
             result.notes.append(f"stage `{stage.name}` is named for development: its dependencies are left as written")
             return result
-        imported = _dev_package_imported(context.project)
+        imported = _dev_package_imported(context.project, _inline_code(document, stage))
         if imported is not None:
             result.notes.append(f"{imported[0]} imports {imported[1]}, which only a development group installs: "
                                 "development dependencies are kept (declare it in the main dependencies to allow it)")
@@ -307,7 +307,7 @@ def _normalised(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _dev_package_imported(project) -> tuple[str, str] | None:
+def _dev_package_imported(project, inline: list[tuple[str, str]] = ()) -> tuple[str, str] | None:
     """(file, module) when the app's own code imports a package only a development group installs (`import
     iniconfig` with iniconfig under [tool.poetry.group.dev]): `--only main` would leave it out (a real build:
     ModuleNotFoundError). Read as the app's code is read elsewhere (narrow_copy.app_sources: no tests or docs)."""
@@ -321,16 +321,37 @@ def _dev_package_imported(project) -> tuple[str, str] | None:
                 if _normalised(name) not in main and _normalised(name) != "python":
                     for module in _IMPORT_NAMES.get(_normalised(name), (_normalised(name).replace("-", "_"),)):
                         modules[module] = name
-    for relative, text in app_sources(project) if modules else ():
+    for relative, text in [*app_sources(project), *inline] if modules else ():
         if not any(module in text for module in modules):
             continue
         for module in _imported_modules(text):
             if module in modules:
                 return relative, module
-    return _transitive_dev_import(project)
+    return _transitive_dev_import(project, inline)
 
 
-def _transitive_dev_import(project) -> tuple[str, str] | None:
+def _inline_code(document: Document, stage) -> list[tuple[str, str]]:
+    """(where, code) of each `python -c CODE` the image runs (CMD, ENTRYPOINT) or a RUN after the install runs
+    (`RUN poetry run python -c "import iniconfig"`): code the app's files do not hold."""
+    found: list[tuple[str, str]] = []
+    installs = install_runs(stage)
+    later = [i for i in stage.instructions if installs and i.start > installs[0].start]
+    later += [i for child in descendants(document, stage) for i in child.instructions]
+    for instruction in [*later, *(i for i in document.instructions if i.keyword in ("CMD", "ENTRYPOINT"))]:
+        if instruction.keyword == "RUN":
+            argvs = [list(command.tokens) for command in run_commands(instruction)]
+        elif instruction.keyword in ("CMD", "ENTRYPOINT"):
+            argvs = [instruction.argv() or []]
+        else:
+            continue
+        for argv in argvs:
+            argv, _ = strip_poetry_run(argv)
+            if argv and argv[0].rsplit("/", 1)[-1].startswith("python") and "-c" in argv[1:-1]:
+                found.append((f"line {instruction.line_number}", argv[argv.index("-c") + 1]))
+    return found
+
+
+def _transitive_dev_import(project, inline: list[tuple[str, str]] = ()) -> tuple[str, str] | None:
     """(file, "module (a dependency of pytest)") when the app's own code imports a package poetry.lock installs
     only for a development group, through a package of it: `import packaging` with pytest in the dev group and
     packaging in no main dependency. The original image has it, `--only main` leaves it out (ModuleNotFoundError).
@@ -349,6 +370,7 @@ def _transitive_dev_import(project) -> tuple[str, str] | None:
     direct = {module for name in kept_roots | dev_roots for module in _IMPORT_NAMES_BY_NORMAL.get(name, (name,))}
     sources = app_sources(project)
     local = {part.removesuffix(".py") for relative, _text in sources for part in relative.split("/")}
+    sources = [*sources, *inline]
     imports: dict[str, str] = {}  # module -> the first file importing it
     for relative, text in sources:
         for module in _imported_modules(text):
@@ -410,13 +432,15 @@ _IMPORT_NAMES = {"python-dateutil": ("dateutil",), "pyyaml": ("yaml",), "beautif
                  "python-multipart": ("multipart", "python_multipart"), "email-validator": ("email_validator",),
                  "django-debug-toolbar": ("debug_toolbar",)}
 _IMPORT_NAMES_BY_NORMAL = {normalise_name(name): modules for name, modules in _IMPORT_NAMES.items()}
+# `importlib.import_module("iniconfig")`, `__import__("iniconfig")`: an import all the same.
+_IMPORT_CALL = re.compile(r"""\b(?:import_module|__import__)\(\s*[rbu]?["']([A-Za-z_][\w.]*)["']""")
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:import[ \t]+(.+)|from[ \t]+([\w.]+)[ \t]+import\b)")
 
 
 def _imported_modules(text: str) -> set[str]:
     """Top-level modules of the `import a, b.c as d` and `from x import y` statements of `text` (read as text,
     statements after `;` too)."""
-    found: set[str] = set()
+    found: set[str] = {name.split(".")[0] for name in _IMPORT_CALL.findall(text)}
     for line in text.replace(";", "\n").splitlines():
         match = _IMPORT_LINE.match(line)
         if not match:

@@ -121,6 +121,13 @@ class PoetryEnv(Pass):
         broad = next((i for i in stage.instructions if copy_sources(i) in (["."], ["./"])), None)
         project = context.project
         directory = project_dir(document, stage, first_install)
+        active = document.stage_env(stage, first_install.start).get("VIRTUAL_ENV")
+        if active and active.strip("'\"").rstrip("/") != f"{directory}/.venv":
+            # Poetry installs into an activated virtualenv (`ENV VIRTUAL_ENV=/opt/venv` + `python -m venv`),
+            # whatever virtualenvs.in-project says.
+            result.notes.append(f"Poetry installs into the active virtualenv VIRTUAL_ENV={active.strip(chr(34))}, "
+                                "not one of its own; left alone")
+            return result
         has_compose = project is not None and any(project.may_hold(name) for name in _COMPOSE_FILES)
         venv_home = (pyproject_destination(document, stage, first_install) or directory) if has_compose else None
         mounted = _compose_mounts_source(project, venv_home) if venv_home else None

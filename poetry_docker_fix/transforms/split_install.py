@@ -322,6 +322,11 @@ class SplitInstall(Pass):
             # Never `poetry sync --only-root`: sync removes what the groups it installs (none) do not need, every
             # dependency the line before installed.
             command = re.sub(r"sync$", "install", match.group(1))
+            # `python -m poetry install`: the root install runs Poetry the same way (`poetry` may not be on PATH).
+            before = document.lines[index][:match.start(1)]
+            runner = re.search(r"(?:\S*/)?python[\d.]*\s+-m\s+$", before)
+            if runner is not None and not re.search(r"[\w/-]$", before[:runner.start()]):
+                command = runner.group(0) + command
             root_line = f"{keyword} {skeleton} && {command} --only-root{_extras_options(arguments)}"
             edits.append(Edit.insert(anchor + 1, [root_line]))
             reason_tail = ("the project itself is installed against an empty stand-in of its packages, so a code "
