@@ -2367,3 +2367,32 @@ def test_an_active_virtualenv_is_where_poetry_installs(tmp_path):
     assert "POETRY_VIRTUALENVS_IN_PROJECT" not in output, output
     assert "RUN --mount=type=cache,target=/root/.cache/pypoetry poetry install" in output
     assert any("installs into the active virtualenv VIRTUAL_ENV=/opt/venv" in note for note in notes(result))
+
+
+def test_split_install_moves_poetrys_own_setup_up_with_the_install(tmp_path):
+    """`COPY . .`, `RUN pip install poetry`, `RUN poetry install` (a common shape): the RUN between kept every
+    install after the code (a QA rebuild after a code change re-ran pip and Poetry)."""
+    make_project(tmp_path, files=NO_VENV)
+    source = ("FROM python:3.11-slim\nWORKDIR /app\nCOPY . .\nRUN pip install poetry==1.8.5\n"
+              "RUN poetry install --only main\n")
+    output, _ = fix(tmp_path, source, select=["narrow-copy", "poetry-env", "split-install"])
+    lines = output.splitlines()
+    assert lines[lines.index("COPY pyproject.toml poetry.lock ./") + 1] == "RUN pip install poetry==1.8.5", output
+    dependencies = lines.index("RUN poetry install --only main --no-root")
+    assert lines.index("RUN pip install poetry==1.8.5") < lines.index("ENV POETRY_VIRTUALENVS_IN_PROJECT=1 \\") \
+        < dependencies < lines.index("COPY app ./app"), output
+    root = next(i for i, line in enumerate(lines) if "--only-root" in line)
+    assert root < lines.index("COPY app ./app"), output
+    assert output.count("pip install poetry") == 1
+
+
+def test_split_install_keeps_the_root_install_after_a_readme_copied_after_the_code(tmp_path):
+    """The stand-in's root install went after `COPY README.md ./`, itself after the code: a code change re-ran it,
+    while the reason said it would not."""
+    make_project(tmp_path)
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY pyproject.toml poetry.lock ./\n"
+              "COPY app ./app\nCOPY README.md ./\nRUN poetry install --only main\n")
+    output, result = fix(tmp_path, source, select=["split-install"])
+    assert "--only-root" not in output and "touch" not in output, output
+    assert output.splitlines()[-1] == "RUN poetry install --only main"
+    assert "the README the root install needs is copied after the code" in result.outcomes[0].changes[0].reason

@@ -6,7 +6,7 @@ import posixpath
 import re
 import shlex
 
-from ..refactor.document import Document, Instruction, per_object
+from ..refactor.document import Document, Instruction, parse_assignments, per_object
 from ..refactor.edits import Edit, delete_block
 from ..refactor.facts import (
     MANIFESTS,
@@ -19,6 +19,7 @@ from ..refactor.facts import (
     is_cache_cleanup,
     is_manifest_copy,
     manifests_only_glob,
+    pip_install_arguments,
     project_dir,
 )
 from ..refactor.project import PoetryProject
@@ -142,6 +143,39 @@ def _metadata_copy(copies: list[Instruction], project) -> Instruction | None:
     return None
 
 
+def _stand_in_anchor(later: list[Instruction], moved: list[Instruction], project: PoetryProject,
+                     manifest_copy: Instruction) -> int:
+    """The line after which the stand-in's root install goes: after the README copies and placeholder RUNs it
+    needs (not the set-up RUNs, which move up with the install)."""
+    placeholders = [i for i in later if i not in moved and (
+        copy_sources(i) is not None and _only_readme(i, project) or i.keyword == "RUN")]
+    return max((i.end for i in placeholders), default=manifest_copy.end)
+
+
+def _only_poetry_settings(instruction: Instruction) -> bool:
+    """`ENV POETRY_VIRTUALENVS_IN_PROJECT=1 …` (poetry-env's block after Poetry is installed): settings of the
+    install, which no COPY reads."""
+    names = parse_assignments(instruction.value, "ENV")
+    return bool(names) and all(name.startswith("POETRY_") or name in ("VIRTUAL_ENV", "PATH") for name in names)
+
+
+def _is_setup_run(instruction: Instruction) -> bool:
+    """A RUN that only installs or configures Poetry (`pip install poetry==2.1.4`, `poetry config …`): it reads
+    no code, so it may move above the code COPY with the install that needs it."""
+    commands = run_commands(instruction)
+    if not commands or poetry_installs(instruction):
+        return False
+    for command in commands:
+        arguments = pip_install_arguments(command)
+        if is_poetry_setup(command) or is_cache_cleanup(command):
+            continue
+        if arguments is not None and any(a.lower().startswith("poetry") for a in arguments) and all(
+                a.startswith("-") or a.lower().startswith(("poetry", "pip", "setuptools", "wheel")) for a in arguments):
+            continue
+        return False
+    return True
+
+
 def _is_placeholder_run(instruction: Instruction) -> bool:
     """`RUN touch README.md` and the like: makes files the root install wants, reads no code."""
     commands = run_commands(instruction)
@@ -229,7 +263,12 @@ class SplitInstall(Pass):
                                 "an existing .venv in the project); left alone (add `.venv` to .dockerignore to "
                                 "allow it)")
             return result
+        setup_runs: list[Instruction] = []  # `RUN pip install poetry` after the code COPY: moves up with the install
         for instruction in later:
+            if instruction.keyword == "RUN" and _is_setup_run(instruction) or \
+                    instruction.keyword == "ENV" and _only_poetry_settings(instruction):
+                setup_runs.append(instruction)
+                continue
             if copy_sources(instruction) is None and not (
                 instruction.keyword == "RUN" and _is_placeholder_run(instruction)
             ) and instruction.keyword not in METADATA_ONLY:
@@ -285,8 +324,14 @@ class SplitInstall(Pass):
             dependency_lines[index - first.start] = line[:at] + " --no-root" + line[at:]
         block_start = document.comment_block_start(first)
         moved = document.lines[block_start : first.start] + dependency_lines
-
-        edits = [Edit.insert(manifest_copy.end + 1, moved, sources=tuple(range(block_start, first.end + 1)))]
+        sources = tuple(range(block_start, first.end + 1))
+        edits = []
+        for setup in reversed(setup_runs):  # Poetry's own set-up goes first, as it did
+            setup_start = document.comment_block_start(setup)
+            moved = document.lines[setup_start : setup.end + 1] + moved
+            sources = tuple(range(setup_start, setup.end + 1)) + sources
+            edits.append(delete_block(document.lines, setup_start, setup.end))
+        edits.insert(0, Edit.insert(manifest_copy.end + 1, moved, sources=sources))
         version, _known = effective_poetry(document, stage, context)
         # README or license files the manifests COPY brings too (`COPY pyproject.toml poetry.lock README.md ./`).
         beside_manifests = sorted({posixpath.normpath(source) for source in copy_sources(manifest_copy) or []
@@ -308,6 +353,8 @@ class SplitInstall(Pass):
                 blocker = "no empty stand-in can be made for the packages"
             elif not _readmes_copied_alone(later, project, beside_manifests):
                 blocker = "the README the root install needs is copied together with the code"
+            elif _stand_in_anchor(later, setup_runs, project, manifest_copy) > code_copies[0].start:
+                blocker = "the README the root install needs is copied after the code"
         skeleton = skeleton_command(project) if root_needed and blocker is None else None
         if root_needed and skeleton is None:
             reason_tail = "the root install stays after the code COPY: " + str(blocker)
@@ -316,9 +363,7 @@ class SplitInstall(Pass):
             reason_tail = ""
         if skeleton is not None:
             keyword = document.keyword_as_written(first)
-            placeholders = [i for i in later if copy_sources(i) is not None and _only_readme(i, project)
-                            or i.keyword == "RUN"]
-            anchor = max((i.end for i in placeholders), default=manifest_copy.end)
+            anchor = _stand_in_anchor(later, setup_runs, project, manifest_copy)
             # Never `poetry sync --only-root`: sync removes what the groups it installs (none) do not need, every
             # dependency the line before installed.
             command = re.sub(r"sync$", "install", match.group(1))
