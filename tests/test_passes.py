@@ -2396,3 +2396,36 @@ def test_split_install_keeps_the_root_install_after_a_readme_copied_after_the_co
     assert "--only-root" not in output and "touch" not in output, output
     assert output.splitlines()[-1] == "RUN poetry install --only main"
     assert "the README the root install needs is copied after the code" in result.outcomes[0].changes[0].reason
+
+
+def test_a_workdir_named_through_a_variable_is_that_folder(tmp_path):
+    """`ENV APP_HOME=/srv/app`, `WORKDIR $APP_HOME`, `COPY . $APP_HOME`: narrow-copy said the COPY and the install
+    were in different folders, and multi-stage that no COPY brought the README (a QA review)."""
+    make_project(tmp_path, files=NO_VENV)
+    source = ("FROM python:3.11-slim\nENV APP_HOME=/srv/app\nRUN pip install poetry==1.8.5\nWORKDIR $APP_HOME\n"
+              'COPY . $APP_HOME\nRUN poetry install --only main\nCMD ["poetry", "run", "python", "-m", "app.main"]\n')
+    output, result = fix(tmp_path, source)
+    assert "COPY pyproject.toml poetry.lock $APP_HOME/\n" in output, notes(result)
+    assert " AS runtime" in output and "COPY --from=builder /srv/app/.venv /srv/app/.venv" in output, notes(result)
+    assert "COPY app $APP_HOME/app\n" in output.split(" AS runtime")[1]
+
+
+def test_narrow_copy_finds_a_script_named_by_its_path_in_the_image(tmp_path):
+    """`CMD ["/app/scripts/run.py"]` after `COPY . /app`: "runs /app/scripts/run.py, which is not in the build
+    context" (a QA review); it is scripts/run.py."""
+    make_project(tmp_path, files={**NO_VENV, "scripts/run.py": "import app.main\n"})
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . /app\n"
+              'RUN poetry install --no-root --only main\nENTRYPOINT ["poetry", "run", "python"]\n'
+              'CMD ["/app/scripts/run.py"]\n')
+    output, result = fix(tmp_path, source, select=["narrow-copy"])
+    assert "COPY scripts /app/scripts\n" in output and "COPY app /app/app\n" in output, (output, notes(result))
+
+
+def test_multi_stage_adds_no_venv_path_after_an_env_that_puts_it_first(tmp_path):
+    """`ENV PATH="/app/.venv/bin:$PATH"` after the install: the runtime repeated it once more (a QA review)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+        'ENV PATH="/app/.venv/bin:$PATH"\nCMD ["python", "-m", "app.main"]\n'
+    output, _ = fix(tmp_path, source, select=["multi-stage"])
+    runtime = output.split(" AS runtime")[1]
+    assert runtime.count('PATH="/app/.venv/bin:$PATH"') == 2, output  # the runtime's own, and the file's

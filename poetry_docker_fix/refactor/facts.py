@@ -701,15 +701,22 @@ def _copied_to(stage: Stage, project) -> tuple[tuple[tuple[bool, str, str], ...]
     return value
 
 
-def _copy_entries(stage: Stage, instruction: Instruction, project) -> list[tuple[bool, str, str]]:
-    """`_copied_to`'s entries for one COPY from the build context (none for another instruction)."""
+def _copy_entries(stage: Stage, instruction: Instruction, project,
+                  document: Document | None = None) -> list[tuple[bool, str, str]]:
+    """`_copied_to`'s entries for one COPY from the build context (none for another instruction). With
+    `document`, a destination or WORKDIR with variables (`COPY README.md $APP_HOME/`) is expanded as Docker does;
+    without, such a COPY has none."""
     arguments = copy_arguments(instruction)
     if not arguments:
         return []
     sources, destination = arguments[:-1], arguments[-1]
-    if "$" in destination:
-        return []
     here = stage.workdir_before(instruction.start) or "/"
+    if "$" in destination or "$" in here:
+        env = document.stage_env(stage, instruction.start) if document is not None else None
+        destination = expand(destination, env) if env is not None else None
+        here = expand(here, env) if env is not None else None
+        if destination is None or here is None:
+            return []
     target = posixpath.normpath(destination if destination.startswith("/") else posixpath.join(here, destination))
     found: list[tuple[bool, str, str]] = []
     for source in sources:
@@ -730,7 +737,8 @@ def _copy_entries(stage: Stage, instruction: Instruction, project) -> list[tuple
     return found
 
 
-def lands_at(stage: Stage, project, relative: str, image_path: str, before_line: int) -> bool:
+def lands_at(stage: Stage, project, relative: str, image_path: str, before_line: int,
+             document: Document | None = None) -> bool:
     """Whether a COPY of the stage before raw line `before_line` puts the context file `relative` at
     `image_path` (a glob source counts when it matches the name within one folder)."""
     for instruction in stage.instructions:
@@ -745,7 +753,7 @@ def lands_at(stage: Stage, project, relative: str, image_path: str, before_line:
             target = posixpath.normpath(destination if destination.startswith("/") else posixpath.join(here, destination))
             if posixpath.join(target, relative) == image_path:
                 return True
-        if relative in _context_file(tuple(_copy_entries(stage, instruction, project)), image_path):
+        if relative in _context_file(tuple(_copy_entries(stage, instruction, project, document)), image_path):
             return True
     return False
 

@@ -69,7 +69,7 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction, st
     if INSTALLER_HOST in script:
         return True
     installs = bool(poetry_installs(instruction))
-    here = stage.workdir_before(instruction.start) or "/"
+    here = project_dir(document, stage, instruction) or stage.workdir_before(instruction.start) or "/"
     for command in commands:
         if is_poetry_setup(command):
             continue
@@ -245,7 +245,7 @@ class MultiStage(Pass):
             if not arguments:
                 continue
             destination = arguments[-1]
-            here = stage.workdir_before(instruction.start) or "/"
+            here = project_dir(document, stage, instruction) or stage.workdir_before(instruction.start) or "/"
             if not destination.startswith(("/", "$")) and posixpath.normpath(here) != directory:
                 result.notes.append(f"line {instruction.line_number}: COPY to `{destination}` relative to WORKDIR "
                                     f"{here}, not {directory}; left single-stage")
@@ -254,9 +254,9 @@ class MultiStage(Pass):
                     posixpath.normpath(source) for source in copy_sources(instruction) or []} and (
                     "$" in destination or posixpath.normpath(posixpath.join(here, destination)) == directory):
                 # The runtime copies the virtualenv first, then the code: the developer's .venv would replace it.
-                result.notes.append(f"line {instruction.line_number}: `{document.raw(instruction)[0].strip()}` would "
-                                    "copy a local .venv over the virtualenv the runtime stage copies from the "
-                                    "builder; left single-stage (add `.venv` to .dockerignore to allow it)")
+                result.notes.append(f"line {instruction.line_number}: `{document.raw(instruction)[0].strip()}` could "
+                                    "copy a local .venv (a developer's, in the build context) over the virtualenv "
+                                    "the runtime stage copies from the builder; left single-stage (add `.venv` to .dockerignore to allow it)")
                 return result
         sees = venv_sees_system_packages(document, stage, context.project)
         if sees is not None:
@@ -274,7 +274,7 @@ class MultiStage(Pass):
             result.notes.append(f"line {login.line_number}: a login shell resets PATH from /etc/profile, so the "
                                 "runtime's commands would not find the virtualenv; left single-stage")
             return result
-        unbuilt = _script_without_its_root(stage, installs, context.project, beside or directory)
+        unbuilt = _script_without_its_root(stage, installs, context.project, beside or directory, document)
         if unbuilt is not None:
             result.notes.append(unbuilt)
             return result
@@ -407,7 +407,9 @@ class MultiStage(Pass):
         if any("PATH" in line for line in body):
             setting = [i for i in Document.from_text("\n".join(body) + "\n").instructions
                        if i.keyword == "ENV" and "PATH" in parse_assignments(i.value)]
-            if setting:
+            path = parse_assignments(setting[-1].value).get("PATH", "").strip("'\"") if setting else ""
+            if setting and not path.startswith((f"{venv}/bin:", "$VIRTUAL_ENV/bin:", "${VIRTUAL_ENV}/bin:")):
+                # (unless that ENV already puts the venv first: `ENV PATH="/app/.venv/bin:$PATH"` after the install)
                 runtime.insert(len(header) + setting[-1].end + 1, f'{kw("ENV")} PATH="{venv}/bin:$PATH"')
         problem = _calls_poetry(runtime)
         if problem is not None:
@@ -610,7 +612,8 @@ _RUN_TARGET = re.compile(r"(?<![\w/-])(?:\S*/)?poetry\s+run\s+(?:(?:-C|--directo
                          r"([\w.-]+)")
 
 
-def _script_without_its_root(stage: Stage, installs: list[Instruction], project, directory: str) -> str | None:
+def _script_without_its_root(stage: Stage, installs: list[Instruction], project, directory: str,
+                             document: Document | None = None) -> str | None:
     """Why `poetry run <script>` cannot become `<script>`: it runs a script of pyproject.toml, which `poetry run`
     finds there even when the project itself is not installed, but the runtime only has the console scripts the
     root install made. None when there is no such command or the root install makes them."""
@@ -620,9 +623,9 @@ def _script_without_its_root(stage: Stage, installs: list[Instruction], project,
         why = "the project is not installed (package-mode = false)"
     elif all("--no-root" in arguments for i in installs for arguments in poetry_installs(i)):
         why = "every `poetry install` has --no-root"
-    elif _readme_missing(stage, installs, project, directory):
-        why = (f"the root install lacks {_readme_missing(stage, installs, project, directory)}, which pyproject.toml "
-               "names and no COPY before the install brings (Poetry 1.x then skips the root install)")
+    elif _readme_missing(stage, installs, project, directory, document):
+        why = (f"the root install lacks {_readme_missing(stage, installs, project, directory, document)}, which "
+               "pyproject.toml names and no COPY before the install brings (Poetry 1.x then skips the root install)")
     else:
         return None
     # `ENTRYPOINT ["poetry", "run"]` (wherever it stands: the last one counts): the CMD names what it runs.
@@ -644,7 +647,8 @@ def _script_without_its_root(stage: Stage, installs: list[Instruction], project,
     return None
 
 
-def _readme_missing(stage: Stage, installs: list[Instruction], project, directory: str) -> str | None:
+def _readme_missing(stage: Stage, installs: list[Instruction], project, directory: str,
+                    document: Document | None = None) -> str | None:
     """A README pyproject.toml names that the image lacks at the last root install, in the folder Poetry finds
     it (`COPY pyproject.toml poetry.lock ./` alone; a README .dockerignore leaves out): without it Poetry 1.x
     skips the root install with a warning, and 2.x fails. An empty one a RUN touches there counts (the article's
@@ -657,7 +661,7 @@ def _readme_missing(stage: Stage, installs: list[Instruction], project, director
     existing = {posixpath.normpath(name) for name in project.existing_readmes}
     for name in (posixpath.normpath(name) for name in project.readme):
         image_path = posixpath.join(directory, name)
-        if name in existing and lands_at(stage, project, name, image_path, last.start):
+        if name in existing and lands_at(stage, project, name, image_path, last.start, document):
             continue
         if any(i.keyword == "RUN" and i.start < last.start and _touches_only_readmes(
                 [t for c in run_commands(i) if c.tokens[:1] == ("touch",) for t in c.tokens[1:]],

@@ -382,6 +382,12 @@ class NarrowCopy(Pass):
         if any(i.keyword == "WORKDIR" for i in stage.instructions if broad.start < i.start < first_install.start):
             result.notes.append(f"line {line}: WORKDIR changes between the COPY and `poetry install`; left alone")
             return result
+        if workdir is not None and "$" in workdir:  # `WORKDIR $APP_HOME`, as Docker expands it
+            expanded_workdir = expand(workdir, env)
+            if expanded_workdir is None:
+                result.notes.append(f"line {line}: WORKDIR `{workdir}` uses an unknown variable")
+                return result
+            workdir = expanded_workdir
         add_workdir = workdir is None and not expanded_destination.startswith("/")
         if add_workdir:
             entries = project.context_entries()
@@ -415,8 +421,9 @@ class NarrowCopy(Pass):
         if unknown and local_venv_replaces(document, stage, first_install, project):
             # `COPY . .` stays, so the install could not go before it (split-install says why): the manifests COPY
             # would only add a layer.
-            result.notes.append(f"line {line}: `COPY . .` stays for files the tool cannot place, and the install "
-                                "cannot go before it (a local .venv would replace the virtualenv): left as written")
+            result.notes.append(f"line {line}: `{document.raw(broad)[0].strip()}` stays for files the tool cannot "
+                                "place, and the install cannot go before it (a developer's local .venv could replace "
+                                "the virtualenv): left as written")
             return result
         keyword = "COPY" if document.keyword_as_written(broad).isupper() else "copy"
         flag_text = "".join(f"{flag} " for flag in flags)
@@ -458,7 +465,8 @@ class NarrowCopy(Pass):
                 if name in needed["named"]:
                     held.append(f"{_names([name], project)}, which {needed['named'][name]} names")
             reason = (
-                "the manifests go first so the dependency install can be cached; `COPY . .` stays for the rest "
+                "the manifests go first so the dependency install can be cached; "
+                f"`{document.raw(broad)[0].strip()}` stays for the rest "
                 f"because the context holds {' and '.join(held)}"
             )
         else:
@@ -517,9 +525,12 @@ class NarrowCopy(Pass):
         search_roots = [root] + sorted({root / p.source_dir for p in project.packages if p.source_dir})
         start_files: list[Path] = []
         packaged = set(top_level)
+        directory = project_dir(document, stage, first_install)
         for file in entry.files:
+            if file.startswith("/") and directory and file.startswith(directory.rstrip("/") + "/"):
+                file = file[len(directory.rstrip("/")) + 1:]  # `CMD ["/app/scripts/run.py"]`, copied to /app
             path = root / file
-            if not path.is_file():
+            if file.startswith("/") or not path.is_file():
                 return None, [], [f"the entrypoint runs {file}, which is not in the build context"]
             start_files.append(path)
             top_level.add(Path(file).parts[0])

@@ -139,8 +139,9 @@ class PoetryEnv(Pass):
         if broad is not None and project is not None and not project.is_ignored(".venv") and not truthy(
             document.stage_env(stage, first_install.start).get("POETRY_VIRTUALENVS_IN_PROJECT")
         ):
-            result.notes.append(f"line {broad.line_number}: `{document.raw(broad)[0].strip()}` would copy a local "
-                                ".venv over an in-project virtualenv; add `.venv` to .dockerignore to allow it")
+            result.notes.append(f"line {broad.line_number}: `{document.raw(broad)[0].strip()}` could copy a local "
+                                ".venv (a developer's, in the build context) over an in-project virtualenv; add "
+                                "`.venv` to .dockerignore to allow it")
             return result
         env = document.stage_env(stage, first_install.start)
         converted = False

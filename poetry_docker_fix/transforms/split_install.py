@@ -240,9 +240,10 @@ class SplitInstall(Pass):
                                     f"only when {', '.join(names)} changes too); left alone")
             elif broad is not None and _local_venv_copy(document, stage, first, [broad], directory, project):
                 result.notes.append(f"line {broad.line_number}: `{document.raw(broad)[0].strip()}` brings the "
-                                    "manifests with the code, and the install cannot go before it: it would copy a "
-                                    "local .venv over the project's virtualenv (Poetry uses an existing .venv in the "
-                                    "project); left alone (add `.venv` to .dockerignore to allow it)")
+                                    "manifests with the code, and the install cannot go before it: it could copy a "
+                                    "local .venv (a developer's) over the project's virtualenv (Poetry uses an "
+                                    "existing .venv in the project); left alone (add `.venv` to .dockerignore to "
+                                    "allow it)")
             elif any("pyproject.toml" in (copy_sources(i) or []) for i in copies) or broad is not None:
                 result.notes.append("the manifests are copied together with the code (narrow-copy makes "
                                     "the separate COPY this pass needs)")
@@ -258,10 +259,10 @@ class SplitInstall(Pass):
             return result  # already split: only manifests precede the first install
         venv_copy = _local_venv_copy(document, stage, first, code_copies, directory, project)
         if venv_copy is not None:
-            result.notes.append(f"line {venv_copy.line_number}: `{document.raw(venv_copy)[0].strip()}` would copy a local "
-                                ".venv over the project's virtualenv once the install comes before it (Poetry uses "
-                                "an existing .venv in the project); left alone (add `.venv` to .dockerignore to "
-                                "allow it)")
+            result.notes.append(f"line {venv_copy.line_number}: `{document.raw(venv_copy)[0].strip()}` could copy a "
+                                "local .venv (a developer's) over the project's virtualenv once the install comes "
+                                "before it (Poetry uses an existing .venv in the project); left alone (add `.venv` to "
+                                ".dockerignore to allow it)")
             return result
         setup_runs: list[Instruction] = []  # `RUN pip install poetry` after the code COPY: moves up with the install
         for instruction in later:
