@@ -2429,3 +2429,20 @@ def test_multi_stage_adds_no_venv_path_after_an_env_that_puts_it_first(tmp_path)
     output, _ = fix(tmp_path, source, select=["multi-stage"])
     runtime = output.split(" AS runtime")[1]
     assert runtime.count('PATH="/app/.venv/bin:$PATH"') == 2, output  # the runtime's own, and the file's
+
+
+@pytest.mark.parametrize(("setup", "expected"), [
+    # A real project's shape: the requirement alone on the continuation line.
+    ("RUN pip install --no-cache-dir \\\n    poetry\n", "RUN pip install --no-cache-dir \\\n    poetry==1.8.5\n"),
+    ('RUN pip install \\\n    --no-cache-dir \\\n    "poetry" && \\\n    poetry --version\n',
+     'RUN pip install \\\n    --no-cache-dir \\\n    "poetry==1.8.5" && \\\n    poetry --version\n'),
+    ("RUN pip install \\\n    poetry\n", "RUN pip install --no-cache-dir \\\n    poetry==1.8.5\n"),
+    ("RUN pip install \\\n    poetry wheel\n", "RUN pip install \\\n    poetry wheel\n"),  # not alone: left, said
+])
+def test_pin_poetry_finds_the_requirement_on_a_continuation_line(tmp_path, setup, expected):
+    make_project(tmp_path)
+    source = f"FROM python:3.11\n{setup}WORKDIR /app\nCOPY . .\nRUN poetry install\n"
+    output, result = fix(tmp_path, source, select=["pin-poetry"])
+    assert output == source.replace(setup, expected), output
+    if setup == expected:
+        assert any("cannot locate the Poetry requirement" in note for note in notes(result))

@@ -15,6 +15,9 @@ _PIP_POETRY = re.compile(
     r"(?P<installer>(?<![\w-])(?:\S*/)?(?:pipx|pip(?:3(?:\.\d+)?)?|python[0-9.]*\s+-m\s+pip)\s+install\b)"
     r"(?P<between>[^&|;#]*?)(?<![\w.=/-])(?P<quote>['\"]?)poetry(?P=quote)(?![\w.=<>~!@\[/-])"
 )
+_PIP_INSTALL = re.compile(r"(?<![\w-])(?:\S*/)?(?:pip(?:3(?:\.\d+)?)?|python[0-9.]*\s+-m\s+pip)\s+install\b")
+# `    poetry \\` or `    poetry && …`: the requirement alone at the start of a continuation line.
+_BARE_POETRY = re.compile(r"^\s*(?P<word>(?P<quote>['\"]?)poetry(?P=quote))(?=\s*(?:\\|$|&&|;))")
 _INSTALLER_PYTHON = re.compile(r"(\|\s*(?:[A-Za-z_]\w*=\S+\s+)*(?:\S*/)?python[0-9.]*\s+-)(?=\s*(?:$|\\|&&|;|\|))")
 
 
@@ -101,7 +104,9 @@ class PinPoetry(Pass):
     def _pin_pip(self, document, setup, target, source, result: PassResult) -> None:
         located = locate(document, setup.instruction, _PIP_POETRY)
         if located is None:
-            result.notes.append(f"line {setup.instruction.line_number}: cannot locate the Poetry requirement to pin")
+            if not self._pin_continued(document, setup, target, source, result):
+                result.notes.append(f"line {setup.instruction.line_number}: cannot locate the Poetry requirement to "
+                                    "pin")
             return
         index, match = located
         line = document.lines[index]
@@ -117,6 +122,44 @@ class PinPoetry(Pass):
         if add_no_cache:
             reason += "; --no-cache-dir keeps pip's download cache out of the layer"
         result.change(Edit.replace(index, index, [new_line]), index + 1, f"pin Poetry to {target}", reason)
+
+    @staticmethod
+    def _pin_continued(document, setup, target, source, result: PassResult) -> bool:
+        """`RUN pip install --no-cache-dir \\` with `poetry` alone at the start of a continuation line (a real
+        project's shape): pinned there, when only options come between the installer and it."""
+        instruction = setup.instruction
+        installer_line = None
+        for index in range(instruction.start, instruction.end + 1):
+            line = document.lines[index]
+            if line.lstrip().startswith("#"):
+                continue
+            if installer_line is None:
+                found = _PIP_INSTALL.search(line)
+                if found is not None and all(word.startswith("-") or word == "\\"
+                                             for word in line[found.end():].split()):
+                    installer_line = (index, found)
+                continue
+            bare = _BARE_POETRY.match(line)
+            if bare is None:
+                if all(word.startswith("-") or word == "\\" for word in line.split()):
+                    continue  # more options on their own line
+                return False
+            pip_index, found = installer_line
+            pip_line = document.lines[pip_index]
+            run_flags, _ = instruction.flags_and_args()
+            add_no_cache = setup.kind == "pip" and "--no-cache-dir" not in " ".join(
+                document.lines[pip_index:index]) and not any("type=cache" in flag for flag in run_flags)
+            lines = list(document.lines[pip_index:index + 1])
+            if add_no_cache:
+                lines[0] = pip_line[: found.end()] + " --no-cache-dir" + pip_line[found.end():]
+            quote = bare.group("quote")
+            lines[-1] = line[: bare.start("word")] + f"{quote}poetry=={target}{quote}" + line[bare.end("word"):]
+            reason = f"{source}; an unpinned install takes whatever Poetry is newest on build day"
+            if add_no_cache:
+                reason += "; --no-cache-dir keeps pip's download cache out of the layer"
+            result.change(Edit.replace(pip_index, index, lines), index + 1, f"pin Poetry to {target}", reason)
+            return True
+        return False
 
     def _pin_installer(self, document, setup, target, source, result: PassResult) -> None:
         located = locate(document, setup.instruction, _INSTALLER_PYTHON)
