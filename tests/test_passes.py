@@ -2446,3 +2446,24 @@ def test_pin_poetry_finds_the_requirement_on_a_continuation_line(tmp_path, setup
     assert output == source.replace(setup, expected), output
     if setup == expected:
         assert any("cannot locate the Poetry requirement" in note for note in notes(result))
+
+
+@pytest.mark.parametrize(("code", "env", "kept"), [
+    ('open("/app/docs/intro.md")', "", "docs"),  # by its path in the image: a QA build, FileNotFoundError
+    ('os.environ["DOCS_DIR"]', "ENV DOCS_DIR=/app/docs\n", "docs"),  # named by an ENV the app reads
+    ('os.environ["TERMS"]', "ENV TERMS=TERMS.md\n", "TERMS.md"),
+    ('open("/app/README.md")', "", "README.md"),  # the runtime stage needs it too
+    ('open("/srv/docs/intro.md")', "", None),  # elsewhere: not the context's docs/
+])
+def test_a_file_the_app_opens_by_its_image_path_or_through_an_env_is_kept(tmp_path, code, env, kept):
+    make_project(tmp_path, files={**NO_VENV, "app/main.py": f"import os\nprint({code})\n", "docs/intro.md": "hi\n",
+                                  "TERMS.md": "terms\n"})
+    source = NAIVE.replace("WORKDIR /app\n", f"WORKDIR /app\n{env}")
+    output, result = fix(tmp_path, source)
+    runtime = output.split(" AS runtime")[1]
+    if kept in ("docs", "TERMS.md"):
+        assert "COPY . .\n" in runtime, output
+    elif kept == "README.md":
+        assert "COPY README.md ./\n" in runtime, output
+    else:
+        assert "COPY . .\n" not in output and "docs" not in runtime, output

@@ -32,7 +32,7 @@ from ..refactor.facts import (
 from ..refactor.shell import is_poetry_setup, poetry_installs, run_commands
 from .base import Pass, PassResult
 from .cache_mount import in_project_venv
-from .narrow_copy import app_sources, code_mentions
+from .narrow_copy import app_sources, code_mentions, env_mentions
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
                     "COPY", "ADD", "SHELL"}
@@ -355,7 +355,7 @@ class MultiStage(Pass):
                     carried += block
                     continue
                 metadata = is_manifest_copy(instruction, project) or all(s.lstrip("./") in readmes for s in sources)
-                if metadata and not _read_at_run_time(sources, project):
+                if metadata and not _read_at_run_time(sources, project, directory, document):
                     continue  # the manifests, the README: the builder's business, unless the app reads them
                 carried += block  # the editable install points at the code: the runtime needs it too
             elif keyword in ("ENV", "ARG"):
@@ -672,13 +672,17 @@ def _readme_missing(stage: Stage, installs: list[Instruction], project, director
     return ", ".join(missing) or None
 
 
-def _read_at_run_time(sources: list[str], project) -> bool:
+def _read_at_run_time(sources: list[str], project, directory: str | None = None,
+                      document: Document | None = None) -> bool:
     """Whether the app's code names one of these COPY sources (`open("pyproject.toml")` for its version,
-    `Path(__file__).parents[1] / "README.md"`): the runtime stage must have them too."""
+    `Path(__file__).parents[1] / "README.md"`, `open("/app/README.md")`), or an ENV of the file does: the runtime
+    stage must have them too."""
     if project is None:
         return False
     names = sorted({posixpath.normpath(source).split("/")[0] for source in sources} - {".", ".."})
-    return bool(code_mentions(project, [name for name in names if project.exists(name)]))
+    names = [name for name in names if project.exists(name)]
+    return bool(code_mentions(project, names, directory)) or (
+        document is not None and bool(env_mentions(document, names, directory)))
 
 
 def _script_calling_poetry(stage: Stage, project, directory: str) -> str | None:

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from ..refactor import entrypoint
-from ..refactor.document import Document, Instruction, Stage, expand
+from ..refactor.document import Document, Instruction, Stage, expand, parse_assignments
 from ..refactor.edits import Edit
 from ..refactor.entrypoint import strip_poetry_run
 from ..refactor.facts import (
@@ -590,7 +590,10 @@ class NarrowCopy(Pass):
         # ... unless the app's code names it: `open("notes.md")`, `Path(__file__).parent / "docs"`.
         dropped = [name for name in project.context_entries()
                    if name not in placed and name not in unknown and _may_be_data(name)]
-        named = code_mentions(project, dropped)
+        directory = project_dir(document, stage, first_install)
+        named = code_mentions(project, dropped, directory)
+        named.update({name: where for name, where in env_mentions(document, dropped, directory).items()
+                      if name not in named})
         unknown += [name for name in dropped if name in named]
         files = sorted(name for name in top_level if not project.is_dir(name) and (root / name).is_file())
         dirs = sorted(name for name in top_level if project.is_dir(name))
@@ -663,15 +666,48 @@ def app_sources(project: PoetryProject) -> list[tuple[str, str]]:
     return sources
 
 
-def code_mentions(project: PoetryProject, names: list[str]) -> dict[str, str]:
+def code_mentions(project: PoetryProject, names: list[str], directory: str | None = None) -> dict[str, str]:
     """Which of `names` (top-level entries) the app's own code spells as a relative path in a string
-    (imports.path_heads), each with the first file that does."""
+    (imports.path_heads), or by its absolute path in the project folder `directory` (`open("/app/docs/x.md")`),
+    each with the first file that does."""
     if not names:
         return {}
     heads = project.__dict__.get("_path_heads")
     if heads is None:
         heads = project.__dict__["_path_heads"] = path_heads(app_sources(project))
-    return {name: heads[name] for name in names if name in heads}
+    found = {name: heads[name] for name in names if name in heads}
+    if directory and directory != "/" and len(found) < len(names):
+        key = "_absolute_heads" + directory
+        absolute = project.__dict__.get(key)
+        if absolute is None:
+            pattern = re.compile(r"""["']""" + re.escape(directory.rstrip("/")) + r"""/([^"'/\\\s{}]+)(?=["'/])""")
+            absolute = {}
+            for relative, text in app_sources(project):
+                if directory in text:
+                    for head in pattern.findall(text):
+                        absolute.setdefault(head, relative)
+            project.__dict__[key] = absolute
+        found.update({name: absolute[name] for name in names if name in absolute and name not in found})
+    return found
+
+
+def env_mentions(document: Document, names: list[str], directory: str | None) -> dict[str, str]:
+    """Which of `names` (top-level entries) an ENV of the file names as a path, relative or in the project folder
+    (`ENV DOCS_DIR=/app/docs`, `ENV TERMS_FILE=TERMS.md`: the app reads what the variable names), each with the
+    line that does."""
+    found: dict[str, str] = {}
+    wanted = set(names)
+    for instruction in document.instructions:
+        if instruction.keyword != "ENV" or not wanted:
+            continue
+        for value in parse_assignments(instruction.value, "ENV").values():
+            for part in value.strip("'\"").split(":"):  # PATH-like lists too
+                if directory and directory != "/" and part.startswith(directory.rstrip("/") + "/"):
+                    part = part[len(directory.rstrip("/")) + 1:]
+                head = part.removeprefix("./").split("/")[0]
+                if head in wanted and not part.startswith("/"):
+                    found.setdefault(head, f"line {instruction.line_number}")
+    return found
 
 
 def _spelled_by_app(project: PoetryProject, name: str) -> bool:
