@@ -2467,3 +2467,30 @@ def test_a_file_the_app_opens_by_its_image_path_or_through_an_env_is_kept(tmp_pa
         assert "COPY README.md ./\n" in runtime, output
     else:
         assert "COPY . .\n" not in output and "docs" not in runtime, output
+
+
+@pytest.mark.parametrize(("setup", "split"), [
+    ("ARG APP_HOME=/srv/app\n", False),  # `--build-arg APP_HOME=/opt/x`: the runtime's written-out paths would miss
+    ("ENV APP_HOME=/srv/app\n", True),
+    ("ARG APP_HOME=/srv/app\nENV APP_HOME=$APP_HOME\n", False),  # the ENV follows the argument
+])
+def test_multi_stage_leaves_a_workdir_made_of_a_build_argument(tmp_path, setup, split):
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\nCOPY pyproject.toml poetry.lock ./\nCOPY README.md ./\nCOPY app ./app\n",
+                                 f"{setup}ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR $APP_HOME\n"
+                                 "COPY pyproject.toml poetry.lock ./\nCOPY README.md ./\nCOPY app ./app\n") + \
+        'CMD ["python", "-m", "app.main"]\n'
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert (" AS runtime" in output) == split, (output, notes(result))
+    if setup.startswith("ARG") and "ENV" not in setup:
+        assert any("the WORKDIR comes from the build argument APP_HOME" in note for note in notes(result))
+
+
+def test_one_explanation_for_the_same_change_on_one_line(tmp_path):
+    """split-install leaves two installs for the file's one (dependencies first, the project after the code):
+    cache-mount's mount on both was explained, and annotated, twice on that line."""
+    make_project(tmp_path, files={**NO_VENV, "settings.yaml": "a: 1\n"})
+    output, result = fix(tmp_path, NAIVE)
+    assert output.count("--mount=type=cache") == 2, output
+    mounts = next(outcome for outcome in result.outcomes if outcome.name == "cache-mount").changes
+    assert len(mounts) == 1, [(c.line, c.summary) for c in mounts]

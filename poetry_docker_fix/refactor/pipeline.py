@@ -242,6 +242,12 @@ def _run_passes(document: Document, context: Context, passes: list[type]) -> tup
         for change in result.changes:
             index = min(max(change.line - 1, 0), len(origin) - 1) if origin else 0
             change.original_line = (origin[index] + 1) if origin and origin[index] is not None else None
+        # The same change twice on one original line (cache-mount on split-install's two installs, both standing
+        # for the install the file had): one explanation, one annotation.
+        seen: set = set()
+        outcome.changes = [change for change in outcome.changes
+                           if (key := (change.original_line, change.summary, change.reason)) not in seen
+                           and not seen.add(key)]
         if result.edits:
             try:
                 lines = apply_edits(document.lines, result.edits)

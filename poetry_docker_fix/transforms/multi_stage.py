@@ -91,6 +91,21 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction, st
     return True
 
 
+def _workdir_argument(document: Document, stage: Stage, install: Instruction) -> str | None:
+    """The build argument (an ARG no ENV sets) the install's WORKDIR is made of (`WORKDIR $APP_HOME` after
+    `ARG APP_HOME=/srv/app`), if any."""
+    workdir = stage.workdir_before(install.start) or ""
+    names = re.findall(r"\$\{?([A-Za-z_]\w*)", workdir)
+    if not names:
+        return None
+    set_by_env = set()
+    for member in [*document.ancestors(stage), stage]:
+        for instruction in member.instructions:
+            if instruction.keyword == "ENV" and (member is not stage or instruction.start < install.start):
+                set_by_env |= set(parse_assignments(instruction.value, "ENV"))
+    return next((name for name in names if name not in set_by_env), None)
+
+
 _STAGE_NAME = re.compile(r"(\s[Aa][Ss]\s+)(\S+)\s*$")  # `FROM image AS name` on the FROM's own line
 
 
@@ -203,6 +218,13 @@ class MultiStage(Pass):
         directory = project_dir(document, stage, installs[0])
         if directory is None or directory == "/":
             result.notes.append("`poetry install` runs in the image root or an unknown WORKDIR")
+            return result
+        argument = _workdir_argument(document, stage, installs[0])
+        if argument is not None:
+            # The runtime's paths are written out (WORKDIR, the venv's COPY --from, PATH): `--build-arg` would
+            # move the builder's project and not them (a QA build: `failed to walk …/srv/app`).
+            result.notes.append(f"the WORKDIR comes from the build argument {argument}, which `--build-arg` may "
+                                "change; left single-stage")
             return result
         root_installed = any("--no-root" not in arguments for i in installs for arguments in poetry_installs(i))
         if context.project is not None and context.project.build_script and context.project.package_mode and \
