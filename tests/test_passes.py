@@ -2494,3 +2494,50 @@ def test_one_explanation_for_the_same_change_on_one_line(tmp_path):
     assert output.count("--mount=type=cache") == 2, output
     mounts = next(outcome for outcome in result.outcomes if outcome.name == "cache-mount").changes
     assert len(mounts) == 1, [(c.line, c.summary) for c in mounts]
+
+
+@pytest.mark.parametrize(("compose", "split"), [
+    ("services:\n  web:\n    build: .\n    command: poetry run python -m app.main\n", False),
+    ('services:\n  web:\n    build: .\n    entrypoint: ["poetry", "run"]\n', False),
+    ("services:\n  web:\n    build: .\n    command:\n      - poetry\n      - run\n      - app\n", False),
+    ("services:\n  web:\n    build: .\n    command: python -m app.main\n", True),
+])
+def test_multi_stage_keeps_poetry_for_a_compose_command_that_runs_it(tmp_path, compose, split):
+    """`command: poetry run web-cli` in docker-compose.yml: the runtime stage has no Poetry (a QA build:
+    `exec: "poetry": executable file not found`)."""
+    make_project(tmp_path, files={"docker-compose.yml": compose})
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+        'CMD ["python", "-m", "app.main"]\n'
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert (" AS runtime" in output) == split, notes(result)
+
+
+@pytest.mark.parametrize(("setup", "pyproject_extra", "command", "split"), [
+    ("RUN pip install poetry==1.8.5 poetry-dotenv-plugin\n", "", '["poetry", "run", "python", "-m", "app.main"]', False),
+    ("RUN pip install poetry==1.8.5 && poetry self add poetry-dotenv-plugin\n", "",
+     '["poetry", "run", "python", "-m", "app.main"]', False),
+    ("RUN pip install poetry==1.8.5\n", '\n[tool.poetry.requires-plugins]\npoetry-dotenv-plugin = ">=0.2"\n',
+     '["poetry", "run", "python", "-m", "app.main"]', False),
+    ("RUN pip install poetry==1.8.5 poetry-dotenv-plugin\n", "", '["python", "-m", "app.main"]', True),  # no run
+    ("RUN pip install poetry==1.8.5 poetry-plugin-export\n", "", '["poetry", "run", "python", "-m", "app.main"]',
+     True),
+])
+def test_multi_stage_keeps_poetry_run_when_a_plugin_may_change_it(tmp_path, setup, pyproject_extra, command, split):
+    """poetry-dotenv-plugin loads .env on every Poetry command: with `poetry run` dropped the app lost its
+    variables (a QA build: `APP_MODE = None`)."""
+    make_project(tmp_path, pyproject=CLASSIC + pyproject_extra)
+    source = SPLIT_INPUT.replace("RUN pip install poetry==1.8.5\n", setup).replace(
+        "WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + f"CMD {command}\n"
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert (" AS runtime" in output) == split, notes(result)
+
+
+@pytest.mark.parametrize("cleanup", ["rm -rf /tmp/*", "pip cache purge", "rm -rf /var/tmp/build /tmp/x"])
+def test_split_install_moves_an_install_chained_with_a_temporary_files_cleanup(tmp_path, cleanup):
+    """`poetry install … && rm -rf /tmp/*` was "chained with `rm -rf /tmp/*`, which may need the code": every code
+    change re-ran the install (a QA build)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("RUN poetry install --only main", f"RUN poetry install --only main && {cleanup}")
+    output, _ = fix(tmp_path, source, select=["split-install"])
+    lines = output.splitlines()
+    assert lines.index(f"RUN poetry install --only main --no-root && {cleanup}") < lines.index("COPY app ./app"), output

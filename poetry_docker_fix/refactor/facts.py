@@ -496,11 +496,16 @@ DEV_TOOLS = {"pytest", "py.test", "tox", "nox", "mypy", "ruff", "black", "flake8
 
 
 def is_cache_cleanup(command: Command) -> bool:
-    """`rm -rf $POETRY_CACHE_DIR` and the like: removes a cache, never the code or the venv."""
+    """`rm -rf $POETRY_CACHE_DIR`, `rm -rf /tmp/*`, `pip cache purge` and the like: removes a cache or temporary
+    files, never the code or the venv."""
+    if command.tokens[:3] in (("pip", "cache", "purge"), ("pip3", "cache", "purge")) or \
+            command.tokens[:3] == ("poetry", "cache", "clear"):
+        return True
     if command.tokens[:1] != ("rm",):
         return False
-    targets = [token for token in command.tokens[1:] if not token.startswith("-")]
-    return bool(targets) and all("cache" in target.lower() for target in targets)
+    targets = [token.strip("'\"") for token in command.tokens[1:] if not token.startswith("-")]
+    return bool(targets) and all("cache" in target.lower() or target.startswith(("/tmp/", "/var/tmp/"))
+                                 for target in targets)
 
 
 def script_run_matching(stage: Stage, project, directory: str | None, pattern: re.Pattern,

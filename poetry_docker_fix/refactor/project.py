@@ -79,6 +79,7 @@ class PoetryProject:
     group_packages: dict = field(default_factory=dict)  # group name -> names of the packages it installs
     lock_text: str | None = field(default=None, repr=False, compare=False)  # poetry.lock as read, if any
     version_from_git: str | None = None  # the tool that takes the project's version from git tags, if any
+    poetry_plugins: tuple[str, ...] = ()  # [tool.poetry.requires-plugins]: Poetry 2 loads them on every command
     license_file: str | None = None  # [project] license = {file = "…"}: Poetry 2 reads it to load the project
     license_globs: tuple[str, ...] = ()  # [project] license-files (PEP 639): the root install needs their files
     build_script: str | None = None  # [tool.poetry.build] script (or `build = "…"`): the root install runs it
@@ -616,6 +617,7 @@ def _project(context: Path, pyproject_path: Path, data: dict, kinds: _Kinds) -> 
         tool_config=_own_table(pyproject_path, data),
         group_packages=group_packages,
         version_from_git=_version_from_git(data, tool),
+        poetry_plugins=tuple(tool["requires-plugins"]) if isinstance(tool.get("requires-plugins"), dict) else (),
         license_file=_license_file(project_table),
         license_globs=tuple(glob for glob in (project_table.get("license-files") or []) if isinstance(glob, str))
         if isinstance(project_table.get("license-files"), list) else (),

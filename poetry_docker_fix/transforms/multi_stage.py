@@ -29,10 +29,11 @@ from ..refactor.facts import (
     venv_in_project,
     venv_sees_system_packages,
 )
-from ..refactor.shell import is_poetry_setup, poetry_installs, run_commands
+from ..refactor.shell import is_poetry_setup, poetry_installs, poetry_subcommand, run_commands
 from .base import Pass, PassResult
 from .cache_mount import in_project_venv
 from .narrow_copy import app_sources, code_mentions, env_mentions
+from .poetry_env import compose_runs_poetry
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
                     "COPY", "ADD", "SHELL"}
@@ -89,6 +90,34 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction, st
             continue
         return False
     return True
+
+
+def _poetry_plugin(document: Document, stage: Stage, project) -> str | None:
+    """A Poetry plugin the build installs (`pip install poetry poetry-dotenv-plugin`, `poetry self add …`,
+    pipx inject) or pyproject.toml requires ([tool.poetry.requires-plugins]), if any."""
+    for member in [*document.ancestors(stage), stage]:
+        for instruction in member.instructions:
+            if instruction.keyword != "RUN" or "poetry" not in instruction.value:
+                continue
+            for command in run_commands(instruction):
+                arguments = pip_install_arguments(command)
+                parsed = poetry_subcommand(command)
+                if parsed is not None and parsed[0] == "self" and parsed[1][:1] == ["add"]:
+                    arguments = parsed[1][1:]
+                elif command.tokens[:2] == ("pipx", "inject"):
+                    arguments = list(command.tokens[3:])
+                for argument in arguments or []:
+                    name = re.split(r"[\s\[<>=!~;@(]", argument.strip("'\""), maxsplit=1)[0].lower()
+                    if not argument.startswith("-") and "poetry" in name and name != "poetry" and \
+                            name not in ("poetry-core", "poetry-plugin-export"):
+                        return name
+    return project.poetry_plugins[0] if project is not None and project.poetry_plugins else None
+
+
+def _drops_poetry_run(document: Document, stage: Stage) -> bool:
+    """Whether a command the runtime stage takes over runs through `poetry run` (which it drops)."""
+    return any(i.keyword in ("CMD", "ENTRYPOINT", "HEALTHCHECK") and re.search(r"\bpoetry\b", i.value)
+               for i in stage.instructions)
 
 
 def _workdir_argument(document: Document, stage: Stage, install: Instruction) -> str | None:
@@ -299,6 +328,18 @@ class MultiStage(Pass):
         unbuilt = _script_without_its_root(stage, installs, context.project, beside or directory, document)
         if unbuilt is not None:
             result.notes.append(unbuilt)
+            return result
+        plugin = _poetry_plugin(document, stage, context.project) if _drops_poetry_run(document, stage) else None
+        if plugin is not None:
+            # poetry-dotenv-plugin loads .env on every Poetry command: without `poetry run` the app lost its
+            # variables (a QA build).
+            result.notes.append(f"the Poetry plugin {plugin} may change what `poetry run` does, and the runtime stage "
+                                "would run the command without it; left single-stage")
+            return result
+        compose = compose_runs_poetry(context.project)
+        if compose is not None:
+            result.notes.append(f"{compose} runs Poetry in the image, which the runtime stage would not have; left "
+                                "single-stage")
             return result
         script = _script_calling_poetry(stage, context.project, directory)
         if script is not None:

@@ -400,6 +400,27 @@ def _compose_mounts_source(project, directory: str) -> str | None:
     return None
 
 
+# `command: poetry run web-cli`, `entrypoint: ["poetry", "run"]`, or a list whose first item is poetry.
+_COMPOSE_POETRY = re.compile(r"""(?m)^[ \t]*(command|entrypoint)[ \t]*:(?:[^\n]*\bpoetry\b|[ \t]*(?:#[^\n]*)?"""
+                             r"""\n[ \t]*-[ \t]*["']?(?:\S*/)?poetry\b)""")
+
+
+def compose_runs_poetry(project) -> str | None:
+    """`file: command` when a compose file of the build context makes a service run Poetry (`command: poetry run
+    web-cli`): the image must still have it."""
+    for name in _COMPOSE_FILES:
+        if project is None or not project.may_hold(name):
+            continue
+        try:
+            text = (project.root / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        match = _COMPOSE_POETRY.search(text)
+        if match is not None:
+            return f"{name} (`{match.group(1)}:`)"
+    return None
+
+
 def _path_set_later(document: Document, stage) -> str | None:
     """Why the venv's PATH would not come first: an ENV after Poetry is installed (where the venv's goes) sets
     PATH again with the system's folders ahead (`ENV PATH="/usr/local/bin:$PATH"`), so `python` stays the
