@@ -176,6 +176,7 @@ def test_dev_group_kept_when_the_image_runs_a_dev_tool(tmp_path, pyproject, tail
     ("import attrs\n", True),  # attrs is imported as attr and as attrs (a review found the second missed)
     ('mod = importlib.import_module("pytest")\n', True),  # a QA build: ModuleNotFoundError at run time
     ("mod = __import__('pytest')\n", True),
+    ('mod = importlib.import_module(name="pytest")\n', True),  # the keyword form (a fuzzing review)
 ])
 def test_dev_group_kept_when_the_app_imports_from_it(tmp_path, code, kept):
     pyproject = CLASSIC.replace('pytest = "*"', 'pytest = "*"\npython-dateutil = "*"\nattrs = "*"')
@@ -497,3 +498,23 @@ def test_python_m_poetry_runs_the_root_install_the_same_way(tmp_path):
     output, _ = fix(root, source, select=["split-install"])
     assert "touch app/__init__.py && python -m poetry install --only-root\n" in output, output
     assert "RUN python -m poetry install --only main --no-root\n" in output
+
+
+def test_python_m_poetry_keeps_the_system_install_and_is_not_split_on_a_venv_path(tmp_path):
+    """`RUN python -m poetry install` runs the first `python` on PATH: with the virtualenv first there (poetry-env's
+    conversion of `virtualenvs.create false`, or the file's own ENV), a second Poetry call after the dependency
+    install ran the virtualenv's python, which has no Poetry (replayed by a fuzzing review: `No module named
+    poetry`)."""
+    root = make_project(tmp_path / "p")
+    source = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nRUN poetry config virtualenvs.create false\n"
+              "WORKDIR /app\nCOPY pyproject.toml poetry.lock ./\nCOPY README.md ./\nCOPY app ./app\n"
+              "RUN python -m poetry install\n")
+    output, refactoring = fix(root, source)
+    assert "virtualenvs.create false" in output and "VIRTUAL_ENV" not in output, output
+    assert any("runs Poetry as `python -m poetry`" in note for note in notes(refactoring))
+    assert "python -m poetry install --only-root" in output  # the system python has Poetry: the split is safe
+    own = source.replace("RUN poetry config virtualenvs.create false\n",
+                         'ENV VIRTUAL_ENV=/app/.venv PATH="/app/.venv/bin:$PATH"\n')
+    output, refactoring = fix(root, own, select=["split-install"])
+    assert output == own
+    assert any("`python -m poetry` would find the virtualenv's python" in note for note in notes(refactoring))

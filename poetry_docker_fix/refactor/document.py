@@ -323,6 +323,13 @@ def _parse_lines(lines: list[str]) -> list[Instruction]:
     return result
 
 
+def _expanded(assignments: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+    """ENV values as Docker stores them: `ENV APP_HOME=$BASE/app` is expanded from the variables set before it
+    (`$PATH` and other unknown ones: kept as written)."""
+    return {name: (expanded if "$" in value and (expanded := expand(value, values)) is not None else value)
+            for name, value in assignments.items()}
+
+
 def parse_assignments(value: str, keyword: str = "ENV") -> dict[str, str]:
     """`A=1 B="x y"` (or legacy `ENV A 1`) as a dict. ARG without a default maps to ''."""
     return dict(_assignments(value, keyword))
@@ -544,12 +551,14 @@ class Document:
         for ancestor in reversed(self.ancestors(stage)):
             for instruction in ancestor.instructions:
                 if instruction.keyword == "ENV":
-                    values.update(parse_assignments(instruction.value, "ENV"))
+                    values.update(_expanded(parse_assignments(instruction.value, "ENV"), values))
         for instruction in stage.instructions:
             if before_line is not None and instruction.start >= before_line:
                 break
             if instruction.keyword in ("ENV", "ARG"):
-                for name, value in parse_assignments(instruction.value, instruction.keyword).items():
+                assignments = parse_assignments(instruction.value, instruction.keyword)
+                for name, value in (_expanded(assignments, values) if instruction.keyword == "ENV"
+                                    else assignments).items():
                     if instruction.keyword == "ARG" and value == "" and name in values:
                         continue  # `ARG NAME` re-declares a global ARG: keeps its default
                     values[name] = value

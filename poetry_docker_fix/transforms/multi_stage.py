@@ -127,12 +127,22 @@ def _workdir_argument(document: Document, stage: Stage, install: Instruction) ->
     names = re.findall(r"\$\{?([A-Za-z_]\w*)", workdir)
     if not names:
         return None
-    set_by_env = set()
+    set_by_env: dict[str, str] = {}  # as written: `ENV APP_HOME=$APP_HOME` follows the argument
     for member in [*document.ancestors(stage), stage]:
         for instruction in member.instructions:
             if instruction.keyword == "ENV" and (member is not stage or instruction.start < install.start):
-                set_by_env |= set(parse_assignments(instruction.value, "ENV"))
-    return next((name for name in names if name not in set_by_env), None)
+                set_by_env.update(parse_assignments(instruction.value, "ENV"))
+    seen: set[str] = set()
+    while names:
+        name = names.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        referenced = re.findall(r"\$\{?([A-Za-z_]\w*)", set_by_env.get(name, ""))
+        if name not in set_by_env or name in referenced:  # `ENV APP_HOME=$APP_HOME`: the ARG's value
+            return name
+        names += referenced
+    return None
 
 
 _STAGE_NAME = re.compile(r"(\s[Aa][Ss]\s+)(\S+)\s*$")  # `FROM image AS name` on the FROM's own line

@@ -433,7 +433,7 @@ _IMPORT_NAMES = {"python-dateutil": ("dateutil",), "pyyaml": ("yaml",), "beautif
                  "django-debug-toolbar": ("debug_toolbar",)}
 _IMPORT_NAMES_BY_NORMAL = {normalise_name(name): modules for name, modules in _IMPORT_NAMES.items()}
 # `importlib.import_module("iniconfig")`, `__import__("iniconfig")`: an import all the same.
-_IMPORT_CALL = re.compile(r"""\b(?:import_module|__import__)\(\s*[rbu]?["']([A-Za-z_][\w.]*)["']""")
+_IMPORT_CALL = re.compile(r"""\b(?:import_module|__import__)\(\s*(?:name\s*=\s*)?[rbuf]?["']([A-Za-z_][\w.]*)["']""")
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:import[ \t]+(.+)|from[ \t]+([\w.]+)[ \t]+import\b)")
 
 

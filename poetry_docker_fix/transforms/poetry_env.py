@@ -206,7 +206,8 @@ class PoetryEnv(Pass):
                 stage, first_install, project, directory) or _system_pip_install(stage) or _path_set_later(
                 document, stage) or (
                 f"line {login.line_number}: a login shell resets PATH from /etc/profile, so `python` would not be the "
-                "virtualenv's; `virtualenvs.create false` is left alone" if login is not None else None)
+                "virtualenv's; `virtualenvs.create false` is left alone" if login is not None else None) or \
+                _python_m_poetry(stage)
             if blocker:
                 result.notes.append(blocker)
                 return PassResult(notes=result.notes)
@@ -239,8 +240,9 @@ class PoetryEnv(Pass):
             anchor = document.comment_block_start(first_copy_or_use)
             following_blank = anchor > 0 and document.lines[anchor - 1].strip() == ""
             edit = Edit.insert(anchor, [*block, ""] if following_blank else block)
-        reason = ("an in-project virtualenv (`.venv` next to pyproject.toml) can be copied to a runtime stage, "
-                  "and a fixed cache dir gives the cache mount a literal target")
+        reason = "an in-project virtualenv (`.venv` next to pyproject.toml) can be copied to a runtime stage"
+        if any(word.startswith("POETRY_CACHE_DIR=") for word in wanted):
+            reason += ", and a fixed cache dir gives the cache mount a literal target"
         if from_poetry_toml:
             reason += ("; POETRY_VIRTUALENVS_CREATE=1 overrides poetry.toml's `virtualenvs.create = false`, which "
                        "installed into the system interpreter")
@@ -419,6 +421,26 @@ def compose_runs_poetry(project) -> str | None:
         if match is not None:
             return f"{name} (`{match.group(1)}:`)"
     return None
+
+
+def _python_m_poetry(stage) -> str | None:
+    """Why the system install must stay: the file runs Poetry as `python -m poetry`, and with the virtualenv first
+    on PATH `python` becomes the virtualenv's, which has no Poetry, from the first install on (the fuzzing review
+    replayed it: `No module named poetry`)."""
+    for instruction in stage.instructions:
+        if instruction.keyword == "RUN" and "poetry" in instruction.value:
+            for command in run_commands(instruction):
+                if is_python_m_poetry(command):
+                    return (f"line {instruction.line_number} runs Poetry as `python -m poetry`, which would be the "
+                            "virtualenv's python (without Poetry) once the virtualenv is first on PATH; "
+                            "`virtualenvs.create false` is left alone")
+    return None
+
+
+def is_python_m_poetry(command) -> bool:
+    tokens = command.tokens
+    return len(tokens) >= 3 and re.fullmatch(r"(?:\S*/)?python[\d.]*", tokens[0]) is not None and \
+        tokens[1:3] == ("-m", "poetry")
 
 
 def _path_set_later(document: Document, stage) -> str | None:

@@ -34,6 +34,7 @@ from ..refactor.versions import PoetryCapabilities
 from .base import Pass, PassResult
 from .cache_mount import local_venv_replaces
 from .narrow_copy import _VERSION_GIVEN
+from .poetry_env import is_python_m_poetry
 
 # Instructions that neither read the code nor change how an install behaves: the install may move above them.
 # (ENV and ARG can change the install: POETRY_* variables, build arguments. VOLUME discards later writes.)
@@ -316,6 +317,14 @@ class SplitInstall(Pass):
             return result
         index, match = located
         root_needed = project.package_mode and "--no-root" not in arguments
+        path = document.stage_env(stage, first.start).get("PATH", "")
+        if root_needed and any(is_python_m_poetry(c) for c in run_commands(first)) and (
+                ".venv/bin" in path or "VIRTUAL_ENV" in path):
+            # Two installs: the second one's `python` is the virtualenv's the first made, without Poetry.
+            result.notes.append(f"line {first.line_number}: `python -m poetry` would find the virtualenv's python, "
+                                "which has no Poetry, once the dependency install made it (the virtualenv is first "
+                                "on PATH); left alone")
+            return result
         dependency_lines = list(document.raw(first))
         if root_needed:
             line = dependency_lines[index - first.start]
