@@ -1767,6 +1767,7 @@ def test_cache_mount_fixes_and_drops_cleanup(tmp_path):
     "poetry install --only main && rm -rf /tmp",  # a folder above the mount
     "poetry install --only main && rm -rf /tmp/*",  # a QA build: `cannot remove '/tmp/pc': Device or resource busy`
     "poetry install --only main && rm -rf /root/.cache/pip /tmp/pc",
+    "poetry install --only main && rm -rf $(poetry config cache-dir)",
 ])
 def test_cache_mount_not_added_where_a_cleanup_it_cannot_drop_removes_its_folder(tmp_path, cleanup):
     """`rm -rf` of a mount point fails (`Device or resource busy`): the mount was added while these cleanups
@@ -1778,12 +1779,24 @@ def test_cache_mount_not_added_where_a_cleanup_it_cannot_drop_removes_its_folder
     assert any("removes the folder a cache mount would be on" in note for note in notes(result)), notes(result)
 
 
-def test_cache_mount_keeps_a_cleanup_inside_its_folder(tmp_path):
+@pytest.mark.parametrize("cleanup", ["rm -rf /tmp/pc/artifacts", "rm -rf $(poetry config cache-dir)/{cache,artifacts}"])
+def test_cache_mount_keeps_a_cleanup_inside_its_folder(tmp_path, cleanup):
     make_project(tmp_path)
     source = ("FROM python:3.11\nENV POETRY_CACHE_DIR=/tmp/pc POETRY_VIRTUALENVS_IN_PROJECT=1\n"
-              "RUN poetry install --only main; rm -rf /tmp/pc/artifacts\n")
+              f"RUN poetry install --only main; {cleanup}\n")
     output, _ = fix(tmp_path, source, select=["cache-mount"])
-    assert "RUN --mount=type=cache,target=/tmp/pc poetry install --only main; rm -rf /tmp/pc/artifacts" in output
+    assert f"RUN --mount=type=cache,target=/tmp/pc poetry install --only main; {cleanup}" in output
+
+
+def test_multi_stage_reads_the_cache_cleanup_template(tmp_path):
+    """`&& rm -rf $(poetry config cache-dir)/{cache,artifacts}` (a common template) kept the file single-stage:
+    "may make files or system packages the runtime needs" (a fuzzing review)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n").replace(
+        "RUN poetry install --only main", "RUN poetry install --only main && rm -rf $(poetry config cache-dir)/{cache,artifacts}"
+    ) + 'CMD ["python", "-m", "app.main"]\n'
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert " AS runtime" in output, notes(result)
 
 
 def test_cache_mount_default_dir_and_syntax_directive(tmp_path):

@@ -503,7 +503,9 @@ def is_cache_cleanup(command: Command) -> bool:
         return True
     if command.tokens[:1] != ("rm",):
         return False
-    targets = [token.strip("'\"") for token in command.tokens[1:] if not token.startswith("-")]
+    # `rm -rf $(poetry config cache-dir)/{cache,artifacts}` (a common template): Poetry's cache, however spelled.
+    text = " ".join(command.tokens[1:]).replace("$(poetry config cache-dir)", "$POETRY_CACHE_DIR")
+    targets = [token.strip("'\"") for token in text.split() if not token.startswith("-")]
     return bool(targets) and all("cache" in target.lower() or target.startswith(("/tmp/", "/var/tmp/"))
                                  for target in targets)
 

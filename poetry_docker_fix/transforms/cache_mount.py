@@ -164,7 +164,8 @@ def _removes_mount(lines: list[str], target: str, env: dict) -> str | None:
     for command in run_commands(instruction):
         if command.tokens[:1] != ("rm",):
             continue
-        for token in command.tokens[1:]:
+        words = " ".join(command.tokens[1:]).replace("$(poetry config cache-dir)", target).split()
+        for token in words:
             if token.startswith("-"):
                 continue
             path = token.strip("'\"")

@@ -252,7 +252,8 @@ class MultiStage(Pass):
                                     "left single-stage")
             else:
                 result.notes.append("the virtualenv is not in the project (POETRY_VIRTUALENVS_IN_PROJECT): "
-                                    "nothing to copy to a runtime stage (poetry-env sets it)")
+                                    "nothing to copy to a runtime stage (poetry-env sets it where it can; see its "
+                                    "note)")
             return result
         directory = project_dir(document, stage, installs[0])
         if directory is None or directory == "/":
