@@ -318,7 +318,8 @@ class MultiStage(Pass):
                 # The runtime copies the virtualenv first, then the code: the developer's .venv would replace it.
                 result.notes.append(f"line {instruction.line_number}: `{document.raw(instruction)[0].strip()}` could "
                                     "copy a local .venv (a developer's, in the build context) over the virtualenv "
-                                    "the runtime stage copies from the builder; left single-stage (add `.venv` to .dockerignore to allow it)")
+                                    "the runtime stage copies from the builder; left single-stage (add `.venv` to "
+                                    ".dockerignore to allow it)")
                 return result
         sees = venv_sees_system_packages(document, stage, context.project)
         if sees is not None:
