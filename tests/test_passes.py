@@ -2554,3 +2554,30 @@ def test_split_install_moves_an_install_chained_with_a_temporary_files_cleanup(t
     output, _ = fix(tmp_path, source, select=["split-install"])
     lines = output.splitlines()
     assert lines.index(f"RUN poetry install --only main --no-root && {cleanup}") < lines.index("COPY app ./app"), output
+
+
+@pytest.mark.parametrize(("files", "command"), [
+    ({"Makefile": "run:\n\tpoetry run python -m app.main\n"}, '["make", "run"]'),  # a QA build: `make: poetry: No
+    ({"Makefile": "run:\n\tpoetry run python -m app.main\n"}, "make run"),         # such file or directory`
+    ({"Procfile": "web: poetry run python -m app.main\n"}, '["honcho", "start"]'),
+    ({"docker-compose.yml": 'services:\n  web:\n    build: .\n    command: >\n      bash -c "poetry run app"\n'},
+     '["python", "-m", "app.main"]'),
+    ({"docker-compose.yml": 'services:\n  web:\n    build: .\n    healthcheck:\n      test: ["CMD", "poetry", "run", "x"]\n'},
+     '["python", "-m", "app.main"]'),
+])
+def test_multi_stage_finds_poetry_in_the_files_a_command_reads(tmp_path, files, command):
+    make_project(tmp_path, files=files)
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+        f"CMD {command}\n"
+    output, result = fix(tmp_path, source, select=["multi-stage"])
+    assert " AS runtime" not in output, notes(result)
+
+
+@pytest.mark.parametrize("env", ["ENV BASE=/app\nENV DOCS=${BASE}/docs\n", "ARG DOCS=/app/docs\nENV D=$DOCS\n",
+                                 'ENV OPTS="--intro /app/docs/intro.md"\n'])
+def test_narrow_copy_reads_env_paths_through_variables_and_inside_values(tmp_path, env):
+    """A path in an ENV through another variable, or inside a longer value: docs/ was left out, and a QA build
+    failed with FileNotFoundError."""
+    make_project(tmp_path, files={**NO_VENV, "docs/intro.md": "hi\n"})
+    output, result = fix(tmp_path, NAIVE.replace("WORKDIR /app\n", f"WORKDIR /app\n{env}"), select=["narrow-copy"])
+    assert "COPY . .\n" in output and any("docs/, which line" in c.reason for o in result.outcomes for c in o.changes), output

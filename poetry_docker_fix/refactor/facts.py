@@ -510,6 +510,10 @@ def is_cache_cleanup(command: Command) -> bool:
                                  for target in targets)
 
 
+_RUNNER_FILES = {"make": ("Makefile", "makefile", "GNUmakefile"), "honcho": ("Procfile",),
+                 "foreman": ("Procfile",), "invoke": ("tasks.py",), "just": ("justfile", "Justfile")}
+
+
 def script_run_matching(stage: Stage, project, directory: str | None, pattern: re.Pattern,
                         shell_scripts: bool = False) -> tuple[str, re.Match] | None:
     """A script of the build context that the stage's CMD or ENTRYPOINT runs (`./start.sh`, `/app/bin/run`,
@@ -524,8 +528,12 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
     queue: list[tuple[str, str]] = []  # (word, the word named first, for the message)
     for instruction in stage.instructions:
         if instruction.keyword in ("CMD", "ENTRYPOINT"):
-            for word in instruction.argv() or []:
+            argv = instruction.argv() or []
+            for word in argv:
                 queue += [(w, w) for w in _script_words(word)]
+            # `make run` reads the Makefile, `honcho start` the Procfile: the commands they run are in there.
+            runner = next((word.rsplit("/", 1)[-1] for word in argv[:1]), "")
+            queue += [(name, name) for name in _RUNNER_FILES.get(runner, ())]
     seen_files: set[str] = set()
     queued = {word for word, _named in queue}
     while queue:

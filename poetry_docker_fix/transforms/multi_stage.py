@@ -127,6 +127,9 @@ def _workdir_argument(document: Document, stage: Stage, install: Instruction) ->
     names = re.findall(r"\$\{?([A-Za-z_]\w*)", workdir)
     if not names:
         return None
+    arguments = set(document.global_args()) | {
+        name for member in [*document.ancestors(stage), stage] for instruction in member.instructions
+        if instruction.keyword == "ARG" for name in parse_assignments(instruction.value, "ARG")}
     set_by_env: dict[str, str] = {}  # as written: `ENV APP_HOME=$APP_HOME` follows the argument
     for member in [*document.ancestors(stage), stage]:
         for instruction in member.instructions:
@@ -139,9 +142,9 @@ def _workdir_argument(document: Document, stage: Stage, install: Instruction) ->
             continue
         seen.add(name)
         referenced = re.findall(r"\$\{?([A-Za-z_]\w*)", set_by_env.get(name, ""))
-        if name not in set_by_env or name in referenced:  # `ENV APP_HOME=$APP_HOME`: the ARG's value
-            return name
-        names += referenced
+        if (name not in set_by_env or name in referenced) and name in arguments:
+            return name  # an ARG, or `ENV APP_HOME=$APP_HOME` after one: the argument's value
+        names += [n for n in referenced if n != name]
     return None
 
 

@@ -698,10 +698,14 @@ def env_mentions(document: Document, names: list[str], directory: str | None) ->
     found: dict[str, str] = {}
     wanted = set(names)
     for instruction in document.instructions:
-        if instruction.keyword != "ENV" or not wanted:
+        if instruction.keyword != "ENV" or not wanted or instruction.stage < 0:
             continue
+        env = document.stage_env(document.stages[instruction.stage], instruction.start)
         for value in parse_assignments(instruction.value, "ENV").values():
-            for part in value.strip("'\"").split(":"):  # PATH-like lists too
+            # Expanded as Docker does (`ENV D=${BASE}/docs`), and each word of it (`--intro /app/docs/x.md`, a
+            # PATH-like list).
+            value = expand(value, env) or value if "$" in value else value
+            for part in re.split(r"""[\s:=,;"']+""", value):
                 if directory and directory != "/" and part.startswith(directory.rstrip("/") + "/"):
                     part = part[len(directory.rstrip("/")) + 1:]
                 head = part.removeprefix("./").split("/")[0]

@@ -403,8 +403,10 @@ def _compose_mounts_source(project, directory: str) -> str | None:
 
 
 # `command: poetry run web-cli`, `entrypoint: ["poetry", "run"]`, or a list whose first item is poetry.
-_COMPOSE_POETRY = re.compile(r"""(?m)^[ \t]*(command|entrypoint)[ \t]*:(?:[^\n]*\bpoetry\b|[ \t]*(?:#[^\n]*)?"""
-                             r"""\n[ \t]*-[ \t]*["']?(?:\S*/)?poetry\b)""")
+# `healthcheck: test: ["CMD", "poetry", …]` too; and a block scalar (`command: >` + indented lines).
+_COMPOSE_POETRY = re.compile(r"""(?m)^[ \t]*(command|entrypoint|test)[ \t]*:(?:[^\n]*\bpoetry\b|[ \t]*(?:#[^\n]*)?"""
+                             r"""\n[ \t]*-[ \t]*["']?(?:\S*/)?poetry\b"""
+                             r"""|[ \t]*[>|][-+]?[ \t]*(?:#[^\n]*)?(?:\n[ \t]+[^\n]*){0,50}?\bpoetry\b)""")
 
 
 def compose_runs_poetry(project) -> str | None:
