@@ -156,6 +156,8 @@ class CacheMount(Pass):
 def _removes_mount(lines: list[str], target: str, env: dict) -> str | None:
     """The `rm` command (as words) of the RUN `lines` that removes `target` or a folder above it, which the
     cleanup pattern did not take out (`rm -rf "$POETRY_CACHE_DIR"`, `; rm -Rf …`, across a line break)."""
+    if not any("rm" in line for line in lines):
+        return None
     document = Document.from_text("FROM scratch\n" + "\n".join(lines) + "\n")
     instruction = next((i for i in document.instructions if i.keyword == "RUN"), None)
     if instruction is None:

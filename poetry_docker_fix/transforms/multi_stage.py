@@ -70,10 +70,12 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction, st
     if INSTALLER_HOST in script:
         return True
     installs = bool(poetry_installs(instruction))
-    here = project_dir(document, stage, instruction) or stage.workdir_before(instruction.start) or "/"
+    here = ""  # the folder the RUN runs in: worked out for a mkdir or touch only
     for command in commands:
         if is_poetry_setup(command):
             continue
+        if not here and command.tokens[:1] in (("touch",), ("mkdir",)):
+            here = project_dir(document, stage, instruction) or stage.workdir_before(instruction.start) or "/"
         if is_cache_cleanup(command) or command.tokens[:1] in (("touch",), ("mkdir",)) and installs and \
                 _stand_in_paths(command.tokens[1:], here, directory, project):
             continue
@@ -92,12 +94,15 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction, st
     return True
 
 
+_MAY_ADD_PLUGIN = re.compile(r"poetry[-_.][A-Za-z]|\bself\s+add\b|\binject\b")  # (a first, cheap look)
+
+
 def _poetry_plugin(document: Document, stage: Stage, project) -> str | None:
     """A Poetry plugin the build installs (`pip install poetry poetry-dotenv-plugin`, `poetry self add …`,
     pipx inject) or pyproject.toml requires ([tool.poetry.requires-plugins]), if any."""
     for member in [*document.ancestors(stage), stage]:
         for instruction in member.instructions:
-            if instruction.keyword != "RUN" or "poetry" not in instruction.value:
+            if instruction.keyword != "RUN" or not _MAY_ADD_PLUGIN.search(instruction.value):
                 continue
             for command in run_commands(instruction):
                 arguments = pip_install_arguments(command)

