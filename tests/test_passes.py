@@ -2514,6 +2514,9 @@ def test_one_explanation_for_the_same_change_on_one_line(tmp_path):
     ('services:\n  web:\n    build: .\n    entrypoint: ["poetry", "run"]\n', False),
     ("services:\n  web:\n    build: .\n    command:\n      - poetry\n      - run\n      - app\n", False),
     ("services:\n  web:\n    build: .\n    command: python -m app.main\n", True),
+    # A block scalar's own lines only: not another service's `poetry-cache` volume (a review).
+    ("services:\n  web:\n    build: .\n    command: >\n      app-cli\n  db:\n    volumes:\n      - poetry-cache:/c\n",
+     True),
 ])
 def test_multi_stage_keeps_poetry_for_a_compose_command_that_runs_it(tmp_path, compose, split):
     """`command: poetry run web-cli` in docker-compose.yml: the runtime stage has no Poetry (a QA build:
@@ -2581,3 +2584,15 @@ def test_narrow_copy_reads_env_paths_through_variables_and_inside_values(tmp_pat
     make_project(tmp_path, files={**NO_VENV, "docs/intro.md": "hi\n"})
     output, result = fix(tmp_path, NAIVE.replace("WORKDIR /app\n", f"WORKDIR /app\n{env}"), select=["narrow-copy"])
     assert "COPY . .\n" in output and any("docs/, which line" in c.reason for o in result.outcomes for c in o.changes), output
+
+
+def test_env_values_are_expanded_as_docker_stores_them():
+    """`ENV APP_HOME=$BASE/app` is stored expanded; single quotes and `\\$` keep the text (a review found both
+    expanded)."""
+    from poetry_docker_fix.refactor.document import Document
+
+    document = Document.from_text("FROM python:3.11\nENV BASE=/srv\nENV HOME_DIR=$BASE/app\nENV APP='$BASE/app'\n"
+                                  "ENV B2=\\$BASE/x\nENV P=/x:$PATH\nRUN true\n")
+    env = document.stage_env(document.stages[0], 10**6)
+    assert env["HOME_DIR"] == "/srv/app" and env["APP"] == "$BASE/app" and env["B2"] == "$BASE/x"
+    assert env["P"] == "/x:$PATH"

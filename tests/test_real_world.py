@@ -518,3 +518,16 @@ def test_python_m_poetry_keeps_the_system_install_and_is_not_split_on_a_venv_pat
     output, refactoring = fix(root, own, select=["split-install"])
     assert output == own
     assert any("`python -m poetry` would find the virtualenv's python" in note for note in notes(refactoring))
+
+
+def test_an_optional_dependency_of_a_main_package_is_not_installed_by_it(tmp_path):
+    """click's optional `packaging` (an extra nobody asks for) counted as installed by the main group, while only
+    pytest (dev) brings it: `--only main` would have left it out (a review)."""
+    packages = [("click", "main", 'packaging = {version = "*", optional = true}\n\n[package.extras]\nfast = ["packaging"]'),
+                ("pytest", "dev", 'packaging = ">=20"'), ("packaging", "dev", ""), ("six", "main", "")]
+    pyproject = CLASSIC.replace('six = "*"', 'six = "*"\nclick = "*"')
+    root = make_project(tmp_path / "p", pyproject=pyproject, lock=_lock("2.0", packages),
+                        files={"app/checks.py": "import packaging\n"})
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install\n"
+    output, _ = fix(root, source, select=["no-dev"])
+    assert "--only main" not in output, output

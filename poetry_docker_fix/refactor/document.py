@@ -323,9 +323,12 @@ def _parse_lines(lines: list[str]) -> list[Instruction]:
     return result
 
 
-def _expanded(assignments: dict[str, str], values: dict[str, str]) -> dict[str, str]:
+def _expanded(assignments: dict[str, str], values: dict[str, str], raw: str = "") -> dict[str, str]:
     """ENV values as Docker stores them: `ENV APP_HOME=$BASE/app` is expanded from the variables set before it
-    (`$PATH` and other unknown ones: kept as written)."""
+    (`$PATH` and other unknown ones: kept as written). An instruction with single quotes or `\\$` keeps its values
+    as parsed: Docker does not expand those, and which value they belong to is not tracked here."""
+    if "'" in raw or "\\$" in raw:
+        return assignments
     return {name: (expanded if "$" in value and (expanded := expand(value, values)) is not None else value)
             for name, value in assignments.items()}
 
@@ -551,13 +554,13 @@ class Document:
         for ancestor in reversed(self.ancestors(stage)):
             for instruction in ancestor.instructions:
                 if instruction.keyword == "ENV":
-                    values.update(_expanded(parse_assignments(instruction.value, "ENV"), values))
+                    values.update(_expanded(parse_assignments(instruction.value, "ENV"), values, instruction.value))
         for instruction in stage.instructions:
             if before_line is not None and instruction.start >= before_line:
                 break
             if instruction.keyword in ("ENV", "ARG"):
                 assignments = parse_assignments(instruction.value, instruction.keyword)
-                for name, value in (_expanded(assignments, values) if instruction.keyword == "ENV"
+                for name, value in (_expanded(assignments, values, instruction.value) if instruction.keyword == "ENV"
                                     else assignments).items():
                     if instruction.keyword == "ARG" and value == "" and name in values:
                         continue  # `ARG NAME` re-declares a global ARG: keeps its default

@@ -358,8 +358,8 @@ class MultiStage(Pass):
             return result
         compose = compose_runs_poetry(context.project)
         if compose is not None:
-            result.notes.append(f"{compose} runs Poetry in the image, which the runtime stage would not have; left "
-                                "single-stage")
+            result.notes.append(f"{compose} runs Poetry in a service (its image may be this one), which the runtime "
+                                "stage would not have; left single-stage")
             return result
         script = _script_calling_poetry(stage, context.project, directory)
         if script is not None:

@@ -405,9 +405,11 @@ def _transitive_dev_import(project, inline: list[tuple[str, str]] = ()) -> tuple
 
 def _reachable(graph: dict, roots: set[str]) -> set[str]:
     """The packages installing `roots` installs (names normalised): their dependencies, and those of the extras
-    asked for. A root's optional dependencies all count: which extras of it the project asks for is not read."""
+    asked for. A root's optional dependencies do not count: which extras of it the project asks for is not read,
+    and counting them all took a package only a dev dependency brings for one the main group installs (a
+    review: `--only main` would have left it out)."""
     seen: set[str] = set()
-    pending: list[tuple[str, tuple[str, ...] | None]] = [(root, None) for root in roots]
+    pending: list[tuple[str, tuple[str, ...]]] = [(root, ()) for root in roots]
     while pending:
         name, extras = pending.pop()
         if name in seen:
@@ -417,11 +419,8 @@ def _reachable(graph: dict, roots: set[str]) -> set[str]:
         if package is None:
             continue
         pending.extend(package.requires)
-        if extras is None:
-            pending.extend((dependency, ()) for dependency in package.optional)
-        else:
-            for extra in extras:
-                pending.extend((dependency, ()) for dependency in package.extras.get(normalise_name(extra), ()))
+        for extra in extras:
+            pending.extend((dependency, ()) for dependency in package.extras.get(normalise_name(extra), ()))
     return seen
 
 

@@ -404,10 +404,34 @@ def _compose_mounts_source(project, directory: str) -> str | None:
 
 
 # `command: poetry run web-cli`, `entrypoint: ["poetry", "run"]`, or a list whose first item is poetry.
-# `healthcheck: test: ["CMD", "poetry", …]` too; and a block scalar (`command: >` + indented lines).
-_COMPOSE_POETRY = re.compile(r"""(?m)^[ \t]*(command|entrypoint|test)[ \t]*:(?:[^\n]*\bpoetry\b|[ \t]*(?:#[^\n]*)?"""
-                             r"""\n[ \t]*-[ \t]*["']?(?:\S*/)?poetry\b"""
-                             r"""|[ \t]*[>|][-+]?[ \t]*(?:#[^\n]*)?(?:\n[ \t]+[^\n]*){0,50}?\bpoetry\b)""")
+_COMPOSE_KEY = re.compile(r"^([ \t]*)(command|entrypoint|test)[ \t]*:(.*)$")
+_POETRY_WORD = re.compile(r"(?<![\w-])(?:\S*/)?poetry(?![\w-])")
+
+
+def _compose_poetry_key(text: str) -> str | None:
+    """The key (`command`, `entrypoint`, healthcheck `test`) of a compose file whose value runs Poetry: inline
+    (`command: poetry run web-cli`, a flow list), or in the lines below it that belong to it (a block list of
+    `- poetry …`, a block scalar `command: >`), not in a later key or another service."""
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        match = _COMPOSE_KEY.match(line)
+        if match is None:
+            continue
+        indent, key, rest = len(match.group(1)), match.group(2), match.group(3).split(" #", 1)[0].strip()
+        if _POETRY_WORD.search(rest):
+            return key
+        if rest and rest[0] not in ">|":
+            continue
+        for following in lines[index + 1:]:
+            stripped = following.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            depth = len(following) - len(following.lstrip())
+            if depth < indent or depth == indent and (rest or not stripped.startswith("- ")):
+                break  # the next key: the value ended
+            if _POETRY_WORD.search(stripped):
+                return key
+    return None
 
 
 def compose_runs_poetry(project) -> str | None:
@@ -420,9 +444,9 @@ def compose_runs_poetry(project) -> str | None:
             text = (project.root / name).read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        match = _COMPOSE_POETRY.search(text)
-        if match is not None:
-            return f"{name} (`{match.group(1)}:`)"
+        key = _compose_poetry_key(text)
+        if key is not None:
+            return f"{name} (`{key}:`)"
     return None
 
 
