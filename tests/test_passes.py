@@ -2596,3 +2596,24 @@ def test_env_values_are_expanded_as_docker_stores_them():
     env = document.stage_env(document.stages[0], 10**6)
     assert env["HOME_DIR"] == "/srv/app" and env["APP"] == "$BASE/app" and env["B2"] == "$BASE/x"
     assert env["P"] == "/x:$PATH"
+
+
+def test_split_install_reads_a_readme_copied_before_the_manifests(tmp_path):
+    """`COPY README.md ./` before `COPY pyproject.toml poetry.lock ./`: "a manifest is copied after the code",
+    and every code change re-ran the install (a QA build)."""
+    make_project(tmp_path)
+    source = SPLIT_INPUT.replace("COPY pyproject.toml poetry.lock ./\nCOPY README.md ./\n",
+                                 "COPY README.md ./\nCOPY pyproject.toml poetry.lock ./\n")
+    output, result = fix(tmp_path, source, select=["split-install"])
+    lines = output.splitlines()
+    assert lines.index("RUN poetry install --only main --no-root") < lines.index("COPY app ./app"), notes(result)
+    assert lines.index("RUN mkdir -p app && touch app/__init__.py && poetry install --only-root") < \
+        lines.index("COPY app ./app")
+
+
+def test_no_dev_says_nothing_about_an_install_that_already_chooses_its_groups(tmp_path):
+    """`--only main` already: "development dependencies are kept" was wrong (a QA review)."""
+    make_project(tmp_path, files={"app/checks.py": "import pytest\n"})
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install --only main\n"
+    output, result = fix(tmp_path, source, select=["no-dev"])
+    assert output == source and not notes(result), notes(result)

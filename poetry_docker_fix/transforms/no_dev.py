@@ -70,6 +70,9 @@ class NoDev(Pass):
         if stage.name and is_dev_group(stage.name):
             result.notes.append(f"stage `{stage.name}` is named for development: its dependencies are left as written")
             return result
+        if all(option_values(arguments, "--only") is not None and "--no-dev" not in arguments
+               for instruction in install_runs(stage) for arguments in poetry_installs(instruction)):
+            return result  # every install already chooses its groups (`--only main`): nothing to decide here
         imported = _dev_package_imported(context.project, _inline_code(document, stage))
         if imported is not None:
             result.notes.append(f"{imported[0]} imports {imported[1]}, which only a development group installs: "

@@ -218,7 +218,9 @@ class SplitInstall(Pass):
         directory = project_dir(document, stage, first)
         copies = [i for i in stage.instructions if i.start < first.start and copy_sources(i) is not None
                   and not _outside(i, directory)]
-        first_code = next((i for i in copies if not is_manifest_copy(i, project)), None)
+        # (a README-only COPY is no code: `COPY README.md ./` may come before the manifests)
+        first_code = next((i for i in copies if not is_manifest_copy(i, project) and not _only_readme(i, project)),
+                          None)
         manifest_copies = [i for i in copies if is_manifest_copy(i, project)]
         if first_code is not None and any(i.start > first_code.start for i in manifest_copies):
             result.notes.append(f"line {first_code.line_number}: a manifest is copied after the code; left alone")
@@ -246,8 +248,8 @@ class SplitInstall(Pass):
                                     "existing .venv in the project); left alone (add `.venv` to .dockerignore to "
                                     "allow it)")
             elif any("pyproject.toml" in (copy_sources(i) or []) for i in copies) or broad is not None:
-                result.notes.append("the manifests are copied together with the code (narrow-copy makes "
-                                    "the separate COPY this pass needs)")
+                result.notes.append("the manifests are copied together with the code (narrow-copy makes the "
+                                    "separate COPY this pass needs where it can: see its note)")
             elif copies:
                 result.notes.append(f"no COPY brings pyproject.toml and poetry.lock alone before the install (they "
                                     f"come with the code, as `{document.raw(copies[-1])[0].strip()}` at line "
@@ -361,7 +363,9 @@ class SplitInstall(Pass):
                            "the code")
             elif skeleton_command(project) is None:
                 blocker = "no empty stand-in can be made for the packages"
-            elif not _readmes_copied_alone(later, project, beside_manifests):
+            elif not _readmes_copied_alone(later, project, beside_manifests + [
+                    posixpath.normpath(source) for i in copies if i.start < manifest_copy.start
+                    and _only_readme(i, project) for source in copy_sources(i) or []]):
                 blocker = "the README the root install needs is copied together with the code"
             elif _stand_in_anchor(later, setup_runs, project, manifest_copy) > code_copies[0].start:
                 blocker = "the README the root install needs is copied after the code"
