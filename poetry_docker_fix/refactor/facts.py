@@ -73,6 +73,11 @@ class PoetrySetup:
     version: Version | None  # resolved exact version, when pinned
 
 
+def installs_only_poetry_tools(arguments: list[str]) -> bool:
+    """Whether pip's install arguments name only Poetry (its plugins too), pip, setuptools and wheel."""
+    return all(a.startswith("-") or a.lower().startswith(("poetry", "pip", "setuptools", "wheel")) for a in arguments)
+
+
 def pip_install_arguments(command: Command) -> list[str] | None:
     tokens = list(command.tokens)
     if tokens[:1] and PYTHON.match(tokens[0]) and tokens[1:3] == ["-m", "pip"]:

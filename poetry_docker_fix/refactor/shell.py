@@ -139,6 +139,9 @@ def is_poetry_setup(command: Command) -> bool:
     return parsed[0] in SETUP_SUBCOMMANDS
 
 
+# Install options whose value is the next word (`--extras $EXTRAS` is a value, not options).
+INSTALL_VALUE_OPTIONS = frozenset({"-E", "--extras", "--with", "--without", "--only", "-C", "--directory", "-P",
+                                   "--project"})
 # `poetry sync` (Poetry 2.0+) is `poetry install --sync`: an install that also removes what the lock does not name.
 INSTALL_SUBCOMMANDS = ("install", "sync")
 

@@ -18,6 +18,7 @@ from ..refactor.facts import (
     install_runs,
     install_stage,
     is_cache_cleanup,
+    installs_only_poetry_tools,
     is_manifest_copy,
     lands_at,
     login_shell,
@@ -84,9 +85,7 @@ def _is_poetry_setup_or_install(document: Document, instruction: Instruction, st
         if command.tokens[:1] == ("touch",) and _touches_only_readmes(command.tokens[1:], here, directory):
             continue
         arguments = pip_install_arguments(command)
-        if arguments is not None and all(
-            a.startswith("-") or a.lower().startswith(("poetry", "pip", "setuptools", "wheel")) for a in arguments
-        ):
+        if arguments is not None and installs_only_poetry_tools(arguments):
             continue
         if _poetry_home_venv(command, commands, directory):
             continue

@@ -21,6 +21,7 @@ from ..refactor.facts import (
 )
 from ..refactor.project import normalise_name
 from ..refactor.shell import (
+    INSTALL_VALUE_OPTIONS,
     POETRY_INSTALL,
     locate,
     option_values,
@@ -246,8 +247,6 @@ class NoDev(Pass):
                       f"{why}; `--no-dev` is deprecated since Poetry 1.2 and removed in 2.0 ({version_text})")
 
 
-# Install options whose value is the next word (`--extras $EXTRAS` is a value, not options).
-_TAKES_VALUE = {"-E", "--extras", "--with", "--without", "--only", "-C", "--directory", "-P", "--project"}
 
 
 def _variable_argument(arguments: list[str]) -> str | None:
@@ -256,7 +255,7 @@ def _variable_argument(arguments: list[str]) -> str | None:
     lost flake8)."""
     for index, argument in enumerate(arguments):
         if "$" in argument and not argument.startswith("-") and (
-                index == 0 or arguments[index - 1] not in _TAKES_VALUE):
+                index == 0 or arguments[index - 1] not in INSTALL_VALUE_OPTIONS):
             return argument
     return None
 
@@ -307,6 +306,11 @@ def _without_replacement(kept: list[str], arguments: list[str], groups: set[str]
     return f" --without {','.join(development)}" if development else ""
 
 
+def _development(group: str) -> bool:
+    """A group `--only main` leaves out that is for development (dev, test, lint …), not another main one."""
+    return group != "main" and (is_dev_group(group) or group == "dev")
+
+
 def _normalised(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -320,7 +324,7 @@ def _dev_package_imported(project, inline: list[tuple[str, str]] = ()) -> tuple[
     main = {_normalised(name) for name in project.group_packages.get("main", ())}
     modules = {}
     for group, names in project.group_packages.items():
-        if group != "main" and (is_dev_group(group) or group == "dev"):
+        if _development(group):
             for name in names:
                 if _normalised(name) not in main and _normalised(name) != "python":
                     for module in _IMPORT_NAMES.get(_normalised(name), (_normalised(name).replace("-", "_"),)):
@@ -362,14 +366,11 @@ def _transitive_dev_import(project, inline: list[tuple[str, str]] = ()) -> tuple
     The lock is parsed only when the app imports a package it names that is no direct dependency."""
     from .narrow_copy import app_sources
 
-    def development(group: str) -> bool:
-        return group != "main" and (is_dev_group(group) or group == "dev")
-
-    dev_roots = {normalise_name(name) for group, names in project.group_packages.items() if development(group)
+    dev_roots = {normalise_name(name) for group, names in project.group_packages.items() if _development(group)
                  for name in names}
     if not dev_roots or not project.lock_text:
         return None
-    kept_roots = {normalise_name(name) for group, names in project.group_packages.items() if not development(group)
+    kept_roots = {normalise_name(name) for group, names in project.group_packages.items() if not _development(group)
                   for name in names} - {"python"}
     direct = {module for name in kept_roots | dev_roots for module in _IMPORT_NAMES_BY_NORMAL.get(name, (name,))}
     sources = app_sources(project)
@@ -395,7 +396,7 @@ def _transitive_dev_import(project, inline: list[tuple[str, str]] = ()) -> tuple
         if package is None:
             continue
         if package.groups is not None:
-            dev_only = bool(package.groups) and all(development(group) for group in package.groups)
+            dev_only = bool(package.groups) and all(_development(group) for group in package.groups)
         else:
             installed = _reachable(graph, kept_roots) if installed is None else installed
             dev_only = name not in installed and name in _reachable(graph, dev_roots)
@@ -465,7 +466,7 @@ def _dev_tool_in_use(document: Document, stage, project) -> str | None:
     after it."""
     dev_packages = {
         _normalised(name) for group, names in project.group_packages.items()
-        if group != "main" and (is_dev_group(group) or group == "dev") for name in names
+        if _development(group) for name in names
     }
 
     def is_dev(program: str) -> bool:

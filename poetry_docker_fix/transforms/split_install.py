@@ -16,6 +16,7 @@ from ..refactor.facts import (
     effective_poetry,
     install_runs,
     install_stage,
+    installs_only_poetry_tools,
     is_cache_cleanup,
     is_manifest_copy,
     manifests_only_glob,
@@ -24,6 +25,7 @@ from ..refactor.facts import (
 )
 from ..refactor.project import PoetryProject
 from ..refactor.shell import (
+    INSTALL_VALUE_OPTIONS,
     POETRY_INSTALL,
     is_poetry_setup,
     locate,
@@ -39,8 +41,6 @@ from .poetry_env import is_python_m_poetry
 # Instructions that neither read the code nor change how an install behaves: the install may move above them.
 # (ENV and ARG can change the install: POETRY_* variables, build arguments. VOLUME discards later writes.)
 METADATA_ONLY = {"LABEL", "EXPOSE", "CMD", "ENTRYPOINT", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER"}
-# Install options whose value is the next word.
-_TAKES_VALUE = {"-E", "--extras", "--with", "--without", "--only", "-C", "--directory", "-P", "--project"}
 _INSTALL_WITH_ARGS = re.compile(POETRY_INSTALL.pattern + r"(?P<args>(?:[ \t]+[^\s&|;\\#]+)*)")
 
 
@@ -170,8 +170,8 @@ def _is_setup_run(instruction: Instruction) -> bool:
         arguments = pip_install_arguments(command)
         if is_poetry_setup(command) or is_cache_cleanup(command):
             continue
-        if arguments is not None and any(a.lower().startswith("poetry") for a in arguments) and all(
-                a.startswith("-") or a.lower().startswith(("poetry", "pip", "setuptools", "wheel")) for a in arguments):
+        if arguments is not None and any(a.lower().startswith("poetry") for a in arguments) and \
+                installs_only_poetry_tools(arguments):
             continue
         return False
     return True
@@ -332,7 +332,7 @@ class SplitInstall(Pass):
             line = dependency_lines[index - first.start]
             words = match.group("args").split()
             # `poetry install --only \` + `main` on the next line: after the option would split it from its value.
-            at = match.end(1) if words and words[-1] in _TAKES_VALUE else match.end()
+            at = match.end(1) if words and words[-1] in INSTALL_VALUE_OPTIONS else match.end()
             dependency_lines[index - first.start] = line[:at] + " --no-root" + line[at:]
         block_start = document.comment_block_start(first)
         moved = document.lines[block_start : first.start] + dependency_lines
