@@ -1121,6 +1121,40 @@ def test_poetry_env_and_a_compose_file_that_mounts_the_source(tmp_path, compose,
         assert any("mounts the source over /app" in n for n in notes(result)) == left_alone
 
 
+@pytest.mark.parametrize(("compose", "left_alone"), [
+    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - ./backend:/app\n", True),
+    ('services:\n  api:\n    build: ./backend\n    volumes: ["./backend/:/app:cached"]\n', True),
+    ("services:\n  api:\n    volumes:\n      - type: bind\n        source: ./backend\n        target: /app\n", True),
+    ("services:\n  api:\n    volumes:\n      - ${PWD}/backend:/app\n", True),
+    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - ./backend/data:/app/data\n", False),
+    ("services:\n  web:\n    build: ./frontend\n    volumes:\n      - ./frontend:/app\n", False),  # another folder
+    ("services:\n  api:\n    volumes:\n      - backend:/app\nvolumes:\n  backend:\n", False),  # a named volume
+])
+def test_poetry_env_reads_a_compose_file_in_a_folder_above_the_context(tmp_path, compose, left_alone):
+    """The monorepo layout: docker-compose.yml at the repository's root mounts `./backend` over /app, where the
+    rewrite would put the virtualenv (`docker compose up` would lose the dependencies). Before, only the build
+    context's own compose files were read."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "docker-compose.yml").write_text(compose)
+    make_project(tmp_path / "backend", files=NO_VENV)
+    output, result = fix(tmp_path / "backend", NAIVE, select=["poetry-env"])
+    assert (output == NAIVE) == left_alone, output
+    assert any("../docker-compose.yml mounts the source over /app" in n for n in notes(result)) == left_alone
+
+
+def test_poetry_env_stops_at_the_repository_root_when_it_looks_for_compose_files(tmp_path):
+    """A compose file above the repository's root belongs to another project, even when a path in it happens to
+    reach the context."""
+    (tmp_path / "docker-compose.yml").write_text("services:\n  api:\n    volumes:\n      - ./repo/backend:/app\n")
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    make_project(tmp_path / "repo" / "backend", files=NO_VENV)
+    output, _ = fix(tmp_path / "repo" / "backend", NAIVE, select=["poetry-env"])
+    assert output != NAIVE
+    (tmp_path / "repo" / ".git").rmdir()  # without the repository, the folder above is searched
+    output, result = fix(tmp_path / "repo" / "backend", NAIVE, select=["poetry-env"])
+    assert output == NAIVE and any("../../docker-compose.yml mounts" in n for n in notes(result))
+
+
 def test_poetry_env_keeps_a_system_install_when_a_later_env_puts_the_system_first(tmp_path):
     """`ENV PATH="/usr/local/bin:$PATH"` after Poetry is installed: the venv's PATH, inserted before it, would come
     second, and `python` would stay the system one without the dependencies (a review found it)."""
@@ -2526,6 +2560,29 @@ def test_multi_stage_keeps_poetry_for_a_compose_command_that_runs_it(tmp_path, c
         'CMD ["python", "-m", "app.main"]\n'
     output, result = fix(tmp_path, source, select=["multi-stage"])
     assert (" AS runtime" in output) == split, notes(result)
+
+
+@pytest.mark.parametrize(("compose", "split"), [
+    ("services:\n  api:\n    build: ./backend\n    command: poetry run python -m app.main\n", False),
+    ("services:\n  api:\n    build:\n      context: ./backend\n      dockerfile: Dockerfile\n"
+     "    command: poetry run python -m app.main\n", False),
+    ("services:\n  api:\n    build: backend\n  worker:\n    image: acme/api\n    command: [\"poetry\", \"run\", \"w\"]\n",
+     False),  # a service with no build may run this image
+    ("services:\n  api:\n    build: ./backend\n    command: python -m app.main\n"
+     "  web:\n    build: ./frontend\n    command: poetry run serve\n", True),  # Poetry runs in another image
+    ("services:\n  web:\n    build: ./frontend\n    command: poetry run serve\n", True),  # not this folder
+])
+def test_multi_stage_reads_a_compose_file_in_a_folder_above_the_context(tmp_path, compose, split):
+    """`command: poetry run …` in the repository root's docker-compose.yml for the service built from ./backend:
+    the runtime stage has no Poetry."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "docker-compose.yml").write_text(compose)
+    make_project(tmp_path / "backend")
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+        'CMD ["python", "-m", "app.main"]\n'
+    output, result = fix(tmp_path / "backend", source, select=["multi-stage"])
+    assert (" AS runtime" in output) == split, notes(result)
+    assert any("../docker-compose.yml (`command:`) runs Poetry" in n for n in notes(result)) == (not split)
 
 
 @pytest.mark.parametrize(("setup", "pyproject_extra", "command", "split"), [
