@@ -166,6 +166,32 @@ def test_dev_group_kept_when_the_image_runs_a_dev_tool(tmp_path, pyproject, tail
                 f"the dev group the image runs is dropped:\n{output}"
 
 
+@pytest.mark.parametrize(("where", "compose", "kept"), [
+    (".", "services:\n  app:\n    build: .\n  tests:\n    build: .\n    command: pytest -q\n", True),
+    (".", 'services:\n  tests:\n    build: .\n    command: ["python", "-m", "pytest"]\n', True),
+    (".", "services:\n  tests:\n    build: .\n    entrypoint:\n      - /app/.venv/bin/pytest\n", True),
+    (".", 'services:\n  tests:\n    build: .\n    command: sh -c "pytest -q && coverage report"\n', True),
+    (".", "services:\n  app:\n    build: .\n    command: python -m app.main\n", False),
+    ("..", "services:\n  tests:\n    build: ./p\n    command: pytest -q\n", True),  # the monorepo layout
+    ("..", "services:\n  tests:\n    build: ./other\n    command: pytest -q\n", False),  # another project's
+])
+def test_dev_group_and_tests_kept_when_a_compose_service_runs_a_dev_tool(tmp_path, where, compose, kept):
+    """A `tests` service built from the same Dockerfile (`docker compose run tests`, `command: pytest -q`): with
+    `--only main` and the code narrowed to the package, pytest and tests/ were gone (a real build: `exec: "pytest":
+    executable file not found`)."""
+    (tmp_path / ".git").mkdir()
+    root = make_project(tmp_path / "p", files={".dockerignore": ".venv\n",
+                                               "tests/test_app.py": "def test_x():\n    pass\n"})
+    (root / where / "docker-compose.yml").write_text(compose)
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install\n" \
+             'CMD ["python", "-m", "app.main"]\n'
+    output, refactoring = fix(root, source)
+    assert ("--only main" not in output) == kept, output
+    assert ("COPY . ." in output) == kept, output  # tests/ goes into the image with the rest
+    assert any("docker-compose.yml runs `pytest`, a development tool, in a service" in note
+               for note in notes(refactoring)) == kept
+
+
 @pytest.mark.parametrize(("code", "kept"), [
     ("import pytest\n", True),  # the app imports a package only the dev group installs (a real build failed)
     ("from pytest import approx\n", True),

@@ -6,6 +6,7 @@ import posixpath
 import re
 import shlex
 
+from ..refactor.compose import compose_runs_poetry
 from ..refactor.document import Document, Instruction, Stage, parse_assignments
 from ..refactor.edits import Edit, delete_block
 from ..refactor.entrypoint import strip_poetry_run
@@ -34,7 +35,6 @@ from ..refactor.shell import is_poetry_setup, poetry_installs, poetry_subcommand
 from .base import Pass, PassResult
 from .cache_mount import in_project_venv
 from .narrow_copy import app_sources, code_mentions, env_mentions
-from .poetry_env import compose_runs_poetry
 
 RUNTIME_KEYWORDS = {"ENV", "EXPOSE", "LABEL", "HEALTHCHECK", "VOLUME", "STOPSIGNAL", "ENTRYPOINT", "CMD", "ARG",
                     "COPY", "ADD", "SHELL"}

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from ..refactor import entrypoint
+from ..refactor.compose import compose_commands
 from ..refactor.document import Document, Instruction, Stage, expand, parse_assignments, per_document
 from ..refactor.edits import Edit
 from ..refactor.entrypoint import strip_poetry_run
@@ -169,14 +170,21 @@ def _later_steps(document: Document, copy: Instruction) -> list[Instruction]:
             and i.keyword in ("RUN", "CMD", "ENTRYPOINT", "HEALTHCHECK")]
 
 
-def _read_by_later_steps(document: Document, copy: Instruction, entries: list[str]) -> set[str]:
+def _read_by_later_steps(document: Document, copy: Instruction, entries: list[str],
+                         project: PoetryProject | None = None) -> set[str]:
     """Entries of the context a step after the broad COPY (the install's own RUN included) may read although the
     app never does: those a RUN, CMD, ENTRYPOINT or HEALTHCHECK names (`RUN pytest tests`), and, when one runs a
     build or development tool (pytest, tox, make, mkdocs, …) in any form, every entry but virtualenvs, caches
-    and Dockerfiles."""
+    and Dockerfiles. The commands of compose services that may run this image count as such steps
+    (`command: pytest -q` in a `tests` service reads tests/)."""
+    composed = set(_PATH_WORD.findall("\n".join(value for _name, _key, value in compose_commands(project)))) \
+        if project is not None else set()
+    if composed & BUILD_TOOLS:
+        return {name for name in entries if not NEVER_READ.match(name)}
+    named_by_compose = {name for name in entries if name in composed}
     later = _later_steps(document, copy)
     if not later:
-        return set()
+        return named_by_compose
     # A RUN's --mount flags name context paths the step gets by itself (a bind mount), not from the COPY.
     words = set(_PATH_WORD.findall("\n".join(
         i.flags_and_args()[1] if i.keyword == "RUN" and "--mount" in i.value else i.value for i in later)))
@@ -193,7 +201,7 @@ def _read_by_later_steps(document: Document, copy: Instruction, entries: list[st
                     programs.append("poetry build")
     if any(program in BUILD_TOOLS for program in programs):
         named |= {name for name in entries if not NEVER_READ.match(name)}
-    return named
+    return named | named_by_compose
 
 
 def _later_builds(document: Document, copy: Instruction) -> bool:
@@ -572,7 +580,7 @@ class NarrowCopy(Pass):
         # A folder holding nothing but license files (`LICENSES/`, `legal/LICENSE.txt`) is placed by copying them.
         placed |= {name.split("/")[0] for name in project.metadata_names if "/" in name
                    and _only_these_below(project, name.split("/")[0], project.metadata_names)}
-        read_later = _read_by_later_steps(document, broad or first_install, project.context_entries())
+        read_later = _read_by_later_steps(document, broad or first_install, project.context_entries(), project)
         # `COPY docker-entrypoint.sh /usr/local/bin/` before: that file already has its place in the image.
         placed |= {name for name in _copied_elsewhere(document, stage, broad or first_install, first_install, project)
                    if name not in read_later or _only_run_by_name(document, broad or first_install, name)}

@@ -6,7 +6,8 @@ import functools
 import re
 import sys
 
-from ..refactor.document import Document, Instruction
+from ..refactor.compose import compose_programs
+from ..refactor.document import Document, Instruction, per_object
 from ..refactor.edits import Edit
 from ..refactor.entrypoint import analyse, strip_poetry_run
 from ..refactor.facts import (
@@ -83,6 +84,12 @@ class NoDev(Pass):
         if tool is not None:
             result.notes.append(f"the image, or a stage built from it, runs `{tool}`, a development tool: development "
                                 "dependencies are kept")
+            return result
+        composed = next(((name, program) for name, program in compose_programs(context.project)
+                         if _is_dev_program(context.project, program)), None)
+        if composed is not None:
+            result.notes.append(f"{composed[0]} runs `{composed[1]}`, a development tool, in a service that may run "
+                                "this image: development dependencies are kept")
             return result
         version, known = effective_poetry(document, stage, context)
         capabilities = PoetryCapabilities(version)
@@ -461,17 +468,23 @@ def _imported_modules(text: str) -> frozenset[str]:
     return frozenset(found)
 
 
+def _is_dev_program(project, program: str) -> bool:
+    """`pytest`, `/usr/local/bin/ruff`, or a program named like a package of a development group (`ipython`)."""
+    base = program.rsplit("/", 1)[-1]
+    return base in DEV_TOOLS or _normalised(base) in _dev_packages(project)
+
+
+@per_object
+def _dev_packages(project) -> frozenset[str]:
+    return frozenset(_normalised(name) for group, names in project.group_packages.items()
+                     if _development(group) for name in names)
+
+
 def _dev_tool_in_use(document: Document, stage, project) -> str | None:
     """A development tool the image runs: in its command, or through `poetry run` in the install's RUN or one
     after it."""
-    dev_packages = {
-        _normalised(name) for group, names in project.group_packages.items()
-        if _development(group) for name in names
-    }
-
     def is_dev(program: str) -> bool:
-        base = program.rsplit("/", 1)[-1]
-        return base in DEV_TOOLS or _normalised(base) in dev_packages
+        return _is_dev_program(project, program)
 
     programs: list[str] = []
 
