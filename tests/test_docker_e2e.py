@@ -4,6 +4,9 @@ For every ``golden/<case>/`` whose ``case.toml`` has an ``[e2e]`` table, in a te
 
 * build the input ``Dockerfile`` and, when there is one, ``expected.Dockerfile`` (no expected file means
   the tool leaves the file unchanged: the input alone is built and run, once);
+* when ``[e2e] input_build_error`` is given, the input no longer builds as written (an unpinned Poetry that
+  became 2.x): its build must fail with that text in the log, and the expected file must build and print
+  ``expected_stdout``;
 * run both images with ``--network=none`` and require the same exit status (0 unless
   ``[e2e] expected_exit_code`` says otherwise) and the same stdout, equal to ``expected_stdout`` when given;
 * when the expected file is multi-stage and the input was single-stage, require the rewritten image to be
@@ -62,6 +65,7 @@ class E2ECase:
     expected_exit_code: int = 0
     problem: str | None = None  # a case.toml that cannot be used: the test fails with this
     config: dict = field(default_factory=dict, compare=False, hash=False)
+    input_build_error: str | None = None  # the input is broken today: its build must fail with this in the log
 
 
 def load_e2e_cases(root: Path) -> list[E2ECase]:
@@ -92,9 +96,17 @@ def load_e2e_cases(root: Path) -> list[E2ECase]:
         if not isinstance(exit_code, int) or isinstance(exit_code, bool):
             problem = f"{case_file}: e2e.expected_exit_code must be an integer"
             exit_code = 0
+        broken = e2e.get("input_build_error")
+        if broken is not None and (not isinstance(broken, str) or not broken):
+            problem = f"{case_file}: e2e.input_build_error must be a non-empty string"
+            broken = None
+        if broken is not None and stdout is None:
+            problem = f"{case_file}: e2e.input_build_error needs expected_stdout (there is no input run to compare)"
+        if broken is not None and not (folder / "expected.Dockerfile").is_file():
+            problem = f"{case_file}: e2e.input_build_error needs an expected.Dockerfile (the rewrite that builds)"
         if not (folder / "Dockerfile").is_file():
             problem = f"{folder}: no Dockerfile"
-        cases.append(E2ECase(folder.name, folder, stdout, exit_code, problem, config))
+        cases.append(E2ECase(folder.name, folder, stdout, exit_code, problem, config, broken))
     return cases
 
 
@@ -181,6 +193,19 @@ def test_golden_case_end_to_end(
     repository = docker_support.unique_repository(case.name)
 
     input_dockerfile = docker_support.copy_dockerfile_for_build(project / "Dockerfile", project / INPUT_COPY)
+    if case.input_build_error is not None:
+        # A file that no longer builds as written (Poetry 2.x has no `poetry export` of its own): the input must
+        # fail the way case.toml says, and the rewrite must build and print expected_stdout.
+        image_tags.append(f"{repository}:input")
+        broken = docker_support.build_image(project, input_dockerfile, f"{repository}:input", docker=docker)
+        assert not broken.ok and case.input_build_error in broken.output, (
+            f"the input was expected to fail to build with {case.input_build_error!r}; exit code "
+            f"{broken.returncode}, last lines:\n{broken.tail(BUILD_LOG_TAIL_LINES)}")
+        expected_dockerfile = docker_support.copy_dockerfile_for_build(project / "expected.Dockerfile",
+                                                                       project / EXPECTED_COPY)
+        _build(project, expected_dockerfile, f"{repository}:expected", docker, image_tags, "expected Dockerfile")
+        _check_run(case, "expected image", docker_support.run_image(f"{repository}:expected", docker=docker))
+        return
     _build(project, input_dockerfile, f"{repository}:input", docker, image_tags, "input Dockerfile")
     input_run = docker_support.run_image(f"{repository}:input", docker=docker)
     _check_run(case, "input image", input_run)
@@ -498,3 +523,29 @@ def test_docker_available_reports_a_missing_client(monkeypatch: pytest.MonkeyPat
     available, reason = docker_support.docker_available(docker_support.docker_binary())
     assert not available and "/nonexistent/docker-client" in reason
     assert "POETRY_DOCKER_FIX_REQUIRE_DOCKER=1" in docker_support.unavailable_message(reason)
+
+
+@pytest.mark.parametrize(
+    ("e2e", "expected_file", "problem"),
+    [
+        pytest.param('expected_stdout = "x"\ninput_build_error = "boom"\n', True, None, id="usable"),
+        pytest.param('input_build_error = "boom"\n', True, "needs expected_stdout", id="no-stdout"),
+        pytest.param('expected_stdout = "x"\ninput_build_error = "boom"\n', False, "needs an expected.Dockerfile",
+                     id="no-expected-file"),
+        pytest.param('expected_stdout = "x"\ninput_build_error = 3\n', True, "must be a non-empty string",
+                     id="not-a-string"),
+    ],
+)
+def test_load_e2e_cases_checks_input_build_error(tmp_path: Path, e2e: str, expected_file: bool,
+                                                 problem: str | None) -> None:
+    case = tmp_path / "broken-input"
+    case.mkdir()
+    (case / "Dockerfile").write_text("FROM python:3.11\n")
+    if expected_file:
+        (case / "expected.Dockerfile").write_text("FROM python:3.11\n")
+    (case / "case.toml").write_text("[e2e]\n" + e2e)
+    (loaded,) = load_e2e_cases(tmp_path)
+    if problem is None:
+        assert loaded.problem is None and loaded.input_build_error == "boom"
+    else:
+        assert loaded.problem is not None and problem in loaded.problem

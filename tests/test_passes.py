@@ -1950,11 +1950,69 @@ def test_not_a_poetry_build(tmp_path):
     assert output == source and result.status is Status.UNCHANGED and "not a Poetry build" in result.reason
 
 
-def test_poetry_export_is_skipped_with_reason(tmp_path):
+EXPORTING = """\
+FROM python:3.11 AS requirements-stage
+WORKDIR /tmp
+RUN pip install poetry
+COPY ./pyproject.toml ./poetry.lock* /tmp/
+RUN poetry export -f requirements.txt --output requirements.txt --without-hashes
+FROM python:3.11
+WORKDIR /code
+COPY --from=requirements-stage /tmp/requirements.txt /code/requirements.txt
+RUN pip install --no-cache-dir --upgrade -r /code/requirements.txt
+COPY ./app /code/app
+CMD ["python", "-m", "app.main"]
+"""
+
+
+def test_a_poetry_export_file_gets_its_poetry_pinned_and_nothing_else(tmp_path):
+    """The FastAPI documentation's layout: Poetry only exports requirements.txt for pip. Unpinned, it is Poetry
+    2.x today, which has no `poetry export` without its plugin (a real build: `The requested command export does
+    not exist`); pinned to the lock's 1.8.5 it builds. Before, such files were skipped."""
     make_project(tmp_path)
-    source = "FROM python:3.11\nRUN pip install poetry\nRUN poetry export -o r.txt && pip install -r r.txt\n"
+    output, result = fix(tmp_path, EXPORTING)
+    assert result.status is Status.CHANGED
+    assert output == EXPORTING.replace("RUN pip install poetry\n", "RUN pip install --no-cache-dir poetry==1.8.5\n")
+    pinned = next(o for o in result.outcomes if o.name == "pin-poetry").changes[0]
+    assert "line 5 fails on the newest" in pinned.reason
+    assert [o.name for o in result.outcomes] == [p.name for p in select_passes()]
+    assert all(o.notes == ["line 5: the file runs `poetry export`, not `poetry install`: nothing to do"]
+               for o in result.outcomes if o.name != "pin-poetry")
+    again, second = fix(tmp_path, output)
+    assert again == output and second.status is Status.UNCHANGED
+
+
+@pytest.mark.parametrize(("setup", "warned"), [
+    ("RUN pip install poetry\n", True),
+    ("RUN pip install poetry poetry-plugin-export\n", False),
+    ("RUN pip install poetry && poetry self add poetry-plugin-export@^1.8\n", False),
+])
+def test_a_poetry_export_file_on_poetry_2_is_warned_without_the_plugin(tmp_path, setup, warned):
+    make_project(tmp_path, lock=LOCK_2_5)
+    output, result = fix(tmp_path, EXPORTING.replace("RUN pip install poetry\n", setup))
+    assert "poetry==2.5.1" in output
+    assert any("has only with the poetry-plugin-export plugin" in n for n in notes(result)) == warned
+
+
+@pytest.mark.parametrize(("run", "status"), [
+    ("RUN poetry run python -m app.collect > r.txt", Status.SKIPPED),  # Poetry used for more than an export
+    ("RUN poetry lock && poetry export -o r.txt", Status.SKIPPED),
+    ("RUN poetry config warnings.export false && poetry export -o r.txt && pip install -r r.txt", Status.CHANGED),
+])
+def test_only_a_file_whose_poetry_only_exports_is_pinned_without_an_install(tmp_path, run, status):
+    make_project(tmp_path)
+    source = f"FROM python:3.11\nRUN pip install poetry\n{run}\n"
     output, result = fix(tmp_path, source)
-    assert output == source and result.status is Status.SKIPPED and "poetry export" in result.reason
+    assert result.status is status and (output != source) == (status is Status.CHANGED)
+    if status is Status.SKIPPED:
+        assert "never runs `poetry install`" in result.reason
+
+
+def test_a_poetry_export_file_without_pin_poetry_selected_is_left_with_the_reason(tmp_path):
+    make_project(tmp_path)
+    output, result = fix(tmp_path, EXPORTING, select=["no-dev", "multi-stage"])
+    assert output == EXPORTING and result.status is Status.UNCHANGED
+    assert "only pin-poetry applies to it" in result.reason
 
 
 @pytest.mark.parametrize(("source", "reason"), [

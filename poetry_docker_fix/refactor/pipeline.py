@@ -16,7 +16,7 @@ from pathlib import Path
 from .document import Document, DocumentError, Instruction
 from .edits import Edit, EditConflict, apply_edits
 from .facts import Context, copy_sources, install_stage
-from .shell import poetry_installs, run_commands, uses_poetry
+from .shell import is_poetry_setup, poetry_installs, poetry_subcommand, run_commands, uses_poetry
 
 
 class Status(str, Enum):
@@ -275,6 +275,25 @@ def _origin_edit(edit: Edit, origin: list) -> Edit:
         origin[source] if source is not None and 0 <= source < len(origin) else anchor for source in sources))
 
 
+def exports_only(document: Document) -> int | None:
+    """The line of the first `poetry export` when every Poetry command of the file is an export or Poetry's own
+    set-up (`poetry config`, `poetry self add` …): the FastAPI documentation's layout, a stage that exports
+    requirements.txt for pip. None otherwise."""
+    first = None
+    for instruction in document.instructions:
+        if instruction.keyword != "RUN":
+            continue
+        for command in run_commands(instruction):
+            parsed = poetry_subcommand(command)
+            if parsed is None:
+                continue
+            if parsed[0] == "export":
+                first = first or instruction.line_number
+            elif not is_poetry_setup(command) or parsed[0] in ("lock", "install", "sync"):
+                return None
+    return first
+
+
 def check_parse(document: Document) -> None:
     """Raise InternalError unless the pipeline's own instruction splitter reads `document` exactly as
     dockerfile-parse does. Run on every input, the one part of the file the tool does not write: the passes
@@ -407,16 +426,19 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
     inline = inline_poetry_settings(document)
     if inline:
         return Refactoring(Status.SKIPPED, text, text, reason=inline)
+    exporting = None
     if install_stage(document) is None:
         exec_form = next((i for i in document.instructions if i.keyword == "RUN" and i.exec_form()
                           and "poetry" in " ".join(i.exec_form() or []).lower()), None)
         if exec_form is not None:
             return Refactoring(Status.SKIPPED, text, text, reason=f"line {exec_form.line_number}: an exec-form RUN "
                                "(`RUN [\"poetry\", …]`) involves Poetry: not handled")
-        if any(uses_poetry(i) for i in document.instructions if i.keyword == "RUN"):
-            return Refactoring(Status.SKIPPED, text, text,
-                               reason="uses Poetry but never runs `poetry install` (e.g. `poetry export`): not handled")
-        return Refactoring(Status.UNCHANGED, text, text, reason="not a Poetry build (no `poetry install`)")
+        exporting = exports_only(document)
+        if exporting is None and any(uses_poetry(i) for i in document.instructions if i.keyword == "RUN"):
+            return Refactoring(Status.SKIPPED, text, text, reason="uses Poetry but never runs `poetry install` "
+                               "(nor only `poetry export`): not handled")
+        if exporting is None:
+            return Refactoring(Status.UNCHANGED, text, text, reason="not a Poetry build (no `poetry install`)")
     if context.development:
         return Refactoring(Status.SKIPPED, text, text, reason="the file is named for development: a "
                            "production rewrite would drop its dev dependencies, tests and Poetry (name the passes "
@@ -426,6 +448,15 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
     subproject = _subproject_reason(document, context.root)
     if subproject:
         return Refactoring(Status.SKIPPED, text, text, reason=subproject)
+    if exporting is not None:
+        # Requirements exported with `poetry export` and installed with pip: there is no Poetry install to
+        # split, cache or slim down, and only the Poetry that runs the export is left to pin.
+        left_out = [p for p in passes if p.name != "pin-poetry"]
+        passes = [p for p in passes if p.name == "pin-poetry"]
+        if not passes:
+            return Refactoring(Status.UNCHANGED, text, text, reason=f"line {exporting}: the file runs `poetry export`"
+                               " and installs the requirements with pip; only pin-poetry applies to it, and it is not "
+                               "selected")
     try:
         result, outcomes = _run_all(document, context, passes)
         output = result.to_text()
@@ -443,4 +474,9 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
     except InternalError as error:
         return Refactoring(Status.FAILED, text, text, reason=f"internal error: {error}")
     status = Status.CHANGED if output != text else Status.UNCHANGED
+    if exporting is not None:
+        note = f"line {exporting}: the file runs `poetry export`, not `poetry install`: nothing to do"
+        order = {p.name: index for index, p in enumerate(select_passes())}
+        outcomes = sorted(outcomes + [PassOutcome(p.name, p.safe, [], [note]) for p in left_out],
+                          key=lambda outcome: order[outcome.name])
     return Refactoring(status, text, output, outcomes)

@@ -71,6 +71,15 @@ class PinPoetry(Pass):
                                     f"Poetry {target} ({source}) cannot read this poetry.lock (lock-version "
                                     f"{lock_version}); choose a newer one")
                 continue
+            export = _runs_poetry_export(document)
+            if export is not None and target.at_least(2):
+                if not any("poetry-plugin-export" in i.value for i in document.instructions if i.keyword == "RUN"):
+                    result.notes.append(f"warning: line {export} runs `poetry export`, which Poetry {target} has "
+                                        "only with the poetry-plugin-export plugin (`pip install poetry=="
+                                        f"{target} poetry-plugin-export`); the build fails without it")
+            elif export is not None:
+                source = (f"{source}; Poetry 2.0 and later have no `poetry export` without the poetry-plugin-export "
+                          f"plugin, so line {export} fails on the newest")
             if setup.kind == "installer":
                 self._pin_installer(document, setup, target, source, result)
             else:
@@ -171,6 +180,16 @@ class PinPoetry(Pass):
         new_line = line[: match.end()] + f" --version {target}" + line[match.end():]
         result.change(Edit.replace(index, index, [new_line]), index + 1, f"pin the Poetry installer to {target}",
                       f"{source}; the installer otherwise installs the newest Poetry")
+
+
+def _runs_poetry_export(document: Document) -> int | None:
+    """The line of the first `poetry export` the file runs, if any."""
+    for instruction in document.instructions:
+        if instruction.keyword == "RUN" and "export" in instruction.value and any(
+                (parsed := poetry_subcommand(command)) is not None and parsed[0] == "export"
+                for command in run_commands(instruction)):
+            return instruction.line_number
+    return None
 
 
 def _runs_poetry_sync(document: Document) -> int | None:
