@@ -1118,41 +1118,73 @@ def test_poetry_env_and_a_compose_file_that_mounts_the_source(tmp_path, compose,
         source = NAIVE.replace("WORKDIR /app\n", f"{env}WORKDIR /app\n")
         output, result = fix(tmp_path, source, select=["poetry-env"])
         assert (output == source) == left_alone, output
-        assert any("mounts the source over /app" in n for n in notes(result)) == left_alone
+        assert any("mounts a volume over /app" in n for n in notes(result)) == left_alone
 
 
-@pytest.mark.parametrize(("compose", "left_alone"), [
-    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - ./backend:/app\n", True),
-    ('services:\n  api:\n    build: ./backend\n    volumes: ["./backend/:/app:cached"]\n', True),
-    ("services:\n  api:\n    volumes:\n      - type: bind\n        source: ./backend\n        target: /app\n", True),
-    ("services:\n  api:\n    volumes:\n      - ${PWD}/backend:/app\n", True),
-    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - ./backend/data:/app/data\n", False),
-    ("services:\n  web:\n    build: ./frontend\n    volumes:\n      - ./frontend:/app\n", False),  # another folder
-    ("services:\n  api:\n    volumes:\n      - backend:/app\nvolumes:\n  backend:\n", False),  # a named volume
+@pytest.mark.parametrize(("compose", "workdir", "left_alone"), [
+    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - ./backend:/app\n", "/app", True),
+    ('services:\n  api:\n    build: ./backend\n    volumes: ["./backend/:/app:cached"]\n', "/app", True),
+    ("services:\n  api:\n    volumes:\n      - type: bind\n        source: ./backend\n        target: /app\n", "/app",
+     True),
+    ("services:\n  api:\n    volumes:\n      - ${PWD}/backend:/app\n", "/app", True),
+    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - ./backend/data:/app/data\n", "/app", False),
+    ("services:\n  web:\n    build: ./frontend\n    volumes:\n      - ./frontend:/app\n", "/app", False),  # not ours
+    # A named volume over the project folder keeps the first image's .venv on later builds: stale dependencies.
+    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - backend:/app\nvolumes:\n  backend:\n", "/app", True),
+    # What a review found missed: a mount over a folder above the venv, variables with defaults, flow long syntax.
+    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - .:/workspace\n", "/workspace/backend", True),
+    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - ./backend:/app\n", "/app/src", True),
+    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - ${BACKEND_SRC:-./backend}:/app\n", "/app", True),
+    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - {type: bind, source: ./backend, target: /app}\n",
+     "/app", True),
+    ("services:\n  api:\n    build: ./backend\n    volumes:\n      - ~/src/backend:/app\n", "/app", True),
 ])
-def test_poetry_env_reads_a_compose_file_in_a_folder_above_the_context(tmp_path, compose, left_alone):
+def test_poetry_env_reads_a_compose_file_in_a_folder_above_the_context(tmp_path, compose, workdir, left_alone):
     """The monorepo layout: docker-compose.yml at the repository's root mounts `./backend` over /app, where the
     rewrite would put the virtualenv (`docker compose up` would lose the dependencies). Before, only the build
     context's own compose files were read."""
     (tmp_path / ".git").mkdir()
     (tmp_path / "docker-compose.yml").write_text(compose)
     make_project(tmp_path / "backend", files=NO_VENV)
-    output, result = fix(tmp_path / "backend", NAIVE, select=["poetry-env"])
+    source = NAIVE.replace("WORKDIR /app", f"WORKDIR {workdir}")
+    output, result = fix(tmp_path / "backend", source, select=["poetry-env"])
+    assert (output == source) == left_alone, output
+    assert any("../docker-compose.yml mounts a volume over" in n for n in notes(result)) == left_alone
+
+
+@pytest.mark.parametrize(("files", "left_alone"), [
+    # An override file adds the mount to a service the main file builds from ./backend (a review found it missed).
+    ({"docker-compose.yml": "services:\n  api:\n    build: ./backend\n",
+      "docker-compose.override.yml": "services:\n  api:\n    volumes:\n      - ./backend:/app\n"}, True),
+    ({"docker-compose.local.yml": "services:\n  api:\n    build: ./backend\n    volumes:\n      - ./backend:/app\n"},
+     True),  # any compose file name, not a fixed list
+    ({"docker-compose.yml": "services:\n  api:\n    extends:\n      file: common.yml\n      service: base\n",
+      "common.yml": "services:\n  base:\n    build: ./backend\n    volumes:\n      - ./backend:/app\n"}, True),
+    ({"docker-compose.yml": "x-api: &api\n  build: ./backend\n  volumes:\n    - ./backend:/app\n"
+                            "services:\n  api:\n    <<: *api\n"}, True),  # an anchor merged into the service
+    ({"docker-compose.yml": "services:\n  api:\n    build:\n      context: ./backend\n"
+                            "      dockerfile: Dockerfile.dev\n    volumes:\n      - ./backend:/app\n"}, False),
+])
+def test_poetry_env_reads_every_compose_file_of_the_folder_that_names_the_context(tmp_path, files, left_alone):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    root = make_project(tmp_path / "backend", files=NO_VENV)
+    context = Context(load_project(root, root / "Dockerfile"), Options())
+    output = refactor(NAIVE, context, select_passes(["poetry-env"])).output
     assert (output == NAIVE) == left_alone, output
-    assert any("../docker-compose.yml mounts the source over /app" in n for n in notes(result)) == left_alone
 
 
-def test_poetry_env_stops_at_the_repository_root_when_it_looks_for_compose_files(tmp_path):
-    """A compose file above the repository's root belongs to another project, even when a path in it happens to
-    reach the context."""
+def test_poetry_env_reads_compose_files_above_a_repository_root_that_name_the_context(tmp_path):
+    """A compose file above the repository's root that builds or mounts the context's folder is about it (a
+    workspace compose file beside several clones; a submodule's parent)."""
     (tmp_path / "docker-compose.yml").write_text("services:\n  api:\n    volumes:\n      - ./repo/backend:/app\n")
     (tmp_path / "repo" / ".git").mkdir(parents=True)
-    make_project(tmp_path / "repo" / "backend", files=NO_VENV)
-    output, _ = fix(tmp_path / "repo" / "backend", NAIVE, select=["poetry-env"])
-    assert output != NAIVE
-    (tmp_path / "repo" / ".git").rmdir()  # without the repository, the folder above is searched
+    make_project(tmp_path / "repo" / "backend", files={**NO_VENV, ".git": "gitdir: ../../.git/modules/backend\n"})
     output, result = fix(tmp_path / "repo" / "backend", NAIVE, select=["poetry-env"])
-    assert output == NAIVE and any("../../docker-compose.yml mounts" in n for n in notes(result))
+    assert output == NAIVE and any("../../docker-compose.yml mounts a volume over /app" in n for n in notes(result))
+    (tmp_path / "docker-compose.yml").write_text("services:\n  api:\n    volumes:\n      - ./elsewhere:/app\n")
+    output, _ = fix(tmp_path / "repo" / "backend", NAIVE, select=["poetry-env"])
+    assert output != NAIVE  # a compose file that does not name the folder is someone else's
 
 
 def test_poetry_env_keeps_a_system_install_when_a_later_env_puts_the_system_first(tmp_path):
@@ -2641,6 +2673,25 @@ def test_multi_stage_reads_a_compose_file_in_a_folder_above_the_context(tmp_path
     output, result = fix(tmp_path / "backend", source, select=["multi-stage"])
     assert (" AS runtime" in output) == split, notes(result)
     assert any("../docker-compose.yml (`command:`) runs Poetry" in n for n in notes(result)) == (not split)
+
+
+@pytest.mark.parametrize(("files", "split"), [
+    ({"docker-compose.yml": "services:\n  api:\n    build: ./backend\n",
+      "docker-compose.override.yml": "services:\n  api:\n    command: poetry run python -m app.main\n"}, False),
+    ({"docker-compose.yml": "services:\n  api:\n    build: ./backend\n  worker:\n    extends: api\n"
+                            "    command:\n      sh -c 'poetry run worker'\n"}, False),
+    ({"docker-compose.yml": "services:\n  api:\n    build: ./backend\n    command: python -m app.main\n"}, True),
+])
+def test_multi_stage_reads_the_override_files_beside_a_compose_file_that_names_the_context(tmp_path, files, split):
+    """`docker-compose.override.yml` gives the service built from ./backend its `poetry run` command without
+    naming the folder again (a review found it missed)."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    make_project(tmp_path / "backend")
+    source = SPLIT_INPUT.replace("WORKDIR /app\n", "ENV POETRY_VIRTUALENVS_IN_PROJECT=1\nWORKDIR /app\n") + \
+        'CMD ["python", "-m", "app.main"]\n'
+    output, result = fix(tmp_path / "backend", source, select=["multi-stage"])
+    assert (" AS runtime" in output) == split, notes(result)
 
 
 @pytest.mark.parametrize(("setup", "pyproject_extra", "command", "split"), [

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from poetry_docker_fix.refactor.pipeline import Status
+from poetry_docker_fix.refactor.facts import Context, Options
+from poetry_docker_fix.refactor.pipeline import Status, refactor, select_passes
+from poetry_docker_fix.refactor.project import load_project
 from tests.helpers import CLASSIC, LOCK_1_1, LOCK_1_8, fix, make_project, notes
 
 dockerfile = pytest.importorskip("dockerfile", reason="the `dockerfile` package (BuildKit's parser) is a dev dependency")
@@ -190,6 +192,27 @@ def test_dev_group_and_tests_kept_when_a_compose_service_runs_a_dev_tool(tmp_pat
     assert ("COPY . ." in output) == kept, output  # tests/ goes into the image with the rest
     assert any("docker-compose.yml runs `pytest`, a development tool, in a service" in note
                for note in notes(refactoring)) == kept
+
+
+@pytest.mark.parametrize(("files", "kept"), [
+    ({"docker-compose.test.yml": "services:\n  tests:\n    build: .\n    command: pytest -q\n"}, True),  # any name
+    ({"compose.yaml": 'services:\n  tests:\n    build: .\n    "command": ["pytest"]\n'}, True),  # a quoted key
+    ({"compose.yaml": "x-test: &test pytest -q\nservices:\n  tests:\n    build: .\n    command: *test\n"}, True),
+    ({"compose.yaml": "services:\n  tests:\n    build: .\n    command: sh -c\n      'pytest -q'\n"}, True),
+    # Services that do not run this Dockerfile (a review found them counted): another Dockerfile, another folder.
+    ({"compose.yaml": "services:\n  tests:\n    build:\n      context: .\n      dockerfile: Dockerfile.test\n"
+                      "    command: pytest -q\n"}, False),
+    ({"compose.yaml": "services:\n  e2e:\n    build: ./e2e\n    command: pytest -q\n"}, False),
+])
+def test_the_compose_services_that_run_this_dockerfile(tmp_path, files, kept):
+    root = make_project(tmp_path / "p", files={".dockerignore": ".venv\n", **files,
+                                               "tests/test_app.py": "def test_x():\n    pass\n"})
+    (root / "Dockerfile").write_text("FROM python:3.11\n")
+    context = Context(load_project(root, root / "Dockerfile"), Options())
+    source = "FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install\n" \
+             'CMD ["python", "-m", "app.main"]\n'
+    output = refactor(source, context, select_passes()).output
+    assert ("--only main" not in output) == kept, output
 
 
 @pytest.mark.parametrize(("code", "kept"), [

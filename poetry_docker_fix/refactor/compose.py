@@ -1,47 +1,53 @@
-"""Compose files that may run the image: those of the build context and those above it (the monorepo layout),
-read line by line as they are usually written (the tool has no YAML parser): their bind mounts, the services that
-may run this image, and the commands those run."""
+"""Compose files that may run the image: those of the build context and those of the folders above it (the
+monorepo layout), read line by line as they are usually written (the tool has no YAML parser). What the passes
+ask: the volumes that would cover the folder of an in-project virtualenv, and the commands of the services that
+may run this image. Where the reading is unsure (YAML anchors, a variable), it errs toward counting: a pass then
+leaves the file as it was, which is never broken."""
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
 import posixpath
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from .document import per_object
 
-_COMPOSE_FILES = ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml",
-                  "docker-compose.override.yml", "docker-compose.override.yaml", "docker-compose.dev.yml",
-                  "docker-compose.dev.yaml", "compose.override.yml", "compose.override.yaml")
-_REPOSITORY_MARKERS = frozenset({".git", ".hg"})
-COMPOSE_LEVELS_UP = 4  # folders above the build context searched for compose files (the repository's root stops it)
-# Bind-mount sources: `.`, `./backend`, `../x`, `${PWD}/backend`, an absolute path (a bare name is a named volume).
-_BIND_SOURCE = r"""(?:\.\.?|\$\{?PWD\}?|/)[^:"'\s,\]]*"""
-# `- ./backend:/app`, `- "./:/app:cached"`, `[".:/app"]`, `${PWD}:/app` (short syntax), or `source: .` and
-# `target: /app` in either order (long syntax).
-_SHORT_MOUNT = re.compile(r"""(?:^|[\s\[,"'-])(""" + _BIND_SOURCE + r"""):(/[^:"'\s,\]]*)""", re.MULTILINE)
-_LONG_MOUNT = re.compile(r"""(?ms)source:\s*["']?(""" + _BIND_SOURCE + r""")["']?\s*$.{0,200}?target:\s*["']?(/[^"'\s]*)"""
-                         r"""|target:\s*["']?(/[^"'\s]*)["']?\s*$.{0,200}?source:\s*["']?(""" + _BIND_SOURCE +
-                         r""")["']?\s*$""")
+COMPOSE_PATTERNS = ("docker-compose*.yml", "docker-compose*.yaml", "compose.yml", "compose.yaml", "compose.*.yml",
+                    "compose.*.yaml")
+COMPOSE_LEVELS_UP = 4  # folders above the build context searched for compose files
+MAX_COMPOSE_BYTES = 1_000_000
+
+
+_COMPOSE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in COMPOSE_PATTERNS))
+
+
+def is_compose_name(name: str) -> bool:
+    return _COMPOSE_NAME.match(name) is not None
+
+
+@dataclass(frozen=True)
+class ComposeFile:
+    shown: str  # as messages name it: relative to the build context (`docker-compose.yml`, `../compose.yaml`)
+    text: str
+    relative: str  # the build context seen from the file's folder: "." for its own, `backend` for the one above
+    absolute: str  # the build context on disk
 
 
 @per_object
-def compose_files(project) -> tuple[tuple[str, str, str], ...]:
-    """(name shown, text, the build context seen from the compose file's folder) for each compose file that may
-    run this image: those of the build context (".": any of their services), and those of the folders above it,
-    up to the repository's root, that name the context's folder in a `build:` or a bind mount (the monorepo
-    layout: one compose file at the root, `build: ./backend`, `- ./backend:/app`)."""
-    found = []
-    for name in _COMPOSE_FILES:
-        if project.may_hold(name):  # (.dockerignore does not matter: compose reads it from the checkout)
-            text = _read_text(project.root / name)
-            if text is not None:
-                found.append((name, text, "."))
-    if any(project.may_hold(marker) and os.path.lexists(project.root / marker) for marker in _REPOSITORY_MARKERS):
-        return tuple(found)  # the context is the repository's root: a compose file above it is another project's
+def compose_files(project) -> tuple[ComposeFile, ...]:
+    """The compose files that may run this image: those of the build context, and those of the folders above it
+    (up to COMPOSE_LEVELS_UP) where one compose file names the context's folder, in a `build:` or a volume's
+    source (`build: ./backend`, `- ./backend:/app`): then every compose file of that folder counts, since an
+    override file (`docker-compose.override.yml`) adds to the same services without naming the folder again.
+    Files they pull in with `extends: file:` or `include:` count with them."""
     absolute = os.path.abspath(project.root)
+    found = [ComposeFile(name, text, ".", absolute) for name in sorted(project.top_level_names())
+             if is_compose_name(name) and (text := _read_text(Path(absolute, name))) is not None]
+    found += _pulled_in(found, absolute, absolute)
     folder, relative = absolute, ""
     for level in range(1, COMPOSE_LEVELS_UP + 1):
         parent = os.path.dirname(folder)
@@ -49,73 +55,105 @@ def compose_files(project) -> tuple[tuple[str, str, str], ...]:
             break
         relative = posixpath.join(os.path.basename(folder), relative) if relative else os.path.basename(folder)
         folder = parent
-        names = _folder_names(folder)
-        for name in _COMPOSE_FILES:
-            if name in names:
-                text = _read_text(Path(folder, name))
-                if text is not None and _names_folder(text, relative, absolute):
-                    found.append(("../" * level + name, text, relative))
-        if names & _REPOSITORY_MARKERS:
-            break  # the repository's root: a compose file above it is another project's
-    return tuple(found)
+        here = [ComposeFile("../" * level + name, text, relative, absolute) for name in _compose_names_in(folder)
+                if (text := _read_text(Path(folder, name))) is not None]
+        here += _pulled_in(here, folder, absolute)
+        if any(_names_context(compose) for compose in here):
+            found += here
+    return tuple(dict.fromkeys(found))
 
 
-def _folder_names(folder: str) -> frozenset[str]:
-    """The names in a folder above build contexts: a bulk run asks about the same few folders for every file, so
-    the listing is kept while the folder's modification time stays the same."""
+_PULLED_IN = re.compile(r"""(?:^|[\s{,-])(?:file[ \t]*:[ \t]*|path[ \t]*:[ \t]*)?["']?([^\s"'#,{}\[\]]+\.ya?ml)["']?""",
+                        re.MULTILINE)
+
+
+def _pulled_in(files: list[ComposeFile], folder: str, context: str) -> list[ComposeFile]:
+    """Other YAML files that `extends: {file: common.yml}` or `include: [other/compose.yaml]` bring into these
+    compose files (one level), each reading its paths from its own folder."""
+    pulled = []
+    for compose in files:
+        if "extends" not in compose.text and "include" not in compose.text:
+            continue
+        for name in list(dict.fromkeys(_PULLED_IN.findall(compose.text)))[:20]:
+            path = os.path.normpath(os.path.join(folder, name))
+            text = _read_text(Path(path))
+            if text is not None and not any(Path(folder, other.shown.rsplit("/", 1)[-1]) == Path(path)
+                                            for other in files):
+                shown = posixpath.join(posixpath.dirname(compose.shown), name)
+                pulled.append(ComposeFile(shown, text, os.path.relpath(context, os.path.dirname(path)), context))
+    return pulled
+
+
+def _compose_names_in(folder: str) -> tuple[str, ...]:
+    """The compose files of a folder above build contexts, sorted: a bulk run asks about the same few folders
+    (of thousands of entries) for every file, so the answer is kept while the folder's modification time stays
+    the same."""
     try:
-        return _listing(folder, os.stat(folder).st_mtime_ns)
+        return _compose_listing(folder, os.stat(folder).st_mtime_ns)
     except OSError:
-        return frozenset()
+        return ()
 
 
 @functools.lru_cache(maxsize=64)
-def _listing(folder: str, _modified: int) -> frozenset[str]:
-    return frozenset(os.listdir(folder))
+def _compose_listing(folder: str, _modified: int) -> tuple[str, ...]:
+    return tuple(sorted(name for name in os.listdir(folder) if is_compose_name(name)))
 
 
 def _read_text(path: Path) -> str | None:
     try:
-        if path.stat().st_size > 1_000_000:
+        if not path.is_file() or path.stat().st_size > MAX_COMPOSE_BYTES:
             return None
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
 
 
-def _resolves_to(source: str, relative: str, absolute: str) -> bool:
-    """Whether a compose path (a bind-mount source, a build context) written in the compose file's folder names
-    the build context, `relative` from there (`absolute` on disk)."""
-    source = re.sub(r"^\$\{?PWD\}?", ".", source.strip().strip("\"'"))
-    if "$" in source:
-        return True  # `${APP_DIR:-./backend}`: it may
-    if source.startswith("/"):
-        return posixpath.normpath(source) == absolute
-    return posixpath.normpath(source) == relative
+# --- reading a compose file line by line ------------------------------------------------------------------------
+
+_KEY = re.compile(r"""^([ \t]*)(?:-[ \t]+)?["']?([\w.-]+)["']?[ \t]*:(?:[ \t]+|$)(.*)$""")
 
 
-def _mounts(text: str) -> list[tuple[str, str]]:
-    """(source, target) of the file's bind mounts, short and long syntax."""
-    return [*_SHORT_MOUNT.findall(text),
-            *((a, b) if a else (d, c) for a, b, c, d in _LONG_MOUNT.findall(text))]
+def _values(text: str, keys: frozenset[str]) -> list[tuple[str, str]]:
+    """(key, value) of each occurrence of these keys: the inline value (`command: poetry run web-cli`, a flow
+    list), and the lines below it that belong to it (a block list, a block scalar, a long-syntax volume, a plain
+    scalar folded onto the next lines), joined by newlines; not a later key at its depth, nor another service."""
+    lines = text.splitlines()
+    values = []
+    index = 0
+    while index < len(lines):
+        match = _KEY.match(lines[index])
+        index += 1
+        if match is None or match.group(2) not in keys:
+            continue
+        indent, key, rest = len(match.group(1)), match.group(2), _without_comment(match.group(3)).strip()
+        value = [rest]
+        following = index
+        while following < len(lines):
+            line = lines[following]
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#"):
+                depth = len(line) - len(line.lstrip())
+                if depth < indent or depth == indent and (rest or not stripped.startswith("- ")):
+                    break  # the next key: the value ended
+                value.append(stripped)
+            following += 1
+        values.append((key, "\n".join(value)))
+    return values
 
 
-_BUILD = re.compile(r"""^[ \t]*build[ \t]*:[ \t]*["']?([^"'#\s{>|][^"'#\s]*)""", re.MULTILINE)
-_BUILD_CONTEXT = re.compile(r"""(?:^|[\s{,])context[ \t]*:[ \t]*["']?([^"'#\s,}]+)""", re.MULTILINE)
+def _without_comment(value: str) -> str:
+    return value.split(" #", 1)[0] if " #" in value else value
 
 
-def _build_contexts(text: str) -> list[str]:
-    return [*_BUILD.findall(text), *_BUILD_CONTEXT.findall(text)]
-
-
-def _names_folder(text: str, relative: str, absolute: str) -> bool:
-    return any(_resolves_to(source, relative, absolute)
-               for source in (*_build_contexts(text), *(source for source, _target in _mounts(text))))
+_TOP_KEY = re.compile(r"""^["']?services["']?[ \t]*:[ \t]*(?:#.*)?$""")
 
 
 def _services(text: str) -> list[str]:
-    """The text of each service under `services:` (line-based, as compose files are usually written); the whole
-    file as one when it has no block `services:` (a version 1 file, a flow mapping)."""
+    """The text of each service under `services:`; the whole file as one when it has no block `services:` (a
+    version 1 file, a flow mapping) or uses YAML anchors (`<<: *common`, `command: *cmd`): what an alias brings
+    cannot be told apart line by line, so every line counts for every service."""
+    if re.search(r"(?:^|[\s:\[,-])\*[\w.-]+", text) and re.search(r"&[\w.-]+", text):
+        return [text]
     blocks: list[list[str]] = []
     inside, indent, current, seen = False, None, None, False
     for line in text.splitlines():
@@ -124,7 +162,7 @@ def _services(text: str) -> list[str]:
             continue
         depth = len(line) - len(line.lstrip())
         if depth == 0:
-            inside = re.match(r"services[ \t]*:[ \t]*(?:#.*)?$", line) is not None
+            inside = _TOP_KEY.match(line) is not None
             seen = seen or inside
             current = None
             continue
@@ -139,61 +177,153 @@ def _services(text: str) -> list[str]:
     return ["\n".join(block) for block in blocks] if seen else [text]
 
 
-def compose_mounts_source(project, directory: str) -> str | None:
-    """A compose file that bind-mounts the build context over `directory` (the docker-compose development
-    set-up): an in-project .venv there would be hidden by the mount."""
-    absolute = os.path.abspath(project.root)
-    for name, text, relative in compose_files(project):
-        if any(posixpath.normpath(target) == directory and _resolves_to(source, relative, absolute)
-               for source, target in _mounts(text)):
-            return name
+def _scalar(value: str) -> str:
+    return value.strip().strip("\"'").strip()
+
+
+def _builds(service: str) -> list[tuple[str, str | None]]:
+    """(context, dockerfile or None) of each `build:` in a service: `build: ./backend`, or the `context:` and
+    `dockerfile:` of its long form."""
+    found = []
+    for _key, value in _values(service, frozenset({"build"})):
+        first, _, below = value.partition("\n")
+        if first and first[0] not in "{>|":
+            found.append((_scalar(first), None))
+            continue
+        flow = dict(re.findall(r"""(context|dockerfile)[ \t]*:[ \t]*["']?([^"',}\s]+)""", value))
+        found.append((flow.get("context", "."), flow.get("dockerfile")))
+    return found
+
+
+_MASKED = re.compile(r"\$\{[^{}]*\}")
+
+
+def _volumes(service: str) -> list[tuple[str | None, str]]:
+    """(source or None, target) of each volume of a service: short syntax (`- ./backend:/app:cached`,
+    `["data:/app"]`, `${SRC:-.}:/app`) and long syntax (`target: /app` with its `source:`, block or flow)."""
+    found = []
+    for _key, value in _values(service, frozenset({"volumes"})):
+        items = [item for line in value.strip("[] \n").split("\n")
+                 for item in ([line] if "{" in line else line.split(","))]
+        long_source = None
+        for raw in items:
+            item = raw.strip().removeprefix("- ").strip().strip("[]").strip().strip("\"'")
+            if not item:
+                continue
+            if "target:" in item or "source:" in item or item.startswith("{"):
+                fields = dict(re.findall(r"""(source|target)[ \t]*:[ \t]*["']?([^"',}\s]+)""", item))
+                if "source" in fields:
+                    long_source = fields["source"]
+                if "target" in fields:
+                    found.append((fields.get("source", long_source), fields["target"]))
+                    long_source = None
+                continue
+            masked = _MASKED.sub(lambda variable: "$" + "x" * (len(variable.group(0)) - 1), item)
+            colon = masked.find(":")
+            if colon > 0 and item[colon + 1:colon + 2] == "/":
+                end = masked.find(":", colon + 1)
+                found.append((item[:colon], item[colon + 1:end if end > 0 else None]))
+    return found
+
+
+def _resolves_to(path: str, compose: ComposeFile) -> bool:
+    """Whether a compose path written in the compose file's folder (a build context, a volume's source) names the
+    build context."""
+    path = re.sub(r"^\$\{?PWD\}?", ".", _scalar(path))
+    if "$" in path or path.startswith("~"):
+        return True  # `${APP_DIR:-./backend}`, `~/src/app`: it may
+    if path.startswith("/"):
+        return posixpath.normpath(path) == compose.absolute
+    return posixpath.normpath(path) == compose.relative
+
+
+def _names_context(compose: ComposeFile) -> bool:
+    return any(_resolves_to(context, compose) for service in _services(compose.text)
+               for context, _dockerfile in _builds(service)) or \
+        any(source is not None and _resolves_to(source, compose) for service in _services(compose.text)
+            for source, _target in _volumes(service))
+
+
+def _may_run_this_image(service: str, compose: ComposeFile, dockerfile: str | None) -> bool:
+    """A service built from the build context with this Dockerfile (compose's default: `Dockerfile` in the
+    context), or one with no build at all (an `image:` that may be this one, an `extends:`)."""
+    builds = _builds(service)
+    if not builds:
+        return True
+    for context, named in builds:
+        if not _resolves_to(context, compose):
+            continue
+        if dockerfile is None or "$" in (named or "") or "$" in context:
+            return True
+        folder = compose.absolute
+        if posixpath.normpath(os.path.join(folder, named or "Dockerfile")) == dockerfile:
+            return True
+    return False
+
+
+@per_object
+def _services_running_this(project) -> tuple[tuple[ComposeFile, str], ...]:
+    dockerfile = getattr(project, "dockerfile", None)
+    return tuple((compose, service) for compose in compose_files(project) for service in _services(compose.text)
+                 if _may_run_this_image(service, compose, dockerfile))
+
+
+def compose_covering_mount(project, directory: str) -> tuple[str, str] | None:
+    """(file, target) of a volume of a compose service that may run this image, mounted over `directory` or a
+    folder above it (`- .:/app`, `- ./backend:/app`, `- .:/workspace` over /workspace/backend, a named volume): a
+    virtualenv in `directory` would be hidden by it, or kept stale from an older image."""
+    if project is None:
+        return None
+    for compose, service in _services_running_this(project):
+        for _source, target in _volumes(service):
+            target = posixpath.normpath("/" + _scalar(target).lstrip("/"))
+            if target != "/" and (directory == target or directory.startswith(target.rstrip("/") + "/")):
+                return compose.shown, target
     return None
 
 
-# `command: poetry run web-cli`, `entrypoint: ["poetry", "run"]`, or a list whose first item is poetry.
-_COMPOSE_KEY = re.compile(r"^([ \t]*)(command|entrypoint|test)[ \t]*:(.*)$")
+_COMMAND_KEYS = frozenset({"command", "entrypoint", "test"})
 _POETRY_WORD = re.compile(r"(?<![\w-])(?:\S*/)?poetry(?![\w-])")
-
-
-def _compose_values(text: str) -> list[tuple[str, str]]:
-    """(key, value) of each `command`, `entrypoint` and healthcheck `test`: inline (`command: poetry run web-cli`,
-    a flow list), or with the lines below it that belong to it (a block list of `- pytest`, a block scalar
-    `command: >`), not a later key or another service; a value's lines joined by newlines."""
-    lines = text.splitlines()
-    values = []
-    for index, line in enumerate(lines):
-        match = _COMPOSE_KEY.match(line)
-        if match is None:
-            continue
-        indent, key, rest = len(match.group(1)), match.group(2), match.group(3).split(" #", 1)[0].strip()
-        value = [rest]
-        if not rest or rest[0] in ">|":
-            for following in lines[index + 1:]:
-                stripped = following.strip()
-                if not stripped or stripped.startswith("#"):
-                    continue
-                depth = len(following) - len(following.lstrip())
-                if depth < indent or depth == indent and (rest or not stripped.startswith("- ")):
-                    break  # the next key: the value ended
-                value.append(stripped)
-        values.append((key, "\n".join(value)))
-    return values
 
 
 @per_object
 def compose_commands(project) -> tuple[tuple[str, str, str], ...]:
     """(file, key, value) of each command, entrypoint and healthcheck test of the compose services that may run
-    this image: in a compose file of the build context, any service; in one above it, a service built from the
-    context or from no build at all (an `image:` that may be this one)."""
-    absolute = os.path.abspath(project.root)
+    this image; a value that is an alias (`command: *cmd`) stands for what its anchor (`&cmd …`) holds."""
     found = []
-    for name, text, relative in compose_files(project):
-        services = [text] if relative == "." else [
-            service for service in _services(text)
-            if not _build_contexts(service)
-            or any(_resolves_to(build, relative, absolute) for build in _build_contexts(service))]
-        found += [(name, key, value) for service in services for key, value in _compose_values(service)]
+    anchors: dict[int, dict[str, str]] = {}
+    for compose, service in _services_running_this(project):
+        for key, value in _values(service, _COMMAND_KEYS):
+            alias = re.fullmatch(r"\*([\w.-]+)", value.strip())
+            if alias is not None:
+                if id(compose) not in anchors:
+                    anchors[id(compose)] = _anchors(compose.text)
+                held = anchors[id(compose)]
+                value = held.get(alias.group(1), value)
+            found.append((compose.shown, key, value))
     return tuple(found)
+
+
+_ANCHOR = re.compile(r"&([\w.-]+)")
+
+
+def _anchors(text: str) -> dict[str, str]:
+    """What each `&anchor` of a file holds: the rest of its line and the lines indented below it (a command is
+    never long: at most 50 of them)."""
+    lines = text.splitlines()
+    held: dict[str, str] = {}
+    for index, line in enumerate(lines):
+        for match in _ANCHOR.finditer(line):
+            if match.group(1) in held:
+                continue
+            indent = len(line) - len(line.lstrip())
+            value = [line[match.end():].strip()]
+            for following in lines[index + 1:index + 51]:
+                if following.strip() and len(following) - len(following.lstrip()) <= indent:
+                    break
+                value.append(following.strip())
+            held[match.group(1)] = "\n".join(value)
+    return held
 
 
 def compose_runs_poetry(project) -> str | None:
@@ -210,9 +340,9 @@ _COMMAND_WORD = re.compile(r"""[^\s"'\[\],;&|()<>`]+""")
 
 def compose_programs(project) -> list[tuple[str, str]]:
     """(file, program) for each word of the commands of the compose services that may run this image, with its
-    folder dropped (`/usr/local/bin/pytest` -> `pytest`) and `python -m pytest`'s module standing for a program:
-    every word, not only the first, since `sh -c "…"`, `bash -lc` and wrappers hide where commands start (a word
-    taken for a program keeps more than needed, never less)."""
+    folder dropped (`/usr/local/bin/pytest` -> `pytest`): every word, not only the first, since `sh -c "…"`,
+    `bash -lc` and wrappers hide where commands start (a word taken for a program keeps more than needed, never
+    less)."""
     if project is None:
         return []
     found = []

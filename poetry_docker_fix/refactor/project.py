@@ -84,6 +84,7 @@ class PoetryProject:
     license_globs: tuple[str, ...] = ()  # [project] license-files (PEP 639): the root install needs their files
     build_script: str | None = None  # [tool.poetry.build] script (or `build = "…"`): the root install runs it
     scan: dict | None = field(default=None, repr=False, compare=False)  # see scan_folder
+    dockerfile: str | None = field(default=None, compare=False)  # the Dockerfile's absolute path, when known
 
     # --- the build context ------------------------------------------------------------------------------
     def is_ignored(self, relative: str) -> bool:
@@ -226,6 +227,10 @@ class PoetryProject:
         """Top-level names of the context (before .dockerignore) -> "dir", "file", "other" or None (a broken
         symlink), from the directory scan load_project made: narrow-copy asks about them many times."""
         return self.scan if self.scan is not None else (scan_folder(self.root) or {})
+
+    def top_level_names(self) -> list[str]:
+        """Every top-level name in the context folder, .dockerignore or not (compose reads the checkout)."""
+        return sorted(self._entries)
 
     def context_entries(self) -> list[str]:
         """Top-level names in the build context (after .dockerignore), sorted."""
@@ -501,6 +506,7 @@ def load_project(context: Path, dockerfile: Path | None = None) -> PoetryProject
         # Valid TOML of the wrong shape (`tool = 1`, `scripts = 5`, …): Poetry would reject it too.
         raise ProjectError(f"{pyproject_path}: unexpected structure ({type(error).__name__}: {error})") from None
     if dockerfile is not None:
+        project = replace(project, dockerfile=os.path.normpath(os.path.abspath(dockerfile)))
         own = dockerfile.with_name(dockerfile.name + ".dockerignore")
         # Beside a Dockerfile at the context's top, the directory scan already knows; elsewhere, ask the disk.
         if kinds.is_file(own.name) if own.parent == context else own.is_file():

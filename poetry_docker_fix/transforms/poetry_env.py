@@ -6,7 +6,7 @@ import fnmatch
 import posixpath
 import re
 
-from ..refactor.compose import compose_files, compose_mounts_source
+from ..refactor.compose import compose_covering_mount, compose_files
 from ..refactor.document import Document, Instruction, parse_assignments
 from ..refactor.edits import Edit, tidy_continuations
 from ..refactor.facts import (
@@ -131,11 +131,11 @@ class PoetryEnv(Pass):
             return result
         has_compose = project is not None and bool(compose_files(project))
         venv_home = (pyproject_destination(document, stage, first_install) or directory) if has_compose else None
-        mounted = compose_mounts_source(project, venv_home) if venv_home else None
+        mounted = compose_covering_mount(project, venv_home) if venv_home else None
         if mounted is not None and not truthy(
                 document.stage_env(stage, first_install.start).get("POETRY_VIRTUALENVS_IN_PROJECT")):
-            result.notes.append(f"{mounted} mounts the source over {venv_home}, which would hide an in-project .venv "
-                                "when the app runs there; left alone")
+            result.notes.append(f"{mounted[0]} mounts a volume over {mounted[1]}, which would hide an in-project "
+                                f".venv in {venv_home} when the app runs there (or keep an old one); left alone")
             return result
         if broad is not None and project is not None and not project.is_ignored(".venv") and not truthy(
             document.stage_env(stage, first_install.start).get("POETRY_VIRTUALENVS_IN_PROJECT")
