@@ -186,7 +186,7 @@ def _builds(service: str) -> list[tuple[str, str | None]]:
     `dockerfile:` of its long form."""
     found = []
     for _key, value in _values(service, frozenset({"build"})):
-        first, _, below = value.partition("\n")
+        first = value.partition("\n")[0]
         if first and first[0] not in "{>|":
             found.append((_scalar(first), None))
             continue
