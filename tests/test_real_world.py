@@ -215,6 +215,76 @@ def test_the_compose_services_that_run_this_dockerfile(tmp_path, files, kept):
     assert ("--only main" not in output) == kept, output
 
 
+COMPOSE_NAIVE = ("FROM python:3.11\nRUN pip install poetry==1.8.5\nWORKDIR /app\nCOPY . .\nRUN poetry install\n"
+                 'CMD ["python", "-m", "app.main"]\n')
+
+
+def _compose_case(tmp_path, files: dict[str, str]):
+    """A repository with the project in backend/ and these files (compose files, scripts) around it; the
+    rewrite as the CLI makes it (the Dockerfile's path known)."""
+    (tmp_path / ".git").mkdir()
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    root = make_project(tmp_path / "backend", files={".dockerignore": ".venv\n",
+                                                     "tests/test_app.py": "def test_x():\n    pass\n"})
+    (root / "Dockerfile").write_text(COMPOSE_NAIVE)
+    refactoring = refactor(COMPOSE_NAIVE, Context(load_project(root, root / "Dockerfile"), Options()), select_passes())
+    by_pass = {outcome.name: outcome for outcome in refactoring.outcomes}
+    return refactoring.output, by_pass
+
+
+# What a second review of the compose reading found (each broke `docker compose up` or `run` after a rewrite).
+@pytest.mark.parametrize(("files", "venv_kept_out", "runtime", "dev_kept"), [
+    # An override file's `build:` without `context:` (args, target) is the same service.
+    ({"compose.yaml": "services:\n  api:\n    build: ./backend\n",
+      "compose.override.yaml": "services:\n  api:\n    build:\n      args:\n        DEV: 'true'\n"
+                               "    command: poetry run uvicorn app:app --reload\n    volumes:\n      - ./backend:/app\n"},
+     True, False, False),
+    # A volume on the venv itself: compose keeps it across builds, with the first image's dependencies.
+    ({"compose.yaml": "services:\n  api:\n    build: ./backend\n    volumes:\n      - ./backend:/app\n"
+                      "      - /app/.venv\n"}, True, False, False),
+    ({"compose.yaml": "services:\n  api:\n    build: ./backend\n    volumes:\n      - venv:/app/.venv\n"
+                      "volumes:\n  venv:\n"}, True, False, False),
+    # A script or a Makefile the command runs.
+    ({"compose.yaml": "services:\n  api:\n    build: ./backend\n    command: ./scripts/start.sh\n",
+      "backend/scripts/start.sh": "#!/bin/sh\nexec poetry run uvicorn app:app\n"}, False, False, False),
+    ({"compose.yaml": "services:\n  tests:\n    build: ./backend\n    command: make test\n",
+      "backend/Makefile": "test:\n\tpytest -q\n"}, False, "python:3.11 AS runtime", True),  # no make in slim
+    # A comment after the key, the list at the key's own indent.
+    ({"compose.yaml": "services:\n  tests:\n    build: ./backend\n    command: # the suite\n    - pytest\n"},
+     False, True, True),
+    ({"compose.yaml": "services:\n  tests:\n    build: ./backend\n    command: python -m unittest discover\n"},
+     False, True, True),
+    # A compose file in a folder of the project, building its parent.
+    ({"backend/docker/docker-compose.yml": "services:\n  api:\n    build: ..\n    command: poetry run python -m app\n"},
+     False, False, False),
+    ({"compose.yaml": "services:\n  tests:\n    build: ./backend\n    command: ${TEST_CMD:-pytest -q}\n"},
+     False, True, True),
+    ({"compose.yaml": "services:\n  api:\n    build: ./backend\n    volumes:\n      - ./backend:${APP_DIR:-/app}\n"},
+     True, False, False),
+    ({"dev.docker-compose.yml": "services:\n  api:\n    build: ./backend\n    command: poetry run python -m app\n"},
+     False, False, False),
+    # Not this image: a public image mounting its own folder beside the service that builds this Dockerfile, a
+    # cache folder from the home directory, a URL and a glob that are no YAML anchors.
+    ({"compose.yaml": "services:\n  api:\n    build: ./backend\n  frontend:\n    image: node:20\n"
+                      "    volumes:\n      - ./frontend:/app\n    command: npm test\n"}, False, True, False),
+    ({"compose.yaml": "services:\n  docs:\n    image: squidfunk/mkdocs-material\n    volumes:\n"
+                      "      - ~/.cache/mkdocs:/app\n"}, False, True, False),
+    ({"compose.yaml": "services:\n  api:\n    build: ./backend\n    command: python -m app\n"
+                      "    healthcheck:\n      test: wget -q 'http://x/?a=1&b=2' && ls *.py\n"
+                      "  worker:\n    build: ./worker\n    command: poetry run celery\n"}, False, True, False),
+])
+def test_compose_setups_a_review_found(tmp_path, files, venv_kept_out, runtime, dev_kept):
+    output, by_pass = _compose_case(tmp_path, files)
+    assert ("POETRY_VIRTUALENVS_IN_PROJECT" not in output) == venv_kept_out, output
+    if isinstance(runtime, str):
+        assert runtime in output, output
+    else:
+        assert (" AS runtime" in output) == runtime, (output, by_pass["multi-stage"].notes)
+    assert ("--only main" not in output) == dev_kept, output
+
+
 @pytest.mark.parametrize(("code", "kept"), [
     ("import pytest\n", True),  # the app imports a package only the dev group installs (a real build failed)
     ("from pytest import approx\n", True),

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from .document import per_object
 
-COMPOSE_PATTERNS = ("docker-compose*.yml", "docker-compose*.yaml", "compose.yml", "compose.yaml", "compose.*.yml",
+COMPOSE_PATTERNS = ("*docker-compose*.yml", "*docker-compose*.yaml", "compose.yml", "compose.yaml", "compose.*.yml",
                     "compose.*.yaml")
+# Folders of the context where compose files of the project live (`docker/docker-compose.yml` with `build: ..`).
+COMPOSE_SUBFOLDERS = ("docker", ".docker", "compose", "deploy", "deployment", "ops", "infra", ".devcontainer")
 COMPOSE_LEVELS_UP = 4  # folders above the build context searched for compose files
 MAX_COMPOSE_BYTES = 1_000_000
 
@@ -48,6 +50,14 @@ def compose_files(project) -> tuple[ComposeFile, ...]:
     found = [ComposeFile(name, text, ".", absolute) for name in sorted(project.top_level_names())
              if is_compose_name(name) and (text := _read_text(Path(absolute, name))) is not None]
     found += _pulled_in(found, absolute, absolute)
+    for sub in COMPOSE_SUBFOLDERS:
+        if project.is_dir(sub):
+            below = os.path.join(absolute, sub)
+            here = [ComposeFile(f"{sub}/{name}", text, "..", absolute) for name in _compose_names_in(below)
+                    if (text := _read_text(Path(below, name))) is not None]
+            here += _pulled_in(here, below, absolute)
+            if any(_names_context(compose) for compose in here):
+                found += here
     folder, relative = absolute, ""
     for level in range(1, COMPOSE_LEVELS_UP + 1):
         parent = os.path.dirname(folder)
@@ -63,8 +73,14 @@ def compose_files(project) -> tuple[ComposeFile, ...]:
     return tuple(dict.fromkeys(found))
 
 
-_PULLED_IN = re.compile(r"""(?:^|[\s{,-])(?:file[ \t]*:[ \t]*|path[ \t]*:[ \t]*)?["']?([^\s"'#,{}\[\]]+\.ya?ml)["']?""",
-                        re.MULTILINE)
+def _yaml_names(text: str) -> list[str]:
+    """Words of the text that name YAML files (`common.yml`, `other/compose.yaml`), in order, once each."""
+    names = []
+    for line in text.splitlines():
+        if ".yml" in line or ".yaml" in line:
+            names += [word for word in re.split(r"""[\s"'#,{}\[\]]+""", line)
+                      if word.endswith((".yml", ".yaml")) and not word.endswith(":")]
+    return [name.removeprefix("file:").removeprefix("path:") for name in dict.fromkeys(names)]
 
 
 def _pulled_in(files: list[ComposeFile], folder: str, context: str) -> list[ComposeFile]:
@@ -74,7 +90,7 @@ def _pulled_in(files: list[ComposeFile], folder: str, context: str) -> list[Comp
     for compose in files:
         if "extends" not in compose.text and "include" not in compose.text:
             continue
-        for name in list(dict.fromkeys(_PULLED_IN.findall(compose.text)))[:20]:
+        for name in _yaml_names(compose.text)[:20]:
             path = os.path.normpath(os.path.join(folder, name))
             text = _read_text(Path(path))
             if text is not None and not any(Path(folder, other.shown.rsplit("/", 1)[-1]) == Path(path)
@@ -110,7 +126,8 @@ def _read_text(path: Path) -> str | None:
 
 # --- reading a compose file line by line ------------------------------------------------------------------------
 
-_KEY = re.compile(r"""^([ \t]*)(?:-[ \t]+)?["']?([\w.-]+)["']?[ \t]*:(?:[ \t]+|$)(.*)$""")
+_KEY = re.compile(r"""^([ \t]*(?:-[ \t]+)?)["']?([\w.-]+)["']?[ \t]*:(?:[ \t]+|$)(.*)$""")
+VALUE_LINES = 500  # a value longer than this is not a command or a volume list anyone writes
 
 
 def _values(text: str, keys: frozenset[str]) -> list[tuple[str, str]]:
@@ -125,10 +142,11 @@ def _values(text: str, keys: frozenset[str]) -> list[tuple[str, str]]:
         index += 1
         if match is None or match.group(2) not in keys:
             continue
+        # The key's own column: `- command:` in a list item is deeper than the dash.
         indent, key, rest = len(match.group(1)), match.group(2), _without_comment(match.group(3)).strip()
         value = [rest]
         following = index
-        while following < len(lines):
+        while following < min(len(lines), index + VALUE_LINES):
             line = lines[following]
             stripped = line.strip()
             if stripped and not stripped.startswith("#"):
@@ -142,9 +160,13 @@ def _values(text: str, keys: frozenset[str]) -> list[tuple[str, str]]:
 
 
 def _without_comment(value: str) -> str:
+    if value.lstrip().startswith("#"):
+        return ""  # `command: # the tests`, the list below
     return value.split(" #", 1)[0] if " #" in value else value
 
 
+_ALIAS = re.compile(r"(?:^|[\s\[,])\*[A-Za-z_][\w.-]*(?=[ \t]*(?:$|[,\]}#]))", re.MULTILINE)
+_ANCHOR_DEFINED = re.compile(r"(?:^|:[ \t]|-[ \t])[ \t]*&[A-Za-z_][\w.-]*", re.MULTILINE)
 _TOP_KEY = re.compile(r"""^["']?services["']?[ \t]*:[ \t]*(?:#.*)?$""")
 
 
@@ -152,7 +174,7 @@ def _services(text: str) -> list[str]:
     """The text of each service under `services:`; the whole file as one when it has no block `services:` (a
     version 1 file, a flow mapping) or uses YAML anchors (`<<: *common`, `command: *cmd`): what an alias brings
     cannot be told apart line by line, so every line counts for every service."""
-    if re.search(r"(?:^|[\s:\[,-])\*[\w.-]+", text) and re.search(r"&[\w.-]+", text):
+    if _ALIAS.search(text) and _ANCHOR_DEFINED.search(text):
         return [text]
     blocks: list[list[str]] = []
     inside, indent, current, seen = False, None, None, False
@@ -181,7 +203,7 @@ def _scalar(value: str) -> str:
     return value.strip().strip("\"'").strip()
 
 
-def _builds(service: str) -> list[tuple[str, str | None]]:
+def _builds(service: str) -> list[tuple[str | None, str | None]]:
     """(context, dockerfile or None) of each `build:` in a service: `build: ./backend`, or the `context:` and
     `dockerfile:` of its long form."""
     found = []
@@ -191,7 +213,8 @@ def _builds(service: str) -> list[tuple[str, str | None]]:
             found.append((_scalar(first), None))
             continue
         flow = dict(re.findall(r"""(context|dockerfile)[ \t]*:[ \t]*["']?([^"',}\s]+)""", value))
-        found.append((flow.get("context", "."), flow.get("dockerfile")))
+        # No `context:`: an override file adding `args:` or `target:` to the service the main file builds.
+        found.append((flow.get("context"), flow.get("dockerfile")))
     return found
 
 
@@ -201,8 +224,8 @@ _MASKED = re.compile(r"\$\{[^{}]*\}")
 def _volumes(service: str) -> list[tuple[str | None, str]]:
     """(source or None, target) of each volume of a service: short syntax (`- ./backend:/app:cached`,
     `["data:/app"]`, `${SRC:-.}:/app`) and long syntax (`target: /app` with its `source:`, block or flow)."""
-    found = []
-    for _key, value in _values(service, frozenset({"volumes"})):
+    found: list[tuple[str | None, str]] = []
+    for key, value in _values(service, frozenset({"volumes", "tmpfs"})):
         items = [item for line in value.strip("[] \n").split("\n")
                  for item in ([line] if "{" in line else line.split(","))]
         long_source = None
@@ -220,76 +243,120 @@ def _volumes(service: str) -> list[tuple[str | None, str]]:
                 continue
             masked = _MASKED.sub(lambda variable: "$" + "x" * (len(variable.group(0)) - 1), item)
             colon = masked.find(":")
-            if colon > 0 and item[colon + 1:colon + 2] == "/":
+            if key == "tmpfs" or colon < 0:
+                if item.startswith(("/", "$")):
+                    found.append((None, masked.split(":", 1)[0] if key == "tmpfs" else item))  # anonymous, tmpfs
+            elif colon > 0 and item[colon + 1:colon + 2] in ("/", "$"):
                 end = masked.find(":", colon + 1)
                 found.append((item[:colon], item[colon + 1:end if end > 0 else None]))
     return found
 
 
-def _resolves_to(path: str, compose: ComposeFile) -> bool:
+def _resolves_to(path: str | None, compose: ComposeFile, unknown: bool = True) -> bool:
     """Whether a compose path written in the compose file's folder (a build context, a volume's source) names the
-    build context."""
+    build context. A variable stands for its default (`${APP_DIR:-./backend}`); without one, or from the home
+    folder (`~/src`), the answer is `unknown`. None (a `build:` without `context:`) is unknown too."""
+    if path is None:
+        return unknown
     path = re.sub(r"^\$\{?PWD\}?", ".", _scalar(path))
+    path = re.sub(r"\$\{\w+:?-([^{}]*)\}", r"\1", path)
     if "$" in path or path.startswith("~"):
-        return True  # `${APP_DIR:-./backend}`, `~/src/app`: it may
+        return unknown
     if path.startswith("/"):
         return posixpath.normpath(path) == compose.absolute
     return posixpath.normpath(path) == compose.relative
 
 
 def _names_context(compose: ComposeFile) -> bool:
-    return any(_resolves_to(context, compose) for service in _services(compose.text)
-               for context, _dockerfile in _builds(service)) or \
-        any(source is not None and _resolves_to(source, compose) for service in _services(compose.text)
-            for source, _target in _volumes(service))
+    """Whether a compose file outside the context names it, in a build or a volume's source: a variable without
+    a default, or a path from the home folder, names nothing (`~/.cache/pip:/root/.cache/pip`)."""
+    return any(context is not None and _resolves_to(context, compose, unknown=False)
+               for service in _services(compose.text) for context, _dockerfile in _builds(service)) or \
+        any(source is not None and _resolves_to(source, compose, unknown=False)
+            for service in _services(compose.text) for source, _target in _volumes(service))
 
 
-def _may_run_this_image(service: str, compose: ComposeFile, dockerfile: str | None) -> bool:
+def _builds_this(service: str, compose: ComposeFile, dockerfile: str | None) -> bool:
     """A service built from the build context with this Dockerfile (compose's default: `Dockerfile` in the
-    context), or one with no build at all (an `image:` that may be this one, an `extends:`)."""
-    builds = _builds(service)
-    if not builds:
-        return True
-    for context, named in builds:
+    context); a variable or a missing `context:` may be it."""
+    for context, named in _builds(service):
         if not _resolves_to(context, compose):
             continue
-        if dockerfile is None or "$" in (named or "") or "$" in context:
+        if dockerfile is None or context is None or "$" in (named or "") or "$" in context:
             return True
-        folder = compose.absolute
-        if posixpath.normpath(os.path.join(folder, named or "Dockerfile")) == dockerfile:
+        if posixpath.normpath(os.path.join(compose.absolute, named or "Dockerfile")) == dockerfile:
             return True
     return False
 
 
+_IMAGE = re.compile(r"""^[ \t]*image[ \t]*:[ \t]*["']?([^"'#\s]+)""", re.MULTILINE)
+
+
+def _image_name(reference: str) -> str:
+    """`registry:5000/team/api:1.2@sha256:…` -> `api`."""
+    reference = reference.split("@", 1)[0]
+    last = reference.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0].lower()
+
+
 @per_object
 def _services_running_this(project) -> tuple[tuple[ComposeFile, str], ...]:
+    """The compose services that may run this image: those built from the context with this Dockerfile, and
+    those with no build at all when the file does not build this image itself (a deployment file pulling it
+    from a registry) or when their `image:` is the one a service built from it is tagged with, or is named like
+    the project or that service (`image: acme/api` beside `api: build: .`). An `image: node:20` beside the
+    service that builds this Dockerfile is another program."""
     dockerfile = getattr(project, "dockerfile", None)
-    return tuple((compose, service) for compose in compose_files(project) for service in _services(compose.text)
-                 if _may_run_this_image(service, compose, dockerfile))
+    found = []
+    for compose in compose_files(project):
+        services = _services(compose.text)
+        ours = [service for service in services if _builds(service) and _builds_this(service, compose, dockerfile)]
+        names = {_image_name(image) for service in ours for image in _IMAGE.findall(service)}
+        names |= {_service_name(service) for service in ours} | {(project.name or "").lower()}
+        for service in services:
+            if service in ours:
+                found.append((compose, service))
+            elif not _builds(service):
+                images = _IMAGE.findall(service)
+                if not ours or not images or any("$" in image or _image_name(image) in names for image in images):
+                    found.append((compose, service))
+    return tuple(found)
+
+
+def _service_name(service: str) -> str:
+    return service.lstrip().split(":", 1)[0].strip("\"'").lower()
 
 
 def compose_covering_mount(project, directory: str) -> tuple[str, str] | None:
     """(file, target) of a volume of a compose service that may run this image, mounted over `directory` or a
-    folder above it (`- .:/app`, `- ./backend:/app`, `- .:/workspace` over /workspace/backend, a named volume): a
-    virtualenv in `directory` would be hidden by it, or kept stale from an older image."""
+    folder above it (`- .:/app`, `- ./backend:/app`, `- .:/workspace` over /workspace/backend, a named volume),
+    or on the virtualenv itself (`- /app/.venv`, `- venv:/app/.venv`: compose keeps such volumes across builds):
+    a virtualenv in `directory` would be hidden by it, or kept stale from an older image."""
     if project is None:
         return None
     for compose, service in _services_running_this(project):
         for _source, target in _volumes(service):
+            if "$" in target:
+                return compose.shown, _scalar(target)  # `.:${APP_DIR:-/app}`: it may be the project folder
             target = posixpath.normpath("/" + _scalar(target).lstrip("/"))
-            if target != "/" and (directory == target or directory.startswith(target.rstrip("/") + "/")):
+            venv = posixpath.join(directory, ".venv")
+            if target != "/" and (directory == target or directory.startswith(target.rstrip("/") + "/")
+                                  or target == venv or target.startswith(venv + "/")):
                 return compose.shown, target
     return None
 
 
 _COMMAND_KEYS = frozenset({"command", "entrypoint", "test"})
-_POETRY_WORD = re.compile(r"(?<![\w-])(?:\S*/)?poetry(?![\w-])")
+_POETRY_WORD = re.compile(r"(?<![\w-])poetry(?![\w-])")
 
 
 @per_object
 def compose_commands(project) -> tuple[tuple[str, str, str], ...]:
     """(file, key, value) of each command, entrypoint and healthcheck test of the compose services that may run
-    this image; a value that is an alias (`command: *cmd`) stands for what its anchor (`&cmd …`) holds."""
+    this image; a value that is an alias (`command: *cmd`) stands for what its anchor (`&cmd …`) holds. A script
+    of the context such a command runs (`./scripts/start.sh`, `/app/bin/run`), or the Makefile, justfile or
+    Procfile of `make test`, `just run`, `honcho start`, comes after it as (`file → script`, "script", its text):
+    what runs Poetry or pytest may be in there."""
     found = []
     anchors: dict[int, dict[str, str]] = {}
     for compose, service in _services_running_this(project):
@@ -298,10 +365,36 @@ def compose_commands(project) -> tuple[tuple[str, str, str], ...]:
             if alias is not None:
                 if id(compose) not in anchors:
                     anchors[id(compose)] = _anchors(compose.text)
-                held = anchors[id(compose)]
-                value = held.get(alias.group(1), value)
+                value = anchors[id(compose)].get(alias.group(1), value)
             found.append((compose.shown, key, value))
-    return tuple(found)
+            found += [(f"{compose.shown} → {script}", "script", text) for script, text in _scripts_run(project, value)]
+    return tuple(dict.fromkeys(found))
+
+
+_SCRIPT_WORD = re.compile(r"""[^\s"'\[\],;&|()<>`{}$=]+""")
+
+
+def _scripts_run(project, value: str) -> list[tuple[str, str]]:
+    """(path in the context, text) of the context's files a command names (`./start.sh`, `scripts/run.py`, an
+    image path like `/app/bin/start` whose tail is a file of the context) and of the runner files of `make`,
+    `just`, `honcho`, `foreman`, `invoke`."""
+    from .facts import _RUNNER_FILES
+
+    root = os.path.abspath(project.root)
+    found = []
+    for word in dict.fromkeys(_SCRIPT_WORD.findall(value)):
+        candidates = list(_RUNNER_FILES.get(word.rsplit("/", 1)[-1], ()))
+        if "/" in word or word.endswith((".sh", ".py", ".bash")):
+            parts = [part for part in word.split("/") if part not in ("", ".")]
+            candidates += ["/".join(parts[start:]) for start in range(min(len(parts), 4))]
+        for relative in candidates:
+            if ".." in relative.split("/") or not project.may_hold(relative):
+                continue
+            text = _read_text(Path(root, relative))
+            if text is not None:
+                found.append((relative, text))
+                break
+    return found
 
 
 _ANCHOR = re.compile(r"&([\w.-]+)")
@@ -335,7 +428,7 @@ def compose_runs_poetry(project) -> str | None:
                  if _POETRY_WORD.search(value)), None)
 
 
-_COMMAND_WORD = re.compile(r"""[^\s"'\[\],;&|()<>`]+""")
+_COMMAND_WORD = re.compile(r"""[^\s"'\[\],;&|()<>`{}$:=]+""")
 
 
 def compose_programs(project) -> list[tuple[str, str]]:
@@ -347,5 +440,5 @@ def compose_programs(project) -> list[tuple[str, str]]:
         return []
     found = []
     for name, _key, value in compose_commands(project):
-        found += [(name, word.rsplit("/", 1)[-1]) for word in _COMMAND_WORD.findall(value)]
+        found += [(name, word.rsplit("/", 1)[-1]) for word in _COMMAND_WORD.findall(value.replace(":-", " "))]
     return found

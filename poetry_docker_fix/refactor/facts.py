@@ -497,7 +497,7 @@ def feeds_final_image(document: Document, stage: Stage) -> bool:
 
 
 DEV_TOOLS = {"pytest", "py.test", "tox", "nox", "mypy", "ruff", "black", "flake8", "pylint", "isort", "coverage",
-             "poe", "pre-commit", "bandit", "pyright", "behave"}
+             "poe", "pre-commit", "bandit", "pyright", "behave", "unittest"}
 
 
 def is_cache_cleanup(command: Command) -> bool:

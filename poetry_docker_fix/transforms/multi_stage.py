@@ -6,7 +6,7 @@ import posixpath
 import re
 import shlex
 
-from ..refactor.compose import compose_runs_poetry
+from ..refactor.compose import compose_commands, compose_runs_poetry
 from ..refactor.document import Document, Instruction, Stage, parse_assignments
 from ..refactor.edits import Edit, delete_block
 from ..refactor.entrypoint import strip_poetry_run
@@ -570,6 +570,11 @@ def _slim_lacks(document: Document, stage: Stage, project, directory: str | None
     in_script = script_run_matching(stage, project, directory, _NOT_IN_SLIM, shell_scripts=True)
     if in_script is not None:
         return f"`{in_script[0]}`, which the image runs, calls `{in_script[1].group(1)}`"
+    if project is not None:
+        for name, key, value in compose_commands(project):
+            match = _NOT_IN_SLIM.search(value)
+            if match:
+                return f"{name} (`{key}:`) runs `{match.group(1)}` in a service that may run this image"
     if project is not None:
         for relative, text in app_sources(project):
             if "(" in text and any(word in text for word in ("subprocess", "os.system", "os.popen", "os.exec")):
