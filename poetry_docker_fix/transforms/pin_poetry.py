@@ -59,7 +59,7 @@ class PinPoetry(Pass):
                                     f"release may need a newer Poetry than {target} ({source}); pin the plugin "
                                     "(`poetry self add name@^x.y`) to allow it")
                 continue
-            sync = _runs_poetry_sync(document)
+            sync = _runs_poetry(document, "sync")
             if sync is not None and not target.at_least(2):
                 result.notes.append(f"warning: Poetry left unpinned at line {setup.instruction.line_number}: line "
                                     f"{sync} runs `poetry sync`, which Poetry {target} ({source}) does not have (it "
@@ -71,7 +71,7 @@ class PinPoetry(Pass):
                                     f"Poetry {target} ({source}) cannot read this poetry.lock (lock-version "
                                     f"{lock_version}); choose a newer one")
                 continue
-            export = _runs_poetry_export(document)
+            export = _runs_poetry(document, "export")
             if export is not None and target.at_least(2):
                 if not any("poetry-plugin-export" in i.value for i in document.instructions if i.keyword == "RUN"):
                     result.notes.append(f"warning: line {export} runs `poetry export`, which Poetry {target} has "
@@ -182,21 +182,11 @@ class PinPoetry(Pass):
                       f"{source}; the installer otherwise installs the newest Poetry")
 
 
-def _runs_poetry_export(document: Document) -> int | None:
-    """The line of the first `poetry export` the file runs, if any."""
+def _runs_poetry(document: Document, subcommand: str) -> int | None:
+    """The line of the first `poetry <subcommand>` the file runs (`sync`, `export`), if any."""
     for instruction in document.instructions:
-        if instruction.keyword == "RUN" and "export" in instruction.value and any(
-                (parsed := poetry_subcommand(command)) is not None and parsed[0] == "export"
-                for command in run_commands(instruction)):
-            return instruction.line_number
-    return None
-
-
-def _runs_poetry_sync(document: Document) -> int | None:
-    """The line of the first `poetry sync` (Poetry 2.0+) the file runs, if any."""
-    for instruction in document.instructions:
-        if instruction.keyword == "RUN" and "sync" in instruction.value and any(
-                (parsed := poetry_subcommand(command)) is not None and parsed[0] == "sync"
+        if instruction.keyword == "RUN" and subcommand in instruction.value and any(
+                (parsed := poetry_subcommand(command)) is not None and parsed[0] == subcommand
                 for command in run_commands(instruction)):
             return instruction.line_number
     return None
