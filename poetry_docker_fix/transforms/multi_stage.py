@@ -575,7 +575,6 @@ def _slim_lacks(document: Document, stage: Stage, project, directory: str | None
             match = _NOT_IN_SLIM.search(value)
             if match:
                 return f"{name} (`{key}:`) runs `{match.group(1)}` in a service that may run this image"
-    if project is not None:
         for relative, text in app_sources(project):
             if "(" in text and any(word in text for word in ("subprocess", "os.system", "os.popen", "os.exec")):
                 match = _PROGRAM_CALL.search(text)
