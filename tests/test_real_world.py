@@ -274,8 +274,16 @@ def _compose_case(tmp_path, files: dict[str, str]):
     ({"compose.yaml": "services:\n  api:\n    build: ./backend\n    command: python -m app\n"
                       "    healthcheck:\n      test: wget -q 'http://x/?a=1&b=2' && ls *.py\n"
                       "  worker:\n    build: ./worker\n    command: poetry run celery\n"}, False, True, False),
+    # A service that extends the one built from ./backend, with its own tag, or compose's default tag of it.
+    ({"compose.yaml": "services:\n  web:\n    build: ./backend\n  dev:\n    extends:\n      service: web\n"
+                      "    image: app-dev\n    volumes:\n      - ./backend:/app\n"}, True, False, False),
+    ({"compose.yaml": "services:\n  web:\n    build: ./backend\n  worker:\n    extends: {service: web}\n"
+                      "    image: app-dev\n    command: poetry run celery -A app worker\n"}, False, False, False),
+    ({"compose.yaml": "services:\n  web:\n    build: ./backend\n  worker:\n    image: " + "{folder}-web\n"
+                      "    command: poetry run celery -A app worker\n"}, False, False, False),
 ])
 def test_compose_setups_a_review_found(tmp_path, files, venv_kept_out, runtime, dev_kept):
+    files = {name: text.replace("{folder}", tmp_path.name.lower()) for name, text in files.items()}
     output, by_pass = _compose_case(tmp_path, files)
     assert ("POETRY_VIRTUALENVS_IN_PROJECT" not in output) == venv_kept_out, output
     if isinstance(runtime, str):

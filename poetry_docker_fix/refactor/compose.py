@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .document import per_object
+from .facts import RUNNER_FILES
 
 COMPOSE_PATTERNS = ("*docker-compose*.yml", "*docker-compose*.yaml", "compose.yml", "compose.yaml", "compose.*.yml",
                     "compose.*.yaml")
@@ -37,6 +38,7 @@ class ComposeFile:
     text: str
     relative: str  # the build context seen from the file's folder: "." for its own, `backend` for the one above
     absolute: str  # the build context on disk
+    folder: str  # the compose file's folder on disk (compose names the project after it)
 
 
 @per_object
@@ -47,17 +49,12 @@ def compose_files(project) -> tuple[ComposeFile, ...]:
     override file (`docker-compose.override.yml`) adds to the same services without naming the folder again.
     Files they pull in with `extends: file:` or `include:` count with them."""
     absolute = os.path.abspath(project.root)
-    found = [ComposeFile(name, text, ".", absolute) for name in sorted(project.top_level_names())
-             if is_compose_name(name) and (text := _read_text(Path(absolute, name))) is not None]
-    found += _pulled_in(found, absolute, absolute)
+    found = _folder_files(absolute, "", ".", absolute, [name for name in project.top_level_names()
+                                                        if is_compose_name(name)])
     for sub in COMPOSE_SUBFOLDERS:
         if project.is_dir(sub):
             below = os.path.join(absolute, sub)
-            here = [ComposeFile(f"{sub}/{name}", text, "..", absolute) for name in _compose_names_in(below)
-                    if (text := _read_text(Path(below, name))) is not None]
-            here += _pulled_in(here, below, absolute)
-            if any(_names_context(compose) for compose in here):
-                found += here
+            found += _naming(_folder_files(below, f"{sub}/", "..", absolute, _compose_names_in(below)))
     folder, relative = absolute, ""
     for level in range(1, COMPOSE_LEVELS_UP + 1):
         parent = os.path.dirname(folder)
@@ -65,12 +62,20 @@ def compose_files(project) -> tuple[ComposeFile, ...]:
             break
         relative = posixpath.join(os.path.basename(folder), relative) if relative else os.path.basename(folder)
         folder = parent
-        here = [ComposeFile("../" * level + name, text, relative, absolute) for name in _compose_names_in(folder)
-                if (text := _read_text(Path(folder, name))) is not None]
-        here += _pulled_in(here, folder, absolute)
-        if any(_names_context(compose) for compose in here):
-            found += here
+        found += _naming(_folder_files(folder, "../" * level, relative, absolute, _compose_names_in(folder)))
     return tuple(dict.fromkeys(found))
+
+
+def _folder_files(folder: str, prefix: str, relative: str, context: str, names) -> list[ComposeFile]:
+    """The compose files `names` of a folder that can be read, and the files they pull in."""
+    files = [ComposeFile(prefix + name, text, relative, context, folder) for name in names
+             if (text := _read_text(Path(folder, name))) is not None]
+    return files + _pulled_in(files, folder, context)
+
+
+def _naming(files: list[ComposeFile]) -> list[ComposeFile]:
+    """All of a folder's compose files when one of them names the build context's folder; none otherwise."""
+    return files if any(_names_context(compose) for compose in files) else []
 
 
 def _yaml_names(text: str) -> list[str]:
@@ -96,7 +101,8 @@ def _pulled_in(files: list[ComposeFile], folder: str, context: str) -> list[Comp
             if text is not None and not any(Path(folder, other.shown.rsplit("/", 1)[-1]) == Path(path)
                                             for other in files):
                 shown = posixpath.join(posixpath.dirname(compose.shown), name)
-                pulled.append(ComposeFile(shown, text, os.path.relpath(context, os.path.dirname(path)), context))
+                pulled.append(ComposeFile(shown, text, os.path.relpath(context, os.path.dirname(path)), context,
+                                          os.path.dirname(path)))
     return pulled
 
 
@@ -270,10 +276,11 @@ def _resolves_to(path: str | None, compose: ComposeFile, unknown: bool = True) -
 def _names_context(compose: ComposeFile) -> bool:
     """Whether a compose file outside the context names it, in a build or a volume's source: a variable without
     a default, or a path from the home folder, names nothing (`~/.cache/pip:/root/.cache/pip`)."""
+    services = _services(compose.text)
     return any(context is not None and _resolves_to(context, compose, unknown=False)
-               for service in _services(compose.text) for context, _dockerfile in _builds(service)) or \
+               for service in services for context, _dockerfile in _builds(service)) or \
         any(source is not None and _resolves_to(source, compose, unknown=False)
-            for service in _services(compose.text) for source, _target in _volumes(service))
+            for service in services for source, _target in _volumes(service))
 
 
 def _builds_this(service: str, compose: ComposeFile, dockerfile: str | None) -> bool:
@@ -289,6 +296,7 @@ def _builds_this(service: str, compose: ComposeFile, dockerfile: str | None) -> 
     return False
 
 
+_EXTENDS = re.compile(r"^[ \t]*extends[ \t]*:", re.MULTILINE)
 _IMAGE = re.compile(r"""^[ \t]*image[ \t]*:[ \t]*["']?([^"'#\s]+)""", re.MULTILINE)
 
 
@@ -311,10 +319,14 @@ def _services_running_this(project) -> tuple[tuple[ComposeFile, str], ...]:
     for compose in compose_files(project):
         services = _services(compose.text)
         ours = [service for service in services if _builds(service) and _builds_this(service, compose, dockerfile)]
+        # The tags compose gives a service it builds: its `image:`, or `<project>-<service>` (`_` before v2),
+        # the project being the compose file's folder.
+        project_name = os.path.basename(compose.folder).lower()
         names = {_image_name(image) for service in ours for image in _IMAGE.findall(service)}
+        names |= {f"{project_name}{joint}{_service_name(service)}" for service in ours for joint in "-_"}
         names |= {_service_name(service) for service in ours} | {(project.name or "").lower()}
         for service in services:
-            if service in ours:
+            if service in ours or _EXTENDS.search(service):  # `extends:` may bring this build
                 found.append((compose, service))
             elif not _builds(service):
                 images = _IMAGE.findall(service)
@@ -371,19 +383,14 @@ def compose_commands(project) -> tuple[tuple[str, str, str], ...]:
     return tuple(dict.fromkeys(found))
 
 
-_SCRIPT_WORD = re.compile(r"""[^\s"'\[\],;&|()<>`{}$=]+""")
-
-
 def _scripts_run(project, value: str) -> list[tuple[str, str]]:
     """(path in the context, text) of the context's files a command names (`./start.sh`, `scripts/run.py`, an
     image path like `/app/bin/start` whose tail is a file of the context) and of the runner files of `make`,
     `just`, `honcho`, `foreman`, `invoke`."""
-    from .facts import _RUNNER_FILES
-
     root = os.path.abspath(project.root)
     found = []
-    for word in dict.fromkeys(_SCRIPT_WORD.findall(value)):
-        candidates = list(_RUNNER_FILES.get(word.rsplit("/", 1)[-1], ()))
+    for word in dict.fromkeys(_COMMAND_WORD.findall(value)):
+        candidates = list(RUNNER_FILES.get(word.rsplit("/", 1)[-1], ()))
         if "/" in word or word.endswith((".sh", ".py", ".bash")):
             parts = [part for part in word.split("/") if part not in ("", ".")]
             candidates += ["/".join(parts[start:]) for start in range(min(len(parts), 4))]

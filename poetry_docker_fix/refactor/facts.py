@@ -515,7 +515,7 @@ def is_cache_cleanup(command: Command) -> bool:
                                  for target in targets)
 
 
-_RUNNER_FILES = {"make": ("Makefile", "makefile", "GNUmakefile"), "honcho": ("Procfile",),
+RUNNER_FILES = {"make": ("Makefile", "makefile", "GNUmakefile"), "honcho": ("Procfile",),
                  "foreman": ("Procfile",), "invoke": ("tasks.py",), "just": ("justfile", "Justfile")}
 
 
@@ -538,7 +538,7 @@ def script_run_matching(stage: Stage, project, directory: str | None, pattern: r
                 queue += [(w, w) for w in _script_words(word)]
             # `make run` reads the Makefile, `honcho start` the Procfile: the commands they run are in there.
             runner = next((word.rsplit("/", 1)[-1] for word in argv[:1]), "")
-            queue += [(name, name) for name in _RUNNER_FILES.get(runner, ())]
+            queue += [(name, name) for name in RUNNER_FILES.get(runner, ())]
     seen_files: set[str] = set()
     queued = {word for word, _named in queue}
     while queue:

@@ -44,7 +44,7 @@ class Refactoring:
     original: str
     output: str
     outcomes: list[PassOutcome] = field(default_factory=list)
-    reason: str | None = None  # why skipped / failed / unchanged
+    reason: str | None = None  # why skipped / failed / unchanged, or what bounded a change (an export-only file)
 
     @property
     def changed(self) -> bool:
@@ -289,7 +289,7 @@ def exports_only(document: Document) -> int | None:
                 continue
             if parsed[0] == "export":
                 first = first or instruction.line_number
-            elif not is_poetry_setup(command) or parsed[0] in ("lock", "install", "sync"):
+            elif not is_poetry_setup(command) or parsed[0] == "lock":
                 return None
     return first
 
@@ -451,7 +451,6 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
     if exporting is not None:
         # Requirements exported with `poetry export` and installed with pip: there is no Poetry install to
         # split, cache or slim down, and only the Poetry that runs the export is left to pin.
-        left_out = [p for p in passes if p.name != "pin-poetry"]
         passes = [p for p in passes if p.name == "pin-poetry"]
         if not passes:
             return Refactoring(Status.UNCHANGED, text, text, reason=f"line {exporting}: the file runs `poetry export`"
@@ -474,9 +473,6 @@ def _refactor(text: str, context: Context, passes: list[type] | None) -> Refacto
     except InternalError as error:
         return Refactoring(Status.FAILED, text, text, reason=f"internal error: {error}")
     status = Status.CHANGED if output != text else Status.UNCHANGED
-    if exporting is not None:
-        note = f"line {exporting}: the file runs `poetry export`, not `poetry install`: nothing to do"
-        order = {p.name: index for index, p in enumerate(select_passes())}
-        outcomes = sorted(outcomes + [PassOutcome(p.name, p.safe, [], [note]) for p in left_out],
-                          key=lambda outcome: order[outcome.name])
-    return Refactoring(status, text, output, outcomes)
+    reason = None if exporting is None else (f"line {exporting} runs `poetry export`, not `poetry install`: only "
+                                             "pin-poetry applies")
+    return Refactoring(status, text, output, outcomes, reason)

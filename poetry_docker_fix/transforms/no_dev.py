@@ -483,9 +483,6 @@ def _dev_packages(project) -> frozenset[str]:
 def _dev_tool_in_use(document: Document, stage, project) -> str | None:
     """A development tool the image runs: in its command, or through `poetry run` in the install's RUN or one
     after it."""
-    def is_dev(program: str) -> bool:
-        return _is_dev_program(project, program)
-
     programs: list[str] = []
 
     def program(argv: list[str]) -> None:
@@ -513,4 +510,4 @@ def _dev_tool_in_use(document: Document, stage, project) -> str | None:
             argv, _ = strip_poetry_run(instruction.argv() or [])
             if argv:
                 program(argv)
-    return next((program for program in programs if is_dev(program)), None)
+    return next((program for program in programs if _is_dev_program(project, program)), None)

@@ -47,6 +47,8 @@ class PinPoetry(Pass):
             target, source = self._target(context)
             if setup.spec is not None:
                 self._check_existing(setup, context, result)
+                if setup.version is not None:
+                    self._warn_export(document, setup.version, result)
                 continue
             if target is None:
                 result.notes.append(f"Poetry left unpinned at line {setup.instruction.line_number}: {source}; "
@@ -73,10 +75,7 @@ class PinPoetry(Pass):
                 continue
             export = _runs_poetry(document, "export")
             if export is not None and target.at_least(2):
-                if not any("poetry-plugin-export" in i.value for i in document.instructions if i.keyword == "RUN"):
-                    result.notes.append(f"warning: line {export} runs `poetry export`, which Poetry {target} has "
-                                        "only with the poetry-plugin-export plugin (`pip install poetry=="
-                                        f"{target} poetry-plugin-export`); the build fails without it")
+                self._warn_export(document, target, result)
             elif export is not None:
                 source = (f"{source}; Poetry 2.0 and later have no `poetry export` without the poetry-plugin-export "
                           f"plugin, so line {export} fails on the newest")
@@ -88,6 +87,18 @@ class PinPoetry(Pass):
             if not any(poetry_setup(document, stage) for stage in document.stages):
                 result.notes.append("no `pip install poetry` or installer found (Poetry comes from the base image)")
         return result
+
+    @staticmethod
+    def _warn_export(document: Document, version, result: PassResult) -> None:
+        """A `poetry export` on Poetry 2.x, which has it only with its plugin, and the file installs none."""
+        export = _runs_poetry(document, "export")
+        if export is None or not version.at_least(2) or any(
+                "poetry-plugin-export" in i.value for i in document.instructions if i.keyword == "RUN"):
+            return
+        result.notes.append(f"warning: line {export} runs `poetry export`, which Poetry {version} has only with the "
+                            "poetry-plugin-export plugin; install it with Poetry (`pip install poetry-plugin-export`, "
+                            "`pipx inject poetry poetry-plugin-export` or `poetry self add poetry-plugin-export`): "
+                            "the build fails without it")
 
     @staticmethod
     def _target(context: Context):
